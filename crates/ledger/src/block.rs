@@ -1,0 +1,101 @@
+//! Blocks, receipts and what applying a block produces.
+
+use crate::error::TxError;
+use crate::state::AuditOutcome;
+use crate::table::StateWrite;
+use borsh::{BorshDeserialize, BorshSerialize};
+use gradual_types::hash::tags;
+use gradual_types::{Hash, Pubkey, Signature, Slot, TaskId, Transaction};
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct BlockHeader {
+    pub slot: Slot,
+    pub height: u64,
+    pub parent_hash: Hash,
+    pub tx_root: Hash,
+    pub state_root: Hash,
+    pub tx_count: u32,
+}
+
+impl BlockHeader {
+    pub fn hash(&self) -> Hash {
+        Hash::domain(tags::BLOCK, &[&borsh::to_vec(self).expect("vec write")])
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Block {
+    pub header: BlockHeader,
+    pub txs: Vec<Transaction>,
+}
+
+impl Block {
+    pub fn hash(&self) -> Hash {
+        self.header.hash()
+    }
+}
+
+/// Commitment to a block's transactions, in order.
+pub fn tx_root(txs: &[Transaction]) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(tags::TX_ROOT.as_bytes());
+    for tx in txs {
+        let bytes = tx.encode();
+        h.update(&(bytes.len() as u32).to_le_bytes());
+        h.update(&bytes);
+    }
+    Hash(*h.finalize().as_bytes())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Receipt {
+    pub tx: Signature,
+    pub result: Result<(), TxError>,
+}
+
+/// What end-of-window work did, for logs, progress displays and clients.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum LedgerEvent {
+    AuditResolved {
+        task: TaskId,
+        round: u64,
+        candidate: Pubkey,
+        outcome: AuditOutcome,
+    },
+    CandidatesRanked {
+        task: TaskId,
+        round: u64,
+        candidates: Vec<Pubkey>,
+    },
+    PayoutSuccessful {
+        task: TaskId,
+        round: u64,
+        attempt: u16,
+        total_roe: u64,
+        entries: u32,
+    },
+    PayoutFailed {
+        task: TaskId,
+        round: u64,
+        attempt: u16,
+        rejected: bool,
+        slashed: u64,
+    },
+    RoundSettledUnpaid {
+        task: TaskId,
+        round: u64,
+    },
+    RoundPruned {
+        task: TaskId,
+        round: u64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct BlockOutput {
+    pub block: Block,
+    pub receipts: Vec<Receipt>,
+    pub events: Vec<LedgerEvent>,
+    /// Records this block changed, for the store to persist in the same commit.
+    pub writes: Vec<StateWrite>,
+}

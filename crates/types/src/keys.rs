@@ -1,0 +1,220 @@
+//! ed25519 keys and signatures, shown as base58, verified strictly.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use std::fmt;
+use std::str::FromStr;
+
+/// An account or node address: an ed25519 public key.
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
+)]
+pub struct Pubkey(pub [u8; 32]);
+
+/// An ed25519 signature; a transaction's id.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+pub struct Signature(pub [u8; 64]);
+
+impl Default for Signature {
+    fn default() -> Self {
+        Signature([0; 64])
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseKeyError {
+    #[error("'{input}' is not base58: {reason}")]
+    NotBase58 { input: String, reason: String },
+    #[error("'{input}' decodes to {got} bytes, expected {expected}")]
+    WrongLength {
+        input: String,
+        got: usize,
+        expected: usize,
+    },
+}
+
+pub(crate) fn decode_fixed<const N: usize>(s: &str) -> Result<[u8; N], ParseKeyError> {
+    let bytes = bs58::decode(s)
+        .into_vec()
+        .map_err(|e| ParseKeyError::NotBase58 {
+            input: s.to_string(),
+            reason: e.to_string(),
+        })?;
+    bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| ParseKeyError::WrongLength {
+            input: s.to_string(),
+            got: bytes.len(),
+            expected: N,
+        })
+}
+
+pub(crate) fn decode_32(s: &str) -> Result<[u8; 32], ParseKeyError> {
+    decode_fixed::<32>(s)
+}
+
+impl Pubkey {
+    pub fn to_base58(&self) -> String {
+        bs58::encode(self.0).into_string()
+    }
+
+    /// Strict ed25519 verification (`verify_strict`: rejects small-order keys and
+    /// non-canonical signatures, so signatures are not malleable).
+    pub fn verify_strict(&self, message: &[u8], sig: &Signature) -> bool {
+        let Ok(key) = VerifyingKey::from_bytes(&self.0) else {
+            return false;
+        };
+        let sig = ed25519_dalek::Signature::from_bytes(&sig.0);
+        key.verify_strict(message, &sig).is_ok()
+    }
+}
+
+impl FromStr for Pubkey {
+    type Err = ParseKeyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        decode_32(s).map(Pubkey)
+    }
+}
+
+impl fmt::Display for Pubkey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_base58())
+    }
+}
+
+impl fmt::Debug for Pubkey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.to_base58();
+        write!(f, "{}", &s[..s.len().min(8)])
+    }
+}
+
+impl Signature {
+    pub fn to_base58(&self) -> String {
+        bs58::encode(self.0).into_string()
+    }
+}
+
+impl FromStr for Signature {
+    type Err = ParseKeyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        decode_fixed::<64>(s).map(Signature)
+    }
+}
+
+impl fmt::Display for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_base58())
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.to_base58();
+        write!(f, "Sig({})", &s[..s.len().min(10)])
+    }
+}
+
+/// A signing keypair. Its file form is the Solana-style JSON array of 64 bytes
+/// (32 secret bytes then 32 public bytes).
+#[derive(Clone)]
+pub struct Keypair(SigningKey);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeypairError {
+    #[error("keypair must be 64 bytes (secret then public), got {0}")]
+    WrongLength(usize),
+    #[error("keypair's public half does not match its secret half")]
+    Mismatch,
+}
+
+impl Keypair {
+    pub fn generate() -> Keypair {
+        Keypair(SigningKey::generate(&mut rand::rngs::OsRng))
+    }
+
+    /// Deterministic keypair from a 32-byte seed (tests and simulations).
+    pub fn from_seed(seed: [u8; 32]) -> Keypair {
+        Keypair(SigningKey::from_bytes(&seed))
+    }
+
+    pub fn from_bytes64(bytes: &[u8]) -> Result<Keypair, KeypairError> {
+        let arr: [u8; 64] = bytes
+            .try_into()
+            .map_err(|_| KeypairError::WrongLength(bytes.len()))?;
+        SigningKey::from_keypair_bytes(&arr)
+            .map(Keypair)
+            .map_err(|_| KeypairError::Mismatch)
+    }
+
+    pub fn to_bytes64(&self) -> [u8; 64] {
+        self.0.to_keypair_bytes()
+    }
+
+    pub fn pubkey(&self) -> Pubkey {
+        Pubkey(self.0.verifying_key().to_bytes())
+    }
+
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        Signature(self.0.sign(message).to_bytes())
+    }
+}
+
+impl fmt::Debug for Keypair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Keypair({})", self.pubkey())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base58_round_trip_and_errors() {
+        let kp = Keypair::from_seed([7; 32]);
+        let pk = kp.pubkey();
+        assert_eq!(pk.to_base58().parse::<Pubkey>().unwrap(), pk);
+        assert!(matches!(
+            "0OIl".parse::<Pubkey>(),
+            Err(ParseKeyError::NotBase58 { .. })
+        ));
+        assert!(matches!(
+            "abc".parse::<Pubkey>(),
+            Err(ParseKeyError::WrongLength { expected: 32, .. })
+        ));
+    }
+
+    #[test]
+    fn strict_verification_accepts_good_rejects_bad() {
+        let kp = Keypair::from_seed([1; 32]);
+        let sig = kp.sign(b"hello");
+        assert!(kp.pubkey().verify_strict(b"hello", &sig));
+        assert!(!kp.pubkey().verify_strict(b"hellO", &sig));
+        let mut bad = sig;
+        bad.0[63] ^= 0x80; // non-canonical s
+        assert!(!kp.pubkey().verify_strict(b"hello", &bad));
+        // The identity point is a small-order key: strict verification refuses it.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert!(!Pubkey(identity).verify_strict(b"hello", &Signature([0; 64])));
+    }
+
+    #[test]
+    fn keypair_bytes_round_trip() {
+        let kp = Keypair::from_seed([3; 32]);
+        let back = Keypair::from_bytes64(&kp.to_bytes64()).unwrap();
+        assert_eq!(back.pubkey(), kp.pubkey());
+        let mut wrong = kp.to_bytes64();
+        wrong[40] ^= 1;
+        assert_eq!(
+            Keypair::from_bytes64(&wrong).unwrap_err(),
+            KeypairError::Mismatch
+        );
+        assert_eq!(
+            Keypair::from_bytes64(&[0; 10]).unwrap_err(),
+            KeypairError::WrongLength(10)
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! Protocol types of Gradual Consensus: keys, hashes, amounts, transactions, genesis, limits.
+//!
+//! This crate does no I/O and holds no state; it is the vocabulary every other crate speaks.
+//!
+//! ```text
+//!  Keypair ──sign──▶ Transaction ──encode──▶ bytes ──decode (limits)──▶ Transaction ──verify_strict
+//! ```
+
+pub mod amount;
+pub mod constants;
+pub mod genesis;
+pub mod hash;
+pub mod keys;
+pub mod tx;
+
+pub use amount::{format_koii, parse_koii, AmountError};
+pub use genesis::{Faucet, Genesis};
+pub use hash::Hash;
+pub use keys::{Keypair, KeypairError, ParseKeyError, Pubkey, Signature};
+pub use tx::{
+    task_id, DecodeError, Executable, Instruction, Message, ParamError, TaskId, TaskParams,
+    Transaction, Verdict, TX_VERSION,
+};
+
+/// A ledger slot number (SPEC §1).
+pub type Slot = u64;
