@@ -148,6 +148,8 @@ pub enum BlockError {
     SlotNotAfterHead { slot: Slot, head: Slot },
     #[error("block parent is {got}, the last block is {expected}")]
     WrongParent { got: Hash, expected: Hash },
+    #[error("block carries {got} transactions, the most is {max}")]
+    TooManyTxs { got: usize, max: usize },
     #[error("block state root is {got}, replay computed {expected}")]
     StateRootMismatch { got: Hash, expected: Hash },
 }

@@ -416,20 +416,7 @@ impl Ledger {
                 });
             }
             // Raising an audit puts the accuser's stake at risk: it must be a full staker.
-            let minimum = self.tasks.get(task).expect("checked").params.minimum_stake;
-            let s = self
-                .stakes
-                .get(&(*task, *signer))
-                .ok_or(TxError::NotStaked { node: *signer })?;
-            if let Some(since_round) = s.unstake_round {
-                return Err(TxError::Unstaking { since_round });
-            }
-            if s.amount < minimum {
-                return Err(TxError::StakeBelowMinimum {
-                    stake: s.amount,
-                    minimum,
-                });
-            }
+            self.full_staker(task, signer)?;
             self.audits.insert(
                 key,
                 AuditRecord {
@@ -462,7 +449,7 @@ impl Ledger {
         Ok(())
     }
 
-    /// Checks shared by the distribution instructions; returns the attempt's window span.
+    /// Checks shared by the distribution instructions, window first (SPEC §3).
     fn selected_attempt(
         &self,
         signer: &Pubkey,
@@ -479,6 +466,17 @@ impl Ledger {
                 round,
                 status: "no proofs were submitted for it, or it was pruned".into(),
             })?;
+        // SPEC §3: a transaction outside its window is rejected with an error naming the
+        // window. Check the window first, so that e.g. a vote at the slot where the
+        // distribution audit window closed (the attempt has just been paid or failed) says
+        // so instead of "not distributing". While the round distributes, the open window is
+        // the current attempt's; a wrong attempt number inside it is `WrongAttempt`.
+        let open_attempt = if rec.status == RoundStatus::Distributing {
+            rec.current_attempt
+        } else {
+            attempt
+        };
+        self.in_window(task, window, round, open_attempt)?;
         if rec.status != RoundStatus::Distributing {
             return Err(TxError::NotDistributing {
                 round,
@@ -492,7 +490,6 @@ impl Ledger {
                 current: rec.current_attempt,
             });
         }
-        self.in_window(task, window, round, attempt)?;
         let att = self
             .attempts
             .get(&(*task, round, attempt))
@@ -502,6 +499,11 @@ impl Ledger {
                 attempt,
                 selected: att.submitter,
             });
+        }
+        // The list's submitter must have stake at risk when it submits: a candidate that has
+        // since unstaked or been slashed below the minimum forfeits its attempt.
+        if window == Window::DistributionSubmission {
+            self.full_staker(task, signer)?;
         }
         Ok(())
     }
@@ -615,6 +617,19 @@ impl Ledger {
     }
 
     // ----- shared checks ---------------------------------------------------------------------
+
+    /// Stake ≥ minimum and not unstaking: who may raise audits and submit lists.
+    fn full_staker(&self, task: &TaskId, node: &Pubkey) -> Result<(), TxError> {
+        let minimum = self.known_task(task)?.params.minimum_stake;
+        let s = self.stakes.get(&(*task, *node)).ok_or(TxError::NotStaked { node: *node })?;
+        if let Some(since_round) = s.unstake_round {
+            return Err(TxError::Unstaking { since_round });
+        }
+        if s.amount < minimum {
+            return Err(TxError::StakeBelowMinimum { stake: s.amount, minimum });
+        }
+        Ok(())
+    }
 
     fn known_task(&self, task: &TaskId) -> Result<&TaskRecord, TxError> {
         self.tasks.get(task).ok_or(TxError::UnknownTask(*task))

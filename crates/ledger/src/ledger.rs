@@ -19,7 +19,7 @@ use crate::lthash::LtHash;
 use crate::state::*;
 use crate::table::{StateWrite, Table};
 use crate::window::{Clock, Window};
-use gradual_types::constants::{BPS_DENOMINATOR, PRUNE_MARGIN_ROUNDS};
+use gradual_types::constants::{BLOCK_TXS_MAX, BPS_DENOMINATOR, PRUNE_MARGIN_ROUNDS};
 use gradual_types::{Genesis, Hash, Pubkey, Signature, Slot, TaskId, Transaction, Verdict};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
@@ -170,8 +170,12 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// A ledger at genesis (slot 0, height 0).
+    /// A ledger at genesis (slot 0, height 0). The genesis must pass [`Genesis::validate`]
+    /// (the shells check it and report a readable error first).
     pub fn new(genesis: Genesis) -> Ledger {
+        if let Err(e) = genesis.validate() {
+            panic!("invalid genesis reached the ledger: {e}");
+        }
         let mut l = Ledger::empty(genesis.clone());
         let mut minted: u64 = 0;
         for (acct, amount) in &genesis.accounts {
@@ -378,6 +382,12 @@ impl Ledger {
         let head = self.meta().slot;
         if slot <= head {
             return Err(BlockError::SlotNotAfterHead { slot, head });
+        }
+        if txs.len() > BLOCK_TXS_MAX {
+            return Err(BlockError::TooManyTxs {
+                got: txs.len(),
+                max: BLOCK_TXS_MAX,
+            });
         }
         if parent_hash != self.head_hash {
             return Err(BlockError::WrongParent {
@@ -590,7 +600,9 @@ impl Ledger {
                 continue;
             };
             let size = task.params.committee_size;
-            let pool = pools.entry(task_id).or_insert_with(|| StakePool::new(&self.eligible_stakers(&task_id)));
+            let pool = pools
+                .entry(task_id)
+                .or_insert_with(|| StakePool::new(&self.eligible_stakers(&task_id)));
             match d {
                 Draw::Audit {
                     task,
@@ -670,7 +682,9 @@ impl Ledger {
         };
         let attempts = usize::from(task.params.allowed_failed_distributions) + 1;
         let clock = self.task_clock(task);
-        let submitted = |l: &Ledger, r: u64, n: &Pubkey| l.submissions.contains(&(*task_id, r, *n));
+        // "Also submitted" means a proof that stood: a voided proof earns no preference.
+        let submitted =
+            |l: &Ledger, r: u64, n: &Pubkey| l.submissions.get(&(*task_id, r, *n)).is_some_and(|s| !s.voided);
         let candidates: Vec<(Pubkey, u8)> = self
             .submissions
             .range(lo..=hi)

@@ -26,6 +26,8 @@ pub mod state;
 mod table;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
+#[cfg(test)]
+mod tests;
 pub mod window;
 
 pub use block::{tx_root, Block, BlockHeader, BlockOutput, LedgerEvent, Receipt};

@@ -191,14 +191,16 @@ pub struct AttemptRecord {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
 )]
 pub enum Event {
-    /// Pending `UpdateTask` parameters take effect (start of the next round).
-    ApplyUpdate,
     /// Distribution audit window of `attempt` for `round` closed: pay or fail.
     DistributionClose { round: u64, attempt: u16 },
     /// Proof audit window of `round` closed: verdicts, then candidate ranking.
     ProofAuditClose { round: u64 },
     /// Drop `round`'s per-round data (SPEC §2 pruning).
     Prune { round: u64 },
+    /// Pending `UpdateTask` parameters take effect (start of the next round). Last in its
+    /// slot: windows closing at a round boundary lay in the old round and settle under the
+    /// old parameters.
+    ApplyUpdate,
 }
 
 /// A committee to draw at the start of the next block (its seed is this block's hash).

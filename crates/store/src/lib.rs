@@ -1,1 +1,1039 @@
-pub fn x() {}
+//! Durable block log and ledger state for Gradual Consensus, on redb.
+//!
+//! The store keeps, in one redb file: the genesis, every committed block with its receipts,
+//! the ledger's records, an index from transaction id to result, and the head.
+//! [`Store::commit`] writes one block and everything it changed in **one** redb write
+//! transaction with `Durability::Immediate`, so after any crash the file holds exactly the
+//! blocks whose commit returned (and possibly the one in flight, whole or not at all).
+//!
+//! It does **not** apply blocks (that is `gradual-ledger`), produce them, talk to the network,
+//! keep past states (only the current records), or prune old blocks.
+//!
+//! ```text
+//!   Ledger::apply_block ──▶ BlockOutput ──▶ Store::commit ──▶ one redb write txn (fsync)
+//!                                              ├─ blocks    slot → Block
+//!                                              ├─ receipts  slot → [Receipt]
+//!                                              ├─ writes    slot → the block's write set ─┐
+//!                                              └─ meta      head                          │
+//!                          every K blocks, in the same txn:  fold the logged write sets ◀─┘
+//!                                              ├─ state     tag‖key → value
+//!                                              ├─ tx_index  sig → (slot, result)
+//!                                              └─ meta      checkpoint = head
+//!   Store::open ──▶ state ⊕ logged write sets ──▶ Ledger::from_records ──▶ root == head?
+//!                   receipts of the last tx_max_age_slots ──▶ Ledger::restore_recent
+//!   Store::replay ──▶ genesis + every block, signatures re-checked ──▶ root == head?
+//! ```
+//!
+//! **Write-set log and checkpoints.** A block's records and transaction ids have random keys,
+//! so writing them into the `state` and `tx_index` B-trees block by block copies nearly one
+//! leaf page per record per block. Instead each block's write set is logged as one value
+//! (`writes`), and every [`Store::set_checkpoint_interval`] blocks (default
+//! [`CHECKPOINT_BLOCKS_DEFAULT`], earlier if the log holds [`PENDING_WRITES_MAX`] records)
+//! the commit also folds the logged sets, merged and sorted, into `state` and `tx_index`,
+//! empties the log and moves the checkpoint, all in the same transaction. Opening applies the
+//! logged sets over `state`; [`Store::tx_status`] answers for logged blocks from memory.
+//! Every commit is still one atomic, durable transaction holding the whole block.
+//!
+//! Table layout (all values borsh unless noted):
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `meta` | `"format"` | format version, u32 little endian |
+//! | `meta` | `"genesis"` | [`Genesis`] |
+//! | `meta` | `"head"` | [`Head`] |
+//! | `meta` | `"checkpoint"` | `(slot, height)` of the last block folded into `state` |
+//! | `blocks` | slot (u64) | [`Block`] |
+//! | `receipts` | slot (u64) | `Vec<`[`Receipt`]`>`, one per transaction of the block |
+//! | `writes` | slot (u64) | `Vec<(tag ‖ key, Option<value>)>`: a block after the checkpoint |
+//! | `state` | table tag byte ‖ record key | record value (as [`StateWrite`]) |
+//! | `tx_index` | signature (64 bytes) | `(slot, Result<(), TxError>)` |
+//!
+//! A transaction id is indexed with the result of its first processing that used it up
+//! (success, or an error that [`TxError::marks_seen`]); an attempt that did not use it up
+//! (bad signature, expired, duplicate, ...) is recorded only while nothing better is known.
+
+mod error;
+
+pub use error::StoreError;
+pub use redb::backends::InMemoryBackend;
+pub use redb::StorageBackend;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use gradual_ledger::{Block, BlockOutput, CheckedTx, Ledger, Receipt, StateWrite, TxError};
+use gradual_types::{Genesis, Hash, Signature, Slot};
+use redb::{
+    Database, DatabaseError, Durability, ReadTransaction, ReadableTable, ReadableTableMetadata,
+    StorageError, TableDefinition, TableError,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Version of the table layout above. Bump it when the layout changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
+const WRITES: TableDefinition<u64, &[u8]> = TableDefinition::new("writes");
+const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+const TX_INDEX: TableDefinition<[u8; 64], &[u8]> = TableDefinition::new("tx_index");
+
+const META_FORMAT: &str = "format";
+const META_GENESIS: &str = "genesis";
+const META_HEAD: &str = "head";
+const META_CHECKPOINT: &str = "checkpoint";
+
+/// Blocks whose write sets are logged before they are folded into `state` and `tx_index`.
+pub const CHECKPOINT_BLOCKS_DEFAULT: u64 = 32;
+/// Records the write-set log may hold before a fold, whatever the interval: bounds the
+/// memory the store keeps for them and the work of opening.
+pub const PENDING_WRITES_MAX: usize = 1 << 18;
+
+/// Blocks read per batch by [`Store::replay`]: bounds its memory, not its work.
+const REPLAY_BATCH_BLOCKS: usize = 16;
+
+/// A committed block and the receipt of each of its transactions.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct StoredBlock {
+    pub block: Block,
+    pub receipts: Vec<Receipt>,
+}
+
+/// The last committed block (or the genesis, at height 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Head {
+    pub slot: Slot,
+    pub height: u64,
+    /// Hash of the last block's header; the genesis hash at height 0.
+    pub hash: Hash,
+    pub state_root: Hash,
+}
+
+/// The last block whose writes and transaction ids are in `state` and `tx_index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+struct Checkpoint {
+    slot: Slot,
+    height: u64,
+}
+
+/// A logged write: `tag ‖ key` and the new value (`None` deletes).
+type LoggedWrite = (Vec<u8>, Option<Vec<u8>>);
+
+/// What blocks after the checkpoint changed, kept in memory until the next fold.
+#[derive(Debug, Default)]
+struct Pending {
+    /// Slots of the logged blocks, in order.
+    slots: Vec<Slot>,
+    /// Their writes, in commit order (a later write to a key wins).
+    writes: Vec<LoggedWrite>,
+    /// `tx_status` answers not yet in `tx_index`.
+    index: HashMap<Signature, TxIndexEntry>,
+}
+
+/// What `tx_index` holds for a transaction id.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+struct TxIndexEntry {
+    slot: Slot,
+    result: Result<(), TxError>,
+}
+
+/// A durable chain: genesis, block log, current state and head, in one redb file.
+pub struct Store {
+    db: Database,
+    /// Where the file is (or, for another backend, the name given); used in errors.
+    path: PathBuf,
+    genesis: Genesis,
+    head: Head,
+    checkpoint: Checkpoint,
+    pending: Pending,
+    /// Fold the write-set log when it holds this many blocks.
+    checkpoint_every: u64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("chain_id", &self.genesis.chain_id)
+            .field("head", &self.head)
+            .field("checkpoint", &self.checkpoint)
+            .field("logged_blocks", &self.pending.slots.len())
+            .finish()
+    }
+}
+
+/// How a store is being opened.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    Create(&'a Genesis),
+    Open,
+    OpenOrCreate(&'a Genesis),
+}
+
+impl Store {
+    /// Create a store for a new chain at `path` and return it with the genesis ledger.
+    /// Fails with [`StoreError::AlreadyExists`] if the file already holds a chain.
+    pub fn create(path: &Path, genesis: &Genesis) -> Result<(Store, Ledger), StoreError> {
+        check_genesis(path, genesis)?;
+        let db = open_db(path, true)?;
+        Store::start(db, path.to_path_buf(), Mode::Create(genesis))
+    }
+
+    /// Open an existing store: load its state, check that the recomputed state root equals
+    /// the head's, and restore replay protection from its recent blocks.
+    pub fn open(path: &Path) -> Result<(Store, Ledger), StoreError> {
+        let db = open_db(path, false)?;
+        Store::start(db, path.to_path_buf(), Mode::Open)
+    }
+
+    /// Open the store at `path` if it holds a chain (whose genesis must equal `genesis`),
+    /// otherwise create it from `genesis`.
+    pub fn open_or_create(path: &Path, genesis: &Genesis) -> Result<(Store, Ledger), StoreError> {
+        check_genesis(path, genesis)?;
+        let db = open_db(path, true)?;
+        Store::start(db, path.to_path_buf(), Mode::OpenOrCreate(genesis))
+    }
+
+    /// [`Store::open_or_create`] on any redb storage backend (e.g. [`InMemoryBackend`], or
+    /// a test backend that simulates power loss). With `genesis` `None` the backend must
+    /// already hold a chain. `name` stands for the path in errors.
+    pub fn with_backend(
+        backend: impl StorageBackend,
+        name: &str,
+        genesis: Option<&Genesis>,
+    ) -> Result<(Store, Ledger), StoreError> {
+        let path = PathBuf::from(name);
+        if let Some(g) = genesis {
+            check_genesis(&path, g)?;
+        }
+        let db = Database::builder()
+            .create_with_backend(backend)
+            .map_err(|e| database_error(&path, e))?;
+        let mode = match genesis {
+            Some(g) => Mode::OpenOrCreate(g),
+            None => Mode::Open,
+        };
+        Store::start(db, path, mode)
+    }
+
+    fn start(db: Database, path: PathBuf, mode: Mode) -> Result<(Store, Ledger), StoreError> {
+        let stored = read_genesis(&db, &path)?;
+        match (mode, stored) {
+            (Mode::Create(_), Some(stored)) => Err(StoreError::AlreadyExists {
+                path,
+                chain_id: stored.chain_id,
+            }),
+            (Mode::Create(genesis) | Mode::OpenOrCreate(genesis), None) => {
+                Store::init(db, path, genesis)
+            }
+            (Mode::Open, None) => Err(StoreError::NoChain { path }),
+            (Mode::Open, Some(stored)) => Store::load(db, path, stored),
+            (Mode::OpenOrCreate(given), Some(stored)) => {
+                if stored != *given {
+                    return Err(StoreError::GenesisMismatch {
+                        path,
+                        stored_hash: stored.hash(),
+                        stored_chain: stored.chain_id,
+                        given_hash: given.hash(),
+                        given_chain: given.chain_id.clone(),
+                    });
+                }
+                Store::load(db, path, stored)
+            }
+        }
+    }
+
+    /// Write the genesis, its records and the genesis head in one transaction.
+    fn init(db: Database, path: PathBuf, genesis: &Genesis) -> Result<(Store, Ledger), StoreError> {
+        let ledger = Ledger::new(genesis.clone());
+        let head = Head {
+            slot: ledger.slot(),
+            height: ledger.height(),
+            hash: ledger.head_hash(),
+            state_root: ledger.state_root(),
+        };
+        assert_eq!(head.hash, genesis.hash(), "a new ledger's head is its genesis");
+        assert_eq!(head.height, 0, "a new ledger has no blocks");
+        let checkpoint = Checkpoint {
+            slot: head.slot,
+            height: head.height,
+        };
+        let mut txn = db.begin_write().map_err(dberr(&path, "initialising"))?;
+        txn.set_durability(Durability::Immediate);
+        {
+            let mut meta = txn.open_table(META).map_err(dberr(&path, "initialising"))?;
+            meta.insert(META_FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())
+                .map_err(dberr(&path, "writing the format version"))?;
+            meta.insert(META_GENESIS, to_bytes(genesis).as_slice())
+                .map_err(dberr(&path, "writing the genesis"))?;
+            meta.insert(META_HEAD, to_bytes(&head).as_slice())
+                .map_err(dberr(&path, "writing the head"))?;
+            meta.insert(META_CHECKPOINT, to_bytes(&checkpoint).as_slice())
+                .map_err(dberr(&path, "writing the checkpoint"))?;
+            let mut state = txn.open_table(STATE).map_err(dberr(&path, "initialising"))?;
+            for w in ledger.records() {
+                let value = w.value.as_deref().expect("records() holds only live records");
+                state
+                    .insert(full_key(&w).as_slice(), value)
+                    .map_err(dberr(&path, "writing the genesis state"))?;
+            }
+            // Create the other tables so that readers never meet a missing table.
+            txn.open_table(BLOCKS).map_err(dberr(&path, "initialising"))?;
+            txn.open_table(RECEIPTS).map_err(dberr(&path, "initialising"))?;
+            txn.open_table(WRITES).map_err(dberr(&path, "initialising"))?;
+            txn.open_table(TX_INDEX).map_err(dberr(&path, "initialising"))?;
+        }
+        txn.commit().map_err(dberr(&path, "committing the genesis"))?;
+        let store = Store {
+            db,
+            path,
+            genesis: genesis.clone(),
+            head,
+            checkpoint,
+            pending: Pending::default(),
+            checkpoint_every: CHECKPOINT_BLOCKS_DEFAULT,
+        };
+        Ok((store, ledger))
+    }
+
+    /// Rebuild the ledger from the stored records and the logged write sets, check it
+    /// against the head, and restore replay protection and the pending index.
+    fn load(db: Database, path: PathBuf, genesis: Genesis) -> Result<(Store, Ledger), StoreError> {
+        let read = db.begin_read().map_err(dberr(&path, "opening"))?;
+        let meta = read.open_table(META).map_err(dberr(&path, "opening the meta table"))?;
+        let head: Head = read_meta(&meta, &path, META_HEAD, "the head record")?;
+        let checkpoint: Checkpoint =
+            read_meta(&meta, &path, META_CHECKPOINT, "the checkpoint record")?;
+        if checkpoint.height > head.height || checkpoint.slot > head.slot {
+            return Err(corrupt(
+                &path,
+                format!("its checkpoint {checkpoint:?} is past its head {head:?}"),
+            ));
+        }
+
+        // The write-set log: exactly the blocks after the checkpoint.
+        let mut pending = Pending::default();
+        let log = read.open_table(WRITES).map_err(dberr(&path, "opening writes"))?;
+        for row in log.iter().map_err(dberr(&path, "reading writes"))? {
+            let (slot, bytes) = row.map_err(dberr(&path, "reading writes"))?;
+            let slot = slot.value();
+            let writes: Vec<LoggedWrite> =
+                decode(&path, &format!("write set of slot {slot}"), bytes.value())?;
+            if slot <= checkpoint.slot || slot > head.slot {
+                return Err(corrupt(
+                    &path,
+                    format!(
+                        "it logs a write set for slot {slot}, outside the blocks after its \
+                         checkpoint (slots {}..={})",
+                        checkpoint.slot + 1,
+                        head.slot
+                    ),
+                ));
+            }
+            pending.slots.push(slot);
+            pending.writes.extend(writes);
+        }
+        if pending.slots.len() as u64 != head.height - checkpoint.height {
+            return Err(corrupt(
+                &path,
+                format!(
+                    "it logs {} write sets, {} blocks follow its checkpoint",
+                    pending.slots.len(),
+                    head.height - checkpoint.height
+                ),
+            ));
+        }
+
+        // Records: the folded state with the logged writes over it.
+        let state = read.open_table(STATE).map_err(dberr(&path, "opening the state table"))?;
+        let mut folded: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for row in state.iter().map_err(dberr(&path, "reading the state"))? {
+            let (k, v) = row.map_err(dberr(&path, "reading the state"))?;
+            folded.insert(k.value().to_vec(), v.value().to_vec());
+        }
+        for (k, v) in &pending.writes {
+            match v {
+                Some(v) => folded.insert(k.clone(), v.clone()),
+                None => folded.remove(k),
+            };
+        }
+        let mut records = Vec::with_capacity(folded.len());
+        for (k, v) in folded {
+            let Some((&tag, key)) = k.split_first() else {
+                return Err(corrupt(&path, "a state record has an empty key".into()));
+            };
+            records.push((tag, key.to_vec(), v));
+        }
+        let mut ledger = Ledger::from_records(genesis.clone(), records, head.hash)
+            .map_err(|e| corrupt(&path, format!("state records do not load: {e}")))?;
+        if ledger.state_root() != head.state_root {
+            return Err(StoreError::StateRootMismatch {
+                path,
+                slot: head.slot,
+                stored: head.state_root,
+                computed: ledger.state_root(),
+            });
+        }
+        if (ledger.slot(), ledger.height()) != (head.slot, head.height) {
+            return Err(corrupt(
+                &path,
+                format!(
+                    "the state is at slot {} height {}, the head at slot {} height {}",
+                    ledger.slot(),
+                    ledger.height(),
+                    head.slot,
+                    head.height
+                ),
+            ));
+        }
+        check_block_log(&read, &path, &genesis, &head)?;
+
+        let receipts = read
+            .open_table(RECEIPTS)
+            .map_err(dberr(&path, "opening the receipts table"))?;
+        let read_receipts = |slot: Slot| -> Result<Vec<Receipt>, StoreError> {
+            let bytes = receipts
+                .get(slot)
+                .map_err(dberr(&path, "reading receipts"))?
+                .ok_or_else(|| corrupt(&path, format!("receipts of slot {slot} are missing")))?;
+            decode(&path, &format!("receipts of slot {slot}"), bytes.value())
+        };
+        // Transaction ids of the logged blocks, not yet in tx_index.
+        let index = read.open_table(TX_INDEX).map_err(dberr(&path, "opening tx_index"))?;
+        for &slot in &pending.slots {
+            let list = read_receipts(slot)?;
+            let staged = stage_index(&pending.index, &index, &path, slot, &list)?;
+            pending.index.extend(staged);
+        }
+        // Replay protection: ids used up in the blocks the next block can still see.
+        let from = head.slot.saturating_sub(genesis.tx_max_age_slots);
+        for row in receipts
+            .range(from..=head.slot)
+            .map_err(dberr(&path, "reading recent receipts"))?
+        {
+            let (slot, bytes) = row.map_err(dberr(&path, "reading recent receipts"))?;
+            let slot = slot.value();
+            let list: Vec<Receipt> =
+                decode(&path, &format!("receipts of slot {slot}"), bytes.value())?;
+            let ids = list
+                .into_iter()
+                .filter(|r| used_up(&r.result))
+                .map(|r| r.tx)
+                .collect();
+            ledger.restore_recent(slot, ids);
+        }
+        drop((index, receipts, state, log, meta, read));
+        let store = Store {
+            db,
+            path,
+            genesis,
+            head,
+            checkpoint,
+            pending,
+            checkpoint_every: CHECKPOINT_BLOCKS_DEFAULT,
+        };
+        Ok((store, ledger))
+    }
+
+    /// Persist one applied block: the block, its receipts, its write set and the new head,
+    /// in one durable redb transaction (which also folds the write-set log into `state` and
+    /// `tx_index` when the checkpoint interval is reached). Blocks must be committed in the
+    /// order `apply_block` produced them.
+    pub fn commit(&mut self, out: &BlockOutput) -> Result<(), StoreError> {
+        let header = &out.block.header;
+        if header.height != self.head.height + 1
+            || header.slot <= self.head.slot
+            || header.parent_hash != self.head.hash
+        {
+            return Err(StoreError::NotNextBlock {
+                slot: header.slot,
+                height: header.height,
+                parent: header.parent_hash,
+                head_slot: self.head.slot,
+                head_height: self.head.height,
+                head_hash: self.head.hash,
+            });
+        }
+        assert_eq!(
+            out.receipts.len(),
+            out.block.txs.len(),
+            "one receipt per transaction"
+        );
+        assert_eq!(
+            header.tx_count as usize,
+            out.block.txs.len(),
+            "header counts the block's transactions"
+        );
+        let head = Head {
+            slot: header.slot,
+            height: header.height,
+            hash: header.hash(),
+            state_root: header.state_root,
+        };
+        let writes: Vec<LoggedWrite> = out
+            .writes
+            .iter()
+            .map(|w| (full_key(w), w.value.clone()))
+            .collect();
+        let fold = self.pending.slots.len() as u64 + 1 >= self.checkpoint_every
+            || self.pending.writes.len() + writes.len() > PENDING_WRITES_MAX;
+
+        let path = &self.path;
+        let mut txn = self.db.begin_write().map_err(dberr(path, "starting a commit"))?;
+        txn.set_durability(Durability::Immediate);
+        let staged = {
+            let mut blocks = txn.open_table(BLOCKS).map_err(dberr(path, "opening blocks"))?;
+            let prev = blocks
+                .insert(head.slot, to_bytes(&out.block).as_slice())
+                .map_err(dberr(path, "writing the block"))?;
+            assert!(prev.is_none(), "slot {} committed twice", head.slot);
+            drop(prev);
+            let mut receipts = txn
+                .open_table(RECEIPTS)
+                .map_err(dberr(path, "opening receipts"))?;
+            receipts
+                .insert(head.slot, to_bytes(&out.receipts).as_slice())
+                .map_err(dberr(path, "writing the receipts"))?;
+            let mut index = txn
+                .open_table(TX_INDEX)
+                .map_err(dberr(path, "opening tx_index"))?;
+            let staged = stage_index(&self.pending.index, &index, path, head.slot, &out.receipts)?;
+            let mut log = txn.open_table(WRITES).map_err(dberr(path, "opening writes"))?;
+            let mut meta = txn.open_table(META).map_err(dberr(path, "opening meta"))?;
+            if fold {
+                let mut state = txn.open_table(STATE).map_err(dberr(path, "opening state"))?;
+                fold_writes(
+                    &mut state,
+                    path,
+                    self.pending.writes.iter().chain(writes.iter()),
+                )?;
+                fold_index(&mut index, path, &self.pending.index, &staged)?;
+                for slot in &self.pending.slots {
+                    log.remove(*slot).map_err(dberr(path, "emptying writes"))?;
+                }
+                let checkpoint = Checkpoint {
+                    slot: head.slot,
+                    height: head.height,
+                };
+                meta.insert(META_CHECKPOINT, to_bytes(&checkpoint).as_slice())
+                    .map_err(dberr(path, "writing the checkpoint"))?;
+            } else {
+                log.insert(head.slot, to_bytes(&writes).as_slice())
+                    .map_err(dberr(path, "writing the write set"))?;
+            }
+            meta.insert(META_HEAD, to_bytes(&head).as_slice())
+                .map_err(dberr(path, "writing the head"))?;
+            staged
+        };
+        txn.commit().map_err(dberr(path, "committing a block"))?;
+        self.head = head;
+        if fold {
+            self.pending = Pending::default();
+            self.checkpoint = Checkpoint {
+                slot: head.slot,
+                height: head.height,
+            };
+        } else {
+            self.pending.slots.push(head.slot);
+            self.pending.writes.extend(writes);
+            self.pending.index.extend(staged);
+        }
+        Ok(())
+    }
+
+    /// Fold the write-set log into `state` and `tx_index` now, in one durable transaction
+    /// (a no-op when nothing is logged). Commits do this by themselves every
+    /// [`Store::set_checkpoint_interval`] blocks; call it to make opening cheaper, e.g.
+    /// before a planned shutdown.
+    pub fn checkpoint(&mut self) -> Result<(), StoreError> {
+        if self.pending.slots.is_empty() {
+            return Ok(());
+        }
+        let path = &self.path;
+        let checkpoint = Checkpoint {
+            slot: self.head.slot,
+            height: self.head.height,
+        };
+        let mut txn = self.db.begin_write().map_err(dberr(path, "starting a checkpoint"))?;
+        txn.set_durability(Durability::Immediate);
+        {
+            let mut state = txn.open_table(STATE).map_err(dberr(path, "opening state"))?;
+            fold_writes(&mut state, path, self.pending.writes.iter())?;
+            let mut index = txn
+                .open_table(TX_INDEX)
+                .map_err(dberr(path, "opening tx_index"))?;
+            fold_index(&mut index, path, &self.pending.index, &HashMap::new())?;
+            let mut log = txn.open_table(WRITES).map_err(dberr(path, "opening writes"))?;
+            for slot in &self.pending.slots {
+                log.remove(*slot).map_err(dberr(path, "emptying writes"))?;
+            }
+            let mut meta = txn.open_table(META).map_err(dberr(path, "opening meta"))?;
+            meta.insert(META_CHECKPOINT, to_bytes(&checkpoint).as_slice())
+                .map_err(dberr(path, "writing the checkpoint"))?;
+        }
+        txn.commit().map_err(dberr(path, "committing a checkpoint"))?;
+        self.pending = Pending::default();
+        self.checkpoint = checkpoint;
+        Ok(())
+    }
+
+    /// Fold the write-set log every `blocks` blocks (at least 1; 1 writes every block's
+    /// records and ids straight into `state` and `tx_index`). Larger intervals make commits
+    /// cheaper and opening slower; the log never holds more than [`PENDING_WRITES_MAX`]
+    /// records either way.
+    pub fn set_checkpoint_interval(&mut self, blocks: u64) {
+        self.checkpoint_every = blocks.max(1);
+    }
+
+    /// Blocks committed since the last fold (their write sets are in the log).
+    pub fn logged_blocks(&self) -> u64 {
+        self.pending.slots.len() as u64
+    }
+
+    /// The last committed block.
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// Where the store is (or the name given to [`Store::with_backend`]).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The block committed at `slot`, if any.
+    pub fn block(&self, slot: Slot) -> Result<Option<StoredBlock>, StoreError> {
+        let read = self.read()?;
+        let blocks = self.blocks_table(&read)?;
+        let Some(bytes) = blocks
+            .get(slot)
+            .map_err(|e| redb_error(&self.path, "reading a block", e))?
+        else {
+            return Ok(None);
+        };
+        let receipts = self.receipts_table(&read)?;
+        self.stored_block(&receipts, slot, bytes.value()).map(Some)
+    }
+
+    /// Up to `limit` committed blocks at slots `from` and later, in slot order.
+    pub fn blocks_from(&self, from: Slot, limit: usize) -> Result<Vec<StoredBlock>, StoreError> {
+        let read = self.read()?;
+        let blocks = self.blocks_table(&read)?;
+        let receipts = self.receipts_table(&read)?;
+        let mut out = Vec::new();
+        for row in blocks
+            .range(from..)
+            .map_err(|e| redb_error(&self.path, "reading blocks", e))?
+            .take(limit)
+        {
+            let (slot, bytes) = row.map_err(|e| redb_error(&self.path, "reading blocks", e))?;
+            out.push(self.stored_block(&receipts, slot.value(), bytes.value())?);
+        }
+        Ok(out)
+    }
+
+    /// The slot and result of the transaction with this id, if the store has seen it.
+    pub fn tx_status(
+        &self,
+        id: &Signature,
+    ) -> Result<Option<(Slot, Result<(), TxError>)>, StoreError> {
+        if let Some(entry) = self.pending.index.get(id) {
+            return Ok(Some((entry.slot, entry.result.clone())));
+        }
+        let read = self.read()?;
+        let index = read
+            .open_table(TX_INDEX)
+            .map_err(|e| redb_error(&self.path, "opening tx_index", e))?;
+        let Some(bytes) = index
+            .get(&id.0)
+            .map_err(|e| redb_error(&self.path, "reading tx_index", e))?
+        else {
+            return Ok(None);
+        };
+        let entry: TxIndexEntry = decode(&self.path, "a tx_index entry", bytes.value())?;
+        Ok(Some((entry.slot, entry.result)))
+    }
+
+    /// Re-apply every stored block to a fresh ledger from the genesis, re-checking every
+    /// signature, and check each replayed header and receipt against the stored one.
+    /// Returns the final state root (which equals the head's).
+    pub fn replay(&self) -> Result<Hash, StoreError> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut ledger = Ledger::new(self.genesis.clone());
+        let mut next: Slot = 0;
+        loop {
+            let batch = self.blocks_from(next, REPLAY_BATCH_BLOCKS)?;
+            let Some(last) = batch.last() else {
+                break;
+            };
+            next = last.block.header.slot + 1;
+            for stored in batch {
+                let header = stored.block.header;
+                let checked = CheckedTx::check_all(stored.block.txs, threads);
+                let out = ledger
+                    .apply_block(header.slot, header.parent_hash, checked)
+                    .map_err(|source| StoreError::ReplayFailed {
+                        path: self.path.clone(),
+                        slot: header.slot,
+                        source,
+                    })?;
+                let diverged = |what, stored: String, replayed: String| {
+                    Err(StoreError::ReplayDiverged {
+                        path: self.path.clone(),
+                        slot: header.slot,
+                        what,
+                        stored,
+                        replayed,
+                    })
+                };
+                if out.block.header.state_root != header.state_root {
+                    return diverged(
+                        "state root",
+                        header.state_root.to_string(),
+                        out.block.header.state_root.to_string(),
+                    );
+                }
+                if out.block.header != header {
+                    return diverged(
+                        "header",
+                        format!("{header:?}"),
+                        format!("{:?}", out.block.header),
+                    );
+                }
+                if out.receipts != stored.receipts {
+                    return diverged(
+                        "receipts",
+                        format!("{:?}", stored.receipts),
+                        format!("{:?}", out.receipts),
+                    );
+                }
+            }
+        }
+        let replayed = Head {
+            slot: ledger.slot(),
+            height: ledger.height(),
+            hash: ledger.head_hash(),
+            state_root: ledger.state_root(),
+        };
+        if replayed != self.head {
+            return Err(StoreError::ReplayDiverged {
+                path: self.path.clone(),
+                slot: replayed.slot,
+                what: "head",
+                stored: format!("{:?}", self.head),
+                replayed: format!("{replayed:?}"),
+            });
+        }
+        Ok(replayed.state_root)
+    }
+
+    fn read(&self) -> Result<ReadTransaction, StoreError> {
+        self.db
+            .begin_read()
+            .map_err(|e| redb_error(&self.path, "starting a read", e))
+    }
+
+    fn blocks_table(
+        &self,
+        read: &ReadTransaction,
+    ) -> Result<redb::ReadOnlyTable<u64, &'static [u8]>, StoreError> {
+        read.open_table(BLOCKS)
+            .map_err(|e| redb_error(&self.path, "opening blocks", e))
+    }
+
+    fn receipts_table(
+        &self,
+        read: &ReadTransaction,
+    ) -> Result<redb::ReadOnlyTable<u64, &'static [u8]>, StoreError> {
+        read.open_table(RECEIPTS)
+            .map_err(|e| redb_error(&self.path, "opening receipts", e))
+    }
+
+    fn stored_block(
+        &self,
+        receipts: &redb::ReadOnlyTable<u64, &'static [u8]>,
+        slot: Slot,
+        block_bytes: &[u8],
+    ) -> Result<StoredBlock, StoreError> {
+        let block: Block = decode(&self.path, &format!("block at slot {slot}"), block_bytes)?;
+        let bytes = receipts
+            .get(slot)
+            .map_err(|e| redb_error(&self.path, "reading receipts", e))?
+            .ok_or_else(|| corrupt(&self.path, format!("receipts of slot {slot} are missing")))?;
+        let receipts: Vec<Receipt> =
+            decode(&self.path, &format!("receipts of slot {slot}"), bytes.value())?;
+        if block.header.slot != slot || receipts.len() != block.txs.len() {
+            return Err(corrupt(
+                &self.path,
+                format!(
+                    "block stored at slot {slot} says slot {}, has {} transactions and {} receipts",
+                    block.header.slot,
+                    block.txs.len(),
+                    receipts.len()
+                ),
+            ));
+        }
+        Ok(StoredBlock { block, receipts })
+    }
+}
+
+/// Cheap consistency checks of the block log against the head: as many blocks as the head's
+/// height, the last one at the head's slot with the head's hash.
+fn check_block_log(
+    read: &ReadTransaction,
+    path: &Path,
+    genesis: &Genesis,
+    head: &Head,
+) -> Result<(), StoreError> {
+    let blocks = read.open_table(BLOCKS).map_err(dberr(&path, "opening blocks"))?;
+    let count = blocks.len().map_err(dberr(&path, "counting blocks"))?;
+    if count != head.height {
+        return Err(corrupt(
+            path,
+            format!("it holds {count} blocks, its head is at height {}", head.height),
+        ));
+    }
+    match blocks.last().map_err(dberr(&path, "reading the last block"))? {
+        None => {
+            if head.hash != genesis.hash() {
+                return Err(corrupt(
+                    path,
+                    "it holds no blocks, but its head is not the genesis".into(),
+                ));
+            }
+        }
+        Some((slot, bytes)) => {
+            let block: Block = decode(path, "the last block", bytes.value())?;
+            if slot.value() != head.slot || block.header.hash() != head.hash {
+                return Err(corrupt(
+                    path,
+                    format!(
+                        "its last block (slot {}, hash {}) is not its head (slot {}, hash {})",
+                        slot.value(),
+                        block.header.hash(),
+                        head.slot,
+                        head.hash
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The stored genesis, or `None` if the database holds no chain yet.
+fn read_genesis(db: &Database, path: &Path) -> Result<Option<Genesis>, StoreError> {
+    let read = db
+        .begin_read()
+        .map_err(|e| redb_error(path, "opening", e))?;
+    let meta = match read.open_table(META) {
+        Ok(t) => t,
+        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(redb_error(path, "opening the meta table", e)),
+    };
+    let format = meta
+        .get(META_FORMAT)
+        .map_err(|e| redb_error(path, "reading the format version", e))?;
+    let Some(format) = format else {
+        return Ok(None);
+    };
+    let got = <[u8; 4]>::try_from(format.value())
+        .map(u32::from_le_bytes)
+        .map_err(|_| corrupt(path, "the format version is not 4 bytes".into()))?;
+    if got != FORMAT_VERSION {
+        return Err(StoreError::UnsupportedFormat {
+            path: path.to_path_buf(),
+            got,
+            expected: FORMAT_VERSION,
+        });
+    }
+    let bytes = meta
+        .get(META_GENESIS)
+        .map_err(|e| redb_error(path, "reading the genesis", e))?
+        .ok_or_else(|| corrupt(path, "the genesis record is missing".into()))?;
+    let genesis: Genesis = decode(path, "the genesis record", bytes.value())?;
+    genesis
+        .validate()
+        .map_err(|e| corrupt(path, format!("the stored genesis is invalid: {e}")))?;
+    Ok(Some(genesis))
+}
+
+fn check_genesis(path: &Path, genesis: &Genesis) -> Result<(), StoreError> {
+    genesis
+        .validate()
+        .map_err(|source| StoreError::InvalidGenesis {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
+    let builder = Database::builder();
+    let result = if create {
+        builder.create(path)
+    } else {
+        builder.open(path)
+    };
+    result.map_err(|e| match e {
+        DatabaseError::Storage(StorageError::Io(io)) if io.kind() == std::io::ErrorKind::NotFound => {
+            StoreError::NotFound {
+                path: path.to_path_buf(),
+            }
+        }
+        e => database_error(path, e),
+    })
+}
+
+fn database_error(path: &Path, e: DatabaseError) -> StoreError {
+    match e {
+        DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen {
+            path: path.to_path_buf(),
+        },
+        e => redb_error(path, "opening", e),
+    }
+}
+
+/// `map_err` adapter for any redb error.
+fn dberr<'a, E: Into<redb::Error>>(
+    path: &'a Path,
+    doing: &'static str,
+) -> impl FnOnce(E) -> StoreError + 'a {
+    move |e| redb_error(path, doing, e)
+}
+
+fn redb_error(path: &Path, doing: &'static str, e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Db {
+        path: path.to_path_buf(),
+        doing,
+        source: e.into(),
+    }
+}
+
+fn corrupt(path: &Path, what: String) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        what,
+    }
+}
+
+fn decode<T: BorshDeserialize>(path: &Path, what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    T::try_from_slice(bytes).map_err(|e| corrupt(path, format!("{what} does not decode: {e}")))
+}
+
+fn to_bytes<T: BorshSerialize>(value: &T) -> Vec<u8> {
+    borsh::to_vec(value).expect("writing to a Vec cannot fail")
+}
+
+/// The `state` key of a record: `tag ‖ key`.
+fn full_key(w: &StateWrite) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + w.key.len());
+    k.push(w.table);
+    k.extend_from_slice(&w.key);
+    k
+}
+
+/// Whether a receipt's transaction used up its id (see [`TxError::marks_seen`]).
+fn used_up(result: &Result<(), TxError>) -> bool {
+    result.as_ref().err().is_none_or(TxError::marks_seen)
+}
+
+fn read_meta<T: BorshDeserialize>(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    path: &Path,
+    key: &str,
+    what: &str,
+) -> Result<T, StoreError> {
+    let bytes = meta
+        .get(key)
+        .map_err(dberr(path, "reading meta"))?
+        .ok_or_else(|| corrupt(path, format!("{what} is missing")))?;
+    decode(path, what, bytes.value())
+}
+
+/// The `tx_index` entries a block adds, given what is pending and what is folded: an id
+/// that was used up always takes its latest result; any other result only fills a gap.
+fn stage_index(
+    pending: &HashMap<Signature, TxIndexEntry>,
+    folded: &impl ReadableTable<[u8; 64], &'static [u8]>,
+    path: &Path,
+    slot: Slot,
+    receipts: &[Receipt],
+) -> Result<HashMap<Signature, TxIndexEntry>, StoreError> {
+    let mut staged = HashMap::with_capacity(receipts.len());
+    for r in receipts {
+        let entry = TxIndexEntry {
+            slot,
+            result: r.result.clone(),
+        };
+        if used_up(&r.result) {
+            staged.insert(r.tx, entry);
+            continue;
+        }
+        // Keep what is known (e.g. the original of a duplicate).
+        let known = staged.contains_key(&r.tx)
+            || pending.contains_key(&r.tx)
+            || folded
+                .get(&r.tx.0)
+                .map_err(dberr(path, "reading tx_index"))?
+                .is_some();
+        if !known {
+            staged.insert(r.tx, entry);
+        }
+    }
+    Ok(staged)
+}
+
+/// Write logged writes into `state`, each key once with its last value, in key order (so
+/// neighbouring writes share B-tree pages).
+fn fold_writes<'a>(
+    state: &mut redb::Table<&'static [u8], &'static [u8]>,
+    path: &Path,
+    writes: impl Iterator<Item = &'a LoggedWrite>,
+) -> Result<(), StoreError> {
+    let mut sorted: Vec<&LoggedWrite> = writes.collect();
+    // Stable: writes to one key stay in commit order, and the last one wins.
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    for (i, (key, value)) in sorted.iter().enumerate() {
+        if sorted.get(i + 1).is_some_and(|next| next.0 == *key) {
+            continue; // a later write to this key follows
+        }
+        match value {
+            Some(v) => state.insert(key.as_slice(), v.as_slice()).map(drop),
+            None => state.remove(key.as_slice()).map(drop),
+        }
+        .map_err(dberr(path, "writing state"))?;
+    }
+    Ok(())
+}
+
+/// Write pending and staged `tx_index` entries (staged win), in key order.
+fn fold_index(
+    index: &mut redb::Table<[u8; 64], &'static [u8]>,
+    path: &Path,
+    pending: &HashMap<Signature, TxIndexEntry>,
+    staged: &HashMap<Signature, TxIndexEntry>,
+) -> Result<(), StoreError> {
+    let mut entries: Vec<(&Signature, &TxIndexEntry)> = pending
+        .iter()
+        .filter(|(id, _)| !staged.contains_key(*id))
+        .chain(staged.iter())
+        .collect();
+    entries.sort_by(|a, b| a.0 .0.cmp(&b.0 .0));
+    let mut value = Vec::new();
+    for (id, entry) in entries {
+        value.clear();
+        entry
+            .serialize(&mut value)
+            .expect("writing to a Vec cannot fail");
+        index
+            .insert(&id.0, value.as_slice())
+            .map_err(dberr(path, "writing tx_index"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -10,6 +10,8 @@ pub const BPS_DENOMINATOR: u64 = 10_000;
 
 /// Largest encoded transaction, signature included (SPEC §1).
 pub const TX_BYTES_MAX: usize = 64 * 1024;
+/// Most transactions one block may carry; bounds the work of a slot.
+pub const BLOCK_TXS_MAX: usize = 65_536;
 /// Largest proof value a node may submit (SPEC §4).
 pub const PROOF_BYTES_MAX: usize = 512;
 /// Task display limits (SPEC §2).

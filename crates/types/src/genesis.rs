@@ -39,8 +39,63 @@ impl Default for Genesis {
     }
 }
 
+/// A genesis parameter that cannot start a chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GenesisError {
+    #[error("chain_id must be 1 to {max} bytes, got {got}")]
+    ChainId { got: usize, max: usize },
+    #[error("slot_ms must be at least 1, got 0")]
+    SlotMs,
+    #[error("tx_max_age_slots must be at least 1, got 0")]
+    TxMaxAge,
+    #[error("initial balances add up to more than the largest supply (18446744073.709551615 KOII)")]
+    SupplyOverflow,
+    #[error("faucet mint_max_roe must be at least 1, got 0")]
+    FaucetMax,
+}
+
 impl Genesis {
+    /// Check that this genesis can start a chain.
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        let max = crate::constants::CHAIN_ID_BYTES_MAX;
+        if self.chain_id.is_empty() || self.chain_id.len() > max {
+            return Err(GenesisError::ChainId { got: self.chain_id.len(), max });
+        }
+        if self.slot_ms == 0 {
+            return Err(GenesisError::SlotMs);
+        }
+        if self.tx_max_age_slots == 0 {
+            return Err(GenesisError::TxMaxAge);
+        }
+        if self.faucet.as_ref().is_some_and(|f| f.mint_max_roe == 0) {
+            return Err(GenesisError::FaucetMax);
+        }
+        self.accounts
+            .iter()
+            .try_fold(0u64, |acc, (_, b)| acc.checked_add(*b))
+            .ok_or(GenesisError::SupplyOverflow)?;
+        Ok(())
+    }
+
     pub fn hash(&self) -> Hash {
         Hash::domain(tags::GENESIS, &[&borsh::to_vec(self).expect("vec write")])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_names_the_bad_field() {
+        assert!(Genesis::default().validate().is_ok());
+        let g = Genesis { chain_id: String::new(), ..Genesis::default() };
+        assert_eq!(g.validate().unwrap_err(), GenesisError::ChainId { got: 0, max: 32 });
+        let g = Genesis { slot_ms: 0, ..Genesis::default() };
+        assert_eq!(g.validate().unwrap_err(), GenesisError::SlotMs);
+        let g = Genesis { accounts: vec![(Pubkey([1; 32]), u64::MAX), (Pubkey([2; 32]), 1)], ..Genesis::default() };
+        assert_eq!(g.validate().unwrap_err(), GenesisError::SupplyOverflow);
+        assert_ne!(Genesis::default().hash(), Genesis { fee_roe: 1, ..Genesis::default() }.hash());
     }
 }

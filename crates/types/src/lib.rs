@@ -14,7 +14,7 @@ pub mod keys;
 pub mod tx;
 
 pub use amount::{format_koii, parse_koii, AmountError};
-pub use genesis::{Faucet, Genesis};
+pub use genesis::{Faucet, Genesis, GenesisError};
 pub use hash::Hash;
 pub use keys::{Keypair, KeypairError, ParseKeyError, Pubkey, Signature};
 pub use tx::{

@@ -1,0 +1,168 @@
+//! RPC load: many client tasks send signed transfers over HTTP; prints accepted and committed
+//! transactions per second. A measurement, not a test.
+//!
+//! ```text
+//! cargo run --release -p gradual-bench --bin rpc_load -- [--url URL]
+//!     [--clients 16] [--txs 500] [--slot-ms 100]
+//! ```
+//! Without `--url` it starts its own validator in a temporary directory. A validator given
+//! with `--url` must hold a faucet key (senders are funded by `requestAirdrop`).
+
+use anyhow::{bail, Context};
+use gradual_client::Client;
+use gradual_types::{Faucet, Genesis, Instruction, Keypair, Pubkey, Transaction};
+use gradual_validator::ValidatorConfig;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+struct Args {
+    url: Option<String>,
+    clients: usize,
+    txs: u64,
+    slot_ms: u64,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let mut a = Args {
+        url: None,
+        clients: 16,
+        txs: 500,
+        slot_ms: 100,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--url" => a.url = Some(val()?),
+            "--clients" => a.clients = val()?.parse().context("--clients")?,
+            "--txs" => a.txs = val()?.parse().context("--txs")?,
+            "--slot-ms" => a.slot_ms = val()?.parse().context("--slot-ms")?,
+            other => bail!("unknown flag {other}; see the doc comment of rpc_load.rs"),
+        }
+    }
+    if a.clients == 0 || a.txs == 0 {
+        bail!("--clients and --txs must be at least 1");
+    }
+    Ok(a)
+}
+
+fn sender(i: usize) -> Keypair {
+    let mut seed = [0x77; 32];
+    seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    Keypair::from_seed(seed)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let a = args()?;
+    let dir = tempfile::tempdir()?;
+    let (url, validator) = match &a.url {
+        Some(u) => (u.clone(), None),
+        None => {
+            let faucet = Keypair::from_seed([0x42; 32]);
+            let genesis = Genesis {
+                chain_id: "rpc-load".into(),
+                slot_ms: a.slot_ms,
+                faucet: Some(Faucet {
+                    authority: faucet.pubkey(),
+                    mint_max_roe: u64::MAX / 1024,
+                }),
+                ..Genesis::default()
+            };
+            let mut cfg =
+                ValidatorConfig::new(dir.path().to_path_buf(), "127.0.0.1:0".parse()?, genesis);
+            cfg.faucet_keypair = Some(faucet);
+            cfg.mempool_max_txs = 200_000;
+            cfg.block_max_txs = 20_000;
+            let v = gradual_validator::start(cfg).await?;
+            (v.url(), Some(v))
+        }
+    };
+    let client = Arc::new(Client::new(&url));
+    let g = client.get_genesis().await?;
+    println!(
+        "validator {url} chain {} slot_ms {}; {} clients x {} txs",
+        g.chain_id, g.slot_ms, a.clients, a.txs
+    );
+    // Fund every sender: amounts 1..=txs ROE each.
+    let need = a.txs * (a.txs + 1) / 2 + g.fee_roe * a.txs;
+    let mut sigs = Vec::new();
+    for i in 0..a.clients {
+        sigs.push(client.request_airdrop(&sender(i).pubkey(), need).await?);
+    }
+    for s in &sigs {
+        client.confirm(s).await?;
+    }
+
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..a.clients {
+        let client = client.clone();
+        let (chain, fee, txs) = (g.chain_id.clone(), g.fee_roe, a.txs);
+        tasks.push(tokio::spawn(async move {
+            let kp = sender(i);
+            let to = Pubkey([i as u8; 32]);
+            let mut recent = client.get_slot().await.unwrap_or(0);
+            let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
+            let mut last = None;
+            for n in 1..=txs {
+                if n % 100 == 0 {
+                    recent = client.get_slot().await.unwrap_or(recent);
+                }
+                let tx = Transaction::new_signed(
+                    &kp,
+                    &chain,
+                    recent,
+                    fee,
+                    Instruction::Transfer { to, amount: n },
+                );
+                match client.send_transaction(&tx).await {
+                    Ok(sig) => {
+                        *outcomes.entry("accepted".into()).or_default() += 1;
+                        last = Some(sig);
+                    }
+                    Err(e) => {
+                        let kind = e.tx_error_kind().unwrap_or_else(|| {
+                            e.rpc_error()
+                                .map(|r| r.code.to_string())
+                                .unwrap_or_else(|| "transport".into())
+                        });
+                        *outcomes.entry(kind).or_default() += 1;
+                    }
+                }
+            }
+            (outcomes, last)
+        }));
+    }
+    let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+    let mut lasts = Vec::new();
+    for t in tasks {
+        let (o, last) = t.await?;
+        for (k, v) in o {
+            *totals.entry(k).or_default() += v;
+        }
+        lasts.extend(last);
+    }
+    let sent = started.elapsed();
+    for s in &lasts {
+        client.confirm(s).await?;
+    }
+    let committed = started.elapsed();
+    let accepted = totals.get("accepted").copied().unwrap_or(0);
+    println!("outcomes: {totals:?}");
+    println!(
+        "accepted {accepted} txs in {:.2} s: {:.0} tx/s accepted",
+        sent.as_secs_f64(),
+        accepted as f64 / sent.as_secs_f64()
+    );
+    println!(
+        "all committed after {:.2} s: {:.0} tx/s end to end",
+        committed.as_secs_f64(),
+        accepted as f64 / committed.as_secs_f64()
+    );
+    if let Some(v) = validator {
+        v.shutdown().await?;
+    }
+    Ok(())
+}

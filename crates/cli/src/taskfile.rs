@@ -1,0 +1,615 @@
+//! `task.yml`: the reference network's `config-task.yml` field names (amounts in KOII), plus
+//! our additions (committee and slashing parameters). Every field is checked, and every
+//! problem is reported at once, before anything is uploaded or sent.
+
+use gradual_types::constants::*;
+use gradual_types::{format_koii, parse_koii, TaskParams};
+use serde_yaml::Value;
+use std::path::{Path, PathBuf};
+
+/// A parsed task file. `params.executable` holds the runtime and extra URLs; the digest and
+/// the artifact-store URL are filled in after the upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFile {
+    pub params: TaskParams,
+    pub total_bounty: u64,
+    pub executable_path: PathBuf,
+    /// Fields accepted for compatibility that this chain does not use.
+    pub notes: Vec<String>,
+}
+
+/// Every problem found in a task file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFileError {
+    pub path: String,
+    pub problems: Vec<String>,
+}
+
+impl std::fmt::Display for TaskFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} has {} problem", self.path, self.problems.len())?;
+        if self.problems.len() != 1 {
+            f.write_str("s")?;
+        }
+        for p in &self.problems {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TaskFileError {}
+
+/// Fields we read, with what each means (also the list unknown-field hints choose from).
+const FIELDS: &[(&str, &str)] = &[
+    ("task_name", "display name, at most 24 bytes"),
+    ("task_description", "description, at most 256 bytes"),
+    ("description", "alias of task_description"),
+    ("task_executable", "path of the task executable, relative to this file"),
+    ("task_audit_program", "reference name of task_executable"),
+    ("runtime", "how nodes run the executable: native, node, python3, ... (default from the file extension)"),
+    ("executable_urls", "extra URLs where the executable can be fetched (list)"),
+    ("task_metadata", "free-form metadata string, at most 1024 bytes"),
+    ("round_time", "slots per round"),
+    ("submission_window", "slots of the submission window (>= 1)"),
+    ("audit_window", "slots of the audit window (>= 1)"),
+    ("minimum_stake_amount", "KOII a node must stake"),
+    ("total_bounty_amount", "KOII escrowed in the task"),
+    ("bounty_amount_per_round", "KOII paid per round, at most"),
+    ("allowed_failed_distributions", "retries of a failed distribution (0-16, default 3)"),
+    ("audit_sample", "peers each node checks per round (default 5)"),
+    ("committee_size", "seats deciding an audit (1-1024, default 32)"),
+    ("slash_bps", "share of stake slashed on an upheld audit, in bps (default 7000)"),
+    ("accuser_bps", "share of the slash paid to the accuser, in bps (default 2000)"),
+    ("voter_bps", "share of the slash paid to voters, in bps (default 3000)"),
+    ("false_accusation_bps", "share of a false accuser's stake slashed, in bps (default 1000)"),
+    ("unstake_cooldown", "rounds between unstake and withdraw (default 3)"),
+];
+
+/// Reference fields kept in the task's metadata (JSON) for display.
+const METADATA_FIELDS: &[&str] = &[
+    "author",
+    "repositoryUrl",
+    "imageUrl",
+    "infoUrl",
+    "tags",
+    "requirementsTags",
+    "environment",
+    "migrationDescription",
+];
+
+/// Reference fields that have no meaning on this chain; accepted with a note.
+const IGNORED_FIELDS: &[(&str, &str)] = &[
+    ("space", "accounts have no size here"),
+    (
+        "task_executable_network",
+        "executables go to the validator's artifact store",
+    ),
+    ("token_type", "only KOII tasks exist here"),
+    ("task_id", "task ids come from the manager and --nonce"),
+];
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn suggest(field: &str) -> Option<&'static str> {
+    let f = field.to_ascii_lowercase();
+    FIELDS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(METADATA_FIELDS.iter().copied())
+        .chain(IGNORED_FIELDS.iter().map(|(n, _)| *n))
+        .chain(["task_type"])
+        .map(|n| (edit_distance(&f, &n.to_ascii_lowercase()), n))
+        .filter(|(d, n)| *d <= 3.max(n.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+        .or(
+            // Common spellings from other tools.
+            match f.as_str() {
+                "name" => Some("task_name"),
+                "executable" => Some("task_executable"),
+                "minimum_stake" => Some("minimum_stake_amount"),
+                "total_bounty" => Some("total_bounty_amount"),
+                "bounty_per_round" => Some("bounty_amount_per_round"),
+                _ => None,
+            },
+        )
+}
+
+struct Reader {
+    problems: Vec<String>,
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "nothing".into(),
+        Value::String(s) => format!("'{s}'"),
+        other => serde_yaml::to_string(other)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "?".into()),
+    }
+}
+
+impl Reader {
+    fn text(&mut self, field: &str, v: &Value, max: usize) -> Option<String> {
+        let s = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            other => {
+                self.problems
+                    .push(format!("{field} must be text, got {}", show(other)));
+                return None;
+            }
+        };
+        if s.len() > max {
+            self.problems.push(format!(
+                "{field} is {} bytes, the most is {max}; shorten it",
+                s.len()
+            ));
+            return None;
+        }
+        Some(s)
+    }
+
+    fn whole(&mut self, field: &str, v: &Value, min: u64, max: u64, unit: &str) -> Option<u64> {
+        let n = match v {
+            Value::Number(n) => n.as_u64(),
+            _ => None,
+        };
+        match n {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            Some(n) => {
+                self.problems.push(format!(
+                    "{field} is {n}, it must be between {min} and {max} {unit}"
+                ));
+                None
+            }
+            None => {
+                self.problems.push(format!(
+                    "{field} must be a whole number of {unit} between {min} and {max}, got {}",
+                    show(v)
+                ));
+                None
+            }
+        }
+    }
+
+    fn koii(&mut self, field: &str, v: &Value) -> Option<u64> {
+        let text = match v {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.clone(),
+            other => {
+                self.problems.push(format!(
+                    "{field} must be an amount in KOII (e.g. 12.5), got {}",
+                    show(other)
+                ));
+                return None;
+            }
+        };
+        match parse_koii(&text) {
+            Ok(roe) => Some(roe),
+            Err(e) => {
+                self.problems.push(format!("{field}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn bps(&mut self, field: &str, v: &Value) -> Option<u16> {
+        self.whole(field, v, 0, BPS_DENOMINATOR, "bps (10000 = 100 %)")
+            .map(|n| n as u16)
+    }
+}
+
+/// Runtime kind from the executable's extension.
+fn runtime_for(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("js") | Some("mjs") | Some("cjs") => "node",
+        Some("py") => "python3",
+        Some("wasm") => "wasm",
+        Some("sh") => "sh",
+        _ => "native",
+    }
+}
+
+/// Parse task file text; `base` is the directory relative paths are resolved against.
+pub fn parse(text: &str, display: &str, base: &Path) -> Result<TaskFile, TaskFileError> {
+    let fail = |problems: Vec<String>| TaskFileError {
+        path: display.to_string(),
+        problems,
+    };
+    let doc: Value =
+        serde_yaml::from_str(text).map_err(|e| fail(vec![format!("not valid YAML: {e}")]))?;
+    let Value::Mapping(map) = doc else {
+        return Err(fail(vec![
+            "must be a mapping of field: value (see `gradual task create --help`)".into(),
+        ]));
+    };
+    let mut r = Reader {
+        problems: Vec::new(),
+    };
+    let mut notes = Vec::new();
+    let mut params = TaskParams::default();
+    let mut total_bounty = None;
+    let mut bounty_per_round = None;
+    let mut minimum_stake = None;
+    let mut round_time = None;
+    let mut sw = None;
+    let mut aw = None;
+    let mut name = None;
+    let mut exe: Option<PathBuf> = None;
+    let mut runtime: Option<String> = None;
+    let mut metadata_text: Option<String> = None;
+    let mut metadata_json = serde_json::Map::new();
+
+    for (k, v) in &map {
+        let Some(key) = k.as_str() else {
+            r.problems
+                .push(format!("field names must be text, got {}", show(k)));
+            continue;
+        };
+        match key {
+            "task_name" => name = r.text(key, v, TASK_NAME_BYTES_MAX),
+            "task_description" | "description" => {
+                if let Some(d) = r.text(key, v, TASK_DESCRIPTION_BYTES_MAX) {
+                    params.description = d;
+                }
+            }
+            "task_executable" | "task_audit_program" => {
+                if let Some(p) = r.text(key, v, 4096) {
+                    if exe.is_some() {
+                        r.problems.push(
+                            "give task_executable or task_audit_program, not both".into(),
+                        );
+                    }
+                    exe = Some(base.join(p));
+                }
+            }
+            "runtime" => runtime = r.text(key, v, RUNTIME_BYTES_MAX),
+            "executable_urls" => match v {
+                Value::Sequence(items) => {
+                    for (i, it) in items.iter().enumerate() {
+                        if let Some(u) = r.text(&format!("executable_urls[{i}]"), it, URL_BYTES_MAX)
+                        {
+                            params.executable.urls.push(u);
+                        }
+                    }
+                }
+                other => r.problems.push(format!(
+                    "executable_urls must be a list of URLs, got {}",
+                    show(other)
+                )),
+            },
+            "task_metadata" => metadata_text = r.text(key, v, TASK_METADATA_BYTES_MAX),
+            "round_time" => round_time = r.whole(key, v, 2, ROUND_TIME_MAX, "slots"),
+            "submission_window" => sw = r.whole(key, v, 1, ROUND_TIME_MAX, "slots"),
+            "audit_window" => aw = r.whole(key, v, 1, ROUND_TIME_MAX, "slots"),
+            "minimum_stake_amount" => minimum_stake = r.koii(key, v),
+            "total_bounty_amount" => total_bounty = r.koii(key, v),
+            "bounty_amount_per_round" => bounty_per_round = r.koii(key, v),
+            "allowed_failed_distributions" => {
+                if let Some(n) = r.whole(
+                    key,
+                    v,
+                    0,
+                    ALLOWED_FAILED_DISTRIBUTIONS_MAX.into(),
+                    "retries",
+                ) {
+                    params.allowed_failed_distributions = n as u16;
+                }
+            }
+            "audit_sample" => {
+                if let Some(n) = r.whole(key, v, 0, AUDIT_SAMPLE_MAX.into(), "peers") {
+                    params.audit_sample = n as u16;
+                }
+            }
+            "committee_size" => {
+                if let Some(n) = r.whole(key, v, 1, COMMITTEE_SIZE_MAX.into(), "seats") {
+                    params.committee_size = n as u16;
+                }
+            }
+            "slash_bps" => params.slash_bps = r.bps(key, v).unwrap_or(params.slash_bps),
+            "accuser_bps" => params.accuser_bps = r.bps(key, v).unwrap_or(params.accuser_bps),
+            "voter_bps" => params.voter_bps = r.bps(key, v).unwrap_or(params.voter_bps),
+            "false_accusation_bps" => {
+                params.false_accusation_bps = r.bps(key, v).unwrap_or(params.false_accusation_bps)
+            }
+            "unstake_cooldown" => {
+                if let Some(n) = r.whole(key, v, 0, UNSTAKE_COOLDOWN_MAX, "rounds") {
+                    params.unstake_cooldown = n;
+                }
+            }
+            "task_type" => match v.as_str() {
+                Some(t) if t.eq_ignore_ascii_case("koii") => {}
+                _ => r.problems.push(format!(
+                    "task_type is {}, only KOII tasks exist on this chain; remove the field or set it to KOII",
+                    show(v)
+                )),
+            },
+            k if METADATA_FIELDS.contains(&k) => {
+                if let Ok(j) = serde_json::to_value(v) {
+                    metadata_json.insert(k.to_string(), j);
+                }
+            }
+            k if IGNORED_FIELDS.iter().any(|(n, _)| *n == k) => {
+                let why = IGNORED_FIELDS
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, w)| *w)
+                    .unwrap_or("");
+                notes.push(format!("{k} is ignored: {why}"));
+            }
+            other => {
+                let hint = match suggest(other) {
+                    Some(s) => format!("did you mean '{s}'?"),
+                    None => format!(
+                        "known fields are {}",
+                        FIELDS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                r.problems.push(format!("unknown field '{other}': {hint}"));
+            }
+        }
+    }
+
+    let mut need = |field: &str, v: bool, what: &str| {
+        if !v {
+            r.problems.push(format!("{field} is missing: {what}"));
+        }
+    };
+    need(
+        "task_name",
+        name.is_some() || map.contains_key("task_name"),
+        "the task's display name",
+    );
+    need(
+        "task_executable",
+        exe.is_some()
+            || map.contains_key("task_executable")
+            || map.contains_key("task_audit_program"),
+        "path of the executable to upload",
+    );
+    need(
+        "round_time",
+        round_time.is_some() || map.contains_key("round_time"),
+        "slots per round",
+    );
+    need(
+        "submission_window",
+        sw.is_some() || map.contains_key("submission_window"),
+        "slots nodes have to submit proofs",
+    );
+    need(
+        "audit_window",
+        aw.is_some() || map.contains_key("audit_window"),
+        "slots nodes have to audit",
+    );
+    need(
+        "minimum_stake_amount",
+        minimum_stake.is_some() || map.contains_key("minimum_stake_amount"),
+        "KOII a node must stake",
+    );
+    need(
+        "total_bounty_amount",
+        total_bounty.is_some() || map.contains_key("total_bounty_amount"),
+        "KOII to escrow",
+    );
+    need(
+        "bounty_amount_per_round",
+        bounty_per_round.is_some() || map.contains_key("bounty_amount_per_round"),
+        "KOII paid per round",
+    );
+
+    if let (Some(rt), Some(s), Some(a)) = (round_time, sw, aw) {
+        if s + a > rt {
+            r.problems.push(format!(
+                "submission_window ({s}) + audit_window ({a}) = {} exceeds round_time ({rt}); shorten the windows or lengthen the round",
+                s + a
+            ));
+        }
+    }
+    if minimum_stake == Some(0) {
+        r.problems
+            .push("minimum_stake_amount must be more than 0 KOII".into());
+    }
+    if bounty_per_round == Some(0) {
+        r.problems
+            .push("bounty_amount_per_round must be more than 0 KOII".into());
+    }
+    if let (Some(t), Some(b)) = (total_bounty, bounty_per_round) {
+        if b > t {
+            r.problems.push(format!(
+                "bounty_amount_per_round ({} KOII) is more than total_bounty_amount ({} KOII): the task could not pay one full round",
+                format_koii(b),
+                format_koii(t)
+            ));
+        }
+    }
+    if u64::from(params.accuser_bps) + u64::from(params.voter_bps) > BPS_DENOMINATOR {
+        r.problems.push(format!(
+            "accuser_bps ({}) + voter_bps ({}) exceeds 10000 (100 %)",
+            params.accuser_bps, params.voter_bps
+        ));
+    }
+    if params.executable.urls.len() > EXECUTABLE_URLS_MAX - 1 {
+        r.problems.push(format!(
+            "executable_urls has {} URLs, the most is {} (the artifact store's URL is added)",
+            params.executable.urls.len(),
+            EXECUTABLE_URLS_MAX - 1
+        ));
+    }
+    let metadata = match metadata_text {
+        Some(t) => t.into_bytes(),
+        None if metadata_json.is_empty() => Vec::new(),
+        None => serde_json::to_vec(&metadata_json).unwrap_or_default(),
+    };
+    if metadata.len() > TASK_METADATA_BYTES_MAX {
+        r.problems.push(format!(
+            "the display fields ({}) make {} bytes of metadata, the most is {TASK_METADATA_BYTES_MAX}; shorten them",
+            METADATA_FIELDS.join(", "),
+            metadata.len()
+        ));
+    }
+    if !r.problems.is_empty() {
+        return Err(fail(r.problems));
+    }
+    let exe = exe.unwrap_or_default();
+    params.name = name.unwrap_or_default();
+    params.metadata = metadata;
+    params.round_time = round_time.unwrap_or_default();
+    params.submission_window = sw.unwrap_or_default();
+    params.audit_window = aw.unwrap_or_default();
+    params.minimum_stake = minimum_stake.unwrap_or_default();
+    params.bounty_per_round = bounty_per_round.unwrap_or_default();
+    params.executable.runtime = runtime.unwrap_or_else(|| runtime_for(&exe).to_string());
+    // Anything left is a rule the checks above do not cover; the ledger's own words.
+    params.validate().map_err(|e| fail(vec![e.to_string()]))?;
+    Ok(TaskFile {
+        params,
+        total_bounty: total_bounty.unwrap_or_default(),
+        executable_path: exe,
+        notes,
+    })
+}
+
+/// Read and parse a task file.
+pub fn load(path: &Path) -> Result<TaskFile, TaskFileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TaskFileError {
+        path: path.display().to_string(),
+        problems: vec![format!("cannot read it: {e}")],
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    parse(&text, &path.display().to_string(), base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+task_name: "Price oracle"
+task_description: "Fetches prices"
+task_executable: dist/main.js
+round_time: 20
+submission_window: 8
+audit_window: 8
+minimum_stake_amount: 1.9
+total_bounty_amount: 100
+bounty_amount_per_round: "0.5"
+allowed_failed_distributions: 2
+committee_size: 5
+unstake_cooldown: 1
+author: Koii
+space: 0.1
+"#;
+
+    #[test]
+    fn reference_fields_in_koii_become_exact_roe() {
+        let f = parse(GOOD, "task.yml", Path::new("/x")).unwrap();
+        assert_eq!(f.params.name, "Price oracle");
+        assert_eq!(f.params.minimum_stake, 1_900_000_000);
+        assert_eq!(f.params.bounty_per_round, 500_000_000);
+        assert_eq!(f.total_bounty, 100_000_000_000);
+        assert_eq!(f.params.round_time, 20);
+        assert_eq!(f.params.allowed_failed_distributions, 2);
+        assert_eq!(f.params.committee_size, 5);
+        assert_eq!(f.params.unstake_cooldown, 1);
+        assert_eq!(f.params.executable.runtime, "node");
+        assert_eq!(f.executable_path, Path::new("/x/dist/main.js"));
+        assert_eq!(f.params.metadata, br#"{"author":"Koii"}"#);
+        assert_eq!(f.notes.len(), 1, "space is noted as ignored");
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        parse(text, "t.yml", Path::new(".")).unwrap_err().problems
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_with_a_fix() {
+        let bad = GOOD
+            .replace("audit_window: 8", "audit_window: 13")
+            .replace("committee_size: 5", "comittee_size: 5")
+            .replace(
+                "minimum_stake_amount: 1.9",
+                "minimum_stake_amount: 1.0000000001",
+            )
+            .replace("round_time: 20", "round_time: 20\nslash_bps: 10001");
+        let p = problems(&bad);
+        assert!(
+            p.iter().any(|m| m
+                == "submission_window (8) + audit_window (13) = 21 exceeds round_time (20); shorten the windows or lengthen the round"),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m == "unknown field 'comittee_size': did you mean 'committee_size'?"),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m
+                    .starts_with("minimum_stake_amount: '1.0000000001' has more than 9 decimals")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|m| m.starts_with("slash_bps is 10001")),
+            "{p:?}"
+        );
+        assert_eq!(p.len(), 4, "{p:?}");
+    }
+
+    #[test]
+    fn missing_and_mistyped_fields() {
+        let p = problems("task_name: x\nround_time: ten\n");
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("round_time must be a whole number of slots")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("task_executable is missing")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("total_bounty_amount is missing")),
+            "{p:?}"
+        );
+        let p = problems(&GOOD.replace(
+            "bounty_amount_per_round: \"0.5\"",
+            "bounty_amount_per_round: 101",
+        ));
+        assert!(p[0].contains("could not pay one full round"), "{p:?}");
+        let p = problems(&GOOD.replace(
+            "task_name: \"Price oracle\"",
+            "task_name: \"a name far longer than allowed\"",
+        ));
+        assert!(
+            p[0].starts_with("task_name is 30 bytes, the most is 24"),
+            "{p:?}"
+        );
+        let p = problems(&format!("{GOOD}\ntask_type: KPL\n"));
+        assert!(p[0].contains("only KOII tasks"), "{p:?}");
+        let p = problems("- a\n- b\n");
+        assert!(p[0].starts_with("must be a mapping"), "{p:?}");
+        let p = problems(&format!("{GOOD}\ntotal_bounty: 5\n"));
+        assert_eq!(
+            p,
+            vec!["unknown field 'total_bounty': did you mean 'total_bounty_amount'?"]
+        );
+    }
+}

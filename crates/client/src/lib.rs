@@ -1,0 +1,548 @@
+//! Typed async client for the gradual validator: one method per JSON-RPC method, the
+//! artifact store, and helpers to build, sign, send and confirm transactions. Used by the
+//! `gradual` CLI and by task nodes.
+//!
+//! It does **not** keep state beyond a cached genesis (chain id and fee), retry failed
+//! calls, or decide anything about tasks; the ledger's answers come back as typed errors.
+//!
+//! ```text
+//!  Keypair + Instruction ──sign(recent slot, chain id, fee)──▶ Transaction
+//!        │                                                     │ sendTransaction (base64)
+//!        ▼                                                     ▼
+//!   Client ──HTTP JSON-RPC──▶ validator ──▶ signature ──confirm (waitForSlot + status)──▶
+//!                                           Ok(slot) | ClientError::TxFailed{kind, message}
+//! ```
+
+pub mod keyfile;
+
+use base64::Engine;
+use gradual_ledger::Clock;
+use gradual_rpc::dto::*;
+use gradual_rpc::{methods as m, paths, Request, Response, RpcError};
+use gradual_types::{Hash, Instruction, Keypair, Pubkey, Signature, TaskId, Transaction};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+pub use gradual_rpc;
+pub use keyfile::{read_keypair_file, write_keypair_file, KeyfileError};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    #[error("cannot reach the validator at {url}: {reason}; is it running, and is --url right?")]
+    Unreachable { url: String, reason: String },
+    #[error("validator at {url} answered HTTP {status}: {body}")]
+    Http {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("{method}: {error}")]
+    Rpc { method: String, error: RpcError },
+    #[error("{method}: unexpected answer from the validator: {reason}")]
+    BadAnswer { method: String, reason: String },
+    #[error("transaction {signature} failed: {error}")]
+    TxFailed {
+        signature: Signature,
+        error: TxErrorDto,
+    },
+    #[error("transaction {signature} was not confirmed within {waited_ms} ms; check it later with `gradual confirm {signature}`")]
+    NotConfirmed {
+        signature: Signature,
+        waited_ms: u64,
+    },
+    #[error("artifact {digest}: {reason}")]
+    Artifact { digest: String, reason: String },
+}
+
+impl ClientError {
+    /// The JSON-RPC error, if the validator answered with one.
+    pub fn rpc_error(&self) -> Option<&RpcError> {
+        match self {
+            ClientError::Rpc { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The ledger's or the door's reason for refusing a transaction (`OutsideWindow`, ...).
+    pub fn tx_error_kind(&self) -> Option<String> {
+        match self {
+            ClientError::TxFailed { error, .. } => Some(error.kind.clone()),
+            ClientError::Rpc { error, .. } => error
+                .data
+                .as_ref()
+                .and_then(|d| d.get("kind"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// Which heavy parts `getTaskAccountInfo` includes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskInfoFlags {
+    pub submissions: bool,
+    pub distributions: bool,
+    pub stakes: bool,
+    pub rewards: bool,
+}
+
+impl TaskInfoFlags {
+    pub const ALL: TaskInfoFlags = TaskInfoFlags {
+        submissions: true,
+        distributions: true,
+        stakes: true,
+        rewards: true,
+    };
+}
+
+/// A transaction in a committed block that succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirmed {
+    pub signature: Signature,
+    pub slot: u64,
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    url: String,
+    next_id: AtomicI64,
+    genesis: OnceCell<GenesisDto>,
+    /// How long `confirm` waits for a transaction.
+    pub confirm_timeout: Duration,
+}
+
+fn parse<T: DeserializeOwned>(method: &str, v: Value) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| ClientError::BadAnswer {
+        method: method.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn signature(method: &str, v: Value) -> Result<Signature> {
+    let s: String = parse(method, v)?;
+    s.parse()
+        .map_err(|e: gradual_types::ParseKeyError| ClientError::BadAnswer {
+            method: method.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+impl Client {
+    /// `url` like `http://127.0.0.1:8899`.
+    pub fn new(url: &str) -> Client {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap_or_default();
+        Client {
+            http,
+            url: url.trim_end_matches('/').to_string(),
+            next_id: AtomicI64::new(1),
+            genesis: OnceCell::new(),
+            confirm_timeout: Duration::from_secs(30),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> ClientError {
+        ClientError::Unreachable {
+            url: self.url.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// Call any method with raw JSON params; the typed methods below use this.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let req = Request::new(id, method, params);
+        let resp = self
+            .http
+            .post(&self.url)
+            .json(&req)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| self.unreachable(e))?;
+        let parsed: Response = match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                if !status.is_success() {
+                    return Err(ClientError::Http {
+                        url: self.url.clone(),
+                        status: status.as_u16(),
+                        body: String::from_utf8_lossy(&body).chars().take(300).collect(),
+                    });
+                }
+                return Err(ClientError::BadAnswer {
+                    method: method.to_string(),
+                    reason: format!("not a JSON-RPC response: {e}"),
+                });
+            }
+        };
+        if let Some(error) = parsed.error {
+            return Err(ClientError::Rpc {
+                method: method.to_string(),
+                error,
+            });
+        }
+        Ok(parsed.result.unwrap_or(Value::Null))
+    }
+
+    async fn typed<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T> {
+        let v = self.call(method, params).await?;
+        parse(method, v)
+    }
+
+    pub async fn get_health(&self) -> Result<String> {
+        self.typed(m::GET_HEALTH, json!([])).await
+    }
+
+    pub async fn get_genesis(&self) -> Result<GenesisDto> {
+        self.typed(m::GET_GENESIS, json!([])).await
+    }
+
+    /// The genesis, fetched once and cached.
+    pub async fn genesis(&self) -> Result<&GenesisDto> {
+        self.genesis.get_or_try_init(|| self.get_genesis()).await
+    }
+
+    pub async fn get_slot(&self) -> Result<u64> {
+        self.typed(m::GET_SLOT, json!([])).await
+    }
+
+    pub async fn get_head(&self) -> Result<HeadDto> {
+        self.typed(m::GET_HEAD, json!([])).await
+    }
+
+    pub async fn get_block(&self, slot: u64, transactions: bool) -> Result<Option<BlockDto>> {
+        self.typed(m::GET_BLOCK, json!([slot, {"transactions": transactions}]))
+            .await
+    }
+
+    pub async fn get_blocks(
+        &self,
+        from: u64,
+        limit: u64,
+        transactions: bool,
+    ) -> Result<Vec<BlockDto>> {
+        self.typed(
+            m::GET_BLOCKS,
+            json!([from, limit, {"transactions": transactions}]),
+        )
+        .await
+    }
+
+    pub async fn get_balance(&self, who: &Pubkey) -> Result<u64> {
+        self.typed(m::GET_BALANCE, json!([who.to_base58()])).await
+    }
+
+    pub async fn get_account(&self, who: &Pubkey) -> Result<AccountDto> {
+        self.typed(m::GET_ACCOUNT, json!([who.to_base58()])).await
+    }
+
+    /// Send a signed transaction; returns its signature once the validator accepted it into
+    /// its mempool (not yet applied: see [`Client::confirm`]).
+    pub async fn send_transaction(&self, tx: &Transaction) -> Result<Signature> {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(tx.encode());
+        let v = self
+            .call(
+                m::SEND_TRANSACTION,
+                json!([encoded, {"encoding": "base64"}]),
+            )
+            .await?;
+        signature(m::SEND_TRANSACTION, v)
+    }
+
+    pub async fn get_signature_status(
+        &self,
+        sig: &Signature,
+    ) -> Result<Option<SignatureStatusDto>> {
+        self.typed(m::GET_SIGNATURE_STATUS, json!([sig.to_base58()]))
+            .await
+    }
+
+    pub async fn get_signature_statuses(
+        &self,
+        sigs: &[Signature],
+    ) -> Result<Vec<Option<SignatureStatusDto>>> {
+        let list: Vec<String> = sigs.iter().map(|s| s.to_base58()).collect();
+        self.typed(m::GET_SIGNATURE_STATUSES, json!([list])).await
+    }
+
+    pub async fn get_task_account_info(
+        &self,
+        task: &TaskId,
+        flags: TaskInfoFlags,
+    ) -> Result<TaskDto> {
+        self.typed(
+            m::GET_TASK_ACCOUNT_INFO,
+            json!([task.to_base58(), {
+                "submissions": flags.submissions,
+                "distributions": flags.distributions,
+                "stakes": flags.stakes,
+                "rewards": flags.rewards,
+            }]),
+        )
+        .await
+    }
+
+    pub async fn get_task_submission_info(
+        &self,
+        task: &TaskId,
+        round: u64,
+    ) -> Result<SubmissionInfoDto> {
+        self.typed(
+            m::GET_TASK_SUBMISSION_INFO,
+            json!([task.to_base58(), round]),
+        )
+        .await
+    }
+
+    pub async fn get_task_distribution_info(
+        &self,
+        task: &TaskId,
+        round: u64,
+    ) -> Result<DistributionInfoDto> {
+        self.typed(
+            m::GET_TASK_DISTRIBUTION_INFO,
+            json!([task.to_base58(), round]),
+        )
+        .await
+    }
+
+    /// The committee of the proof audit against `candidate`.
+    pub async fn get_audit_committee(
+        &self,
+        task: &TaskId,
+        round: u64,
+        candidate: &Pubkey,
+    ) -> Result<AuditCommitteeDto> {
+        self.typed(
+            m::GET_AUDIT_COMMITTEE,
+            json!([task.to_base58(), round, candidate.to_base58()]),
+        )
+        .await
+    }
+
+    /// The committee auditing distribution attempt `attempt`.
+    pub async fn get_distribution_committee(
+        &self,
+        task: &TaskId,
+        round: u64,
+        attempt: u16,
+    ) -> Result<AuditCommitteeDto> {
+        self.typed(
+            m::GET_AUDIT_COMMITTEE,
+            json!([task.to_base58(), round, null, attempt]),
+        )
+        .await
+    }
+
+    pub async fn get_distribution_candidates(
+        &self,
+        task: &TaskId,
+        round: u64,
+    ) -> Result<CandidatesDto> {
+        self.typed(
+            m::GET_DISTRIBUTION_CANDIDATES,
+            json!([task.to_base58(), round]),
+        )
+        .await
+    }
+
+    pub async fn get_program_tasks(&self, active_only: bool) -> Result<Vec<TaskSummaryDto>> {
+        self.typed(m::GET_PROGRAM_TASKS, json!([{"active_only": active_only}]))
+            .await
+    }
+
+    /// Devnet only: the validator's faucet mints `amount` ROE to `to`.
+    pub async fn request_airdrop(&self, to: &Pubkey, amount: u64) -> Result<Signature> {
+        let v = self
+            .call(m::REQUEST_AIRDROP, json!([to.to_base58(), amount]))
+            .await?;
+        signature(m::REQUEST_AIRDROP, v)
+    }
+
+    /// Long poll: returns once the head reaches `slot` or after `timeout_ms`.
+    pub async fn wait_for_slot(&self, slot: u64, timeout_ms: u64) -> Result<WaitDto> {
+        self.typed(m::WAIT_FOR_SLOT, json!([slot, timeout_ms]))
+            .await
+    }
+
+    /// Wait until the head reaches `slot` (however long it takes, in long polls).
+    pub async fn wait_until_slot(&self, slot: u64) -> Result<HeadDto> {
+        loop {
+            let w = self.wait_for_slot(slot, 10_000).await?;
+            if w.reached {
+                return Ok(w.head);
+            }
+        }
+    }
+
+    // ----- transactions ------------------------------------------------------------------------
+
+    /// Sign `ix` with the current head as the recent slot and the chain's fee.
+    pub async fn sign(&self, signer: &Keypair, ix: Instruction) -> Result<Transaction> {
+        let g = self.genesis().await?;
+        let (chain, fee) = (g.chain_id.clone(), g.fee_roe);
+        let slot = self.get_slot().await?;
+        Ok(Transaction::new_signed(signer, &chain, slot, fee, ix))
+    }
+
+    /// Sign and send; returns once the validator accepted it into its mempool.
+    pub async fn send(&self, signer: &Keypair, ix: Instruction) -> Result<Signature> {
+        let tx = self.sign(signer, ix).await?;
+        self.send_transaction(&tx).await
+    }
+
+    /// Wait until the transaction is in a committed block; its error if the ledger refused
+    /// it.
+    pub async fn confirm(&self, sig: &Signature) -> Result<Confirmed> {
+        let started = Instant::now();
+        let mut seen_slot = self.get_slot().await?;
+        loop {
+            if let Some(st) = self.get_signature_status(sig).await? {
+                if st.state == TxState::Processed {
+                    let slot = st.slot.unwrap_or(0);
+                    return match st.err {
+                        None => Ok(Confirmed {
+                            signature: *sig,
+                            slot,
+                        }),
+                        Some(error) => Err(ClientError::TxFailed {
+                            signature: *sig,
+                            error,
+                        }),
+                    };
+                }
+            }
+            let waited = started.elapsed();
+            if waited >= self.confirm_timeout {
+                return Err(ClientError::NotConfirmed {
+                    signature: *sig,
+                    waited_ms: waited.as_millis() as u64,
+                });
+            }
+            let left = (self.confirm_timeout - waited).as_millis() as u64;
+            let w = self
+                .wait_for_slot(seen_slot + 1, left.clamp(1, 5_000))
+                .await?;
+            seen_slot = w.head.slot;
+        }
+    }
+
+    /// Sign, send and confirm.
+    pub async fn send_and_confirm(&self, signer: &Keypair, ix: Instruction) -> Result<Confirmed> {
+        let sig = self.send(signer, ix).await?;
+        self.confirm(&sig).await
+    }
+
+    /// Airdrop and wait for it to land.
+    pub async fn airdrop_and_confirm(&self, to: &Pubkey, amount: u64) -> Result<Confirmed> {
+        let sig = self.request_airdrop(to, amount).await?;
+        self.confirm(&sig).await
+    }
+
+    // ----- artifacts ---------------------------------------------------------------------------
+
+    /// Upload a task executable; the validator checks its digest.
+    pub async fn upload_artifact(&self, bytes: Vec<u8>) -> Result<ArtifactDto> {
+        let digest = Hash(*blake3::hash(&bytes).as_bytes()).to_base58();
+        let url = format!("{}{}/{}", self.url, paths::ARTIFACTS, digest);
+        let resp = self
+            .http
+            .put(&url)
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| self.unreachable(e))?;
+        if !status.is_success() {
+            return Err(ClientError::Artifact {
+                digest,
+                reason: format!(
+                    "upload refused (HTTP {}): {}",
+                    status.as_u16(),
+                    String::from_utf8_lossy(&body).trim()
+                ),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| ClientError::Artifact {
+            digest,
+            reason: format!("unexpected upload answer: {e}"),
+        })
+    }
+
+    /// Download an artifact from `url` and check that its bytes hash to `digest`.
+    pub async fn download_artifact(&self, url: &str, digest: &Hash) -> Result<Vec<u8>> {
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| self.unreachable(e))?;
+        if !status.is_success() {
+            return Err(ClientError::Artifact {
+                digest: digest.to_base58(),
+                reason: format!(
+                    "download from {url} failed (HTTP {}): {}",
+                    status.as_u16(),
+                    String::from_utf8_lossy(&body).trim()
+                ),
+            });
+        }
+        let got = Hash(*blake3::hash(&body).as_bytes());
+        if got != *digest {
+            return Err(ClientError::Artifact {
+                digest: digest.to_base58(),
+                reason: format!("downloaded bytes hash to {got}; the source is corrupt or wrong"),
+            });
+        }
+        Ok(body.to_vec())
+    }
+
+    /// The artifact URL on this validator.
+    pub fn artifact_url(&self, digest: &Hash) -> String {
+        format!("{}{}/{}", self.url, paths::ARTIFACTS, digest)
+    }
+}
+
+/// A task's round clock, from its account info (window arithmetic as the ledger does it).
+pub fn task_clock(t: &TaskDto) -> Clock {
+    Clock {
+        starting_slot: t.starting_slot,
+        round_time: t.params.round_time,
+        submission_window: t.params.submission_window,
+        audit_window: t.params.audit_window,
+    }
+}
+
+/// Parse a base58 key or id from a DTO field.
+pub fn pubkey(s: &str) -> Result<Pubkey> {
+    s.parse()
+        .map_err(|e: gradual_types::ParseKeyError| ClientError::BadAnswer {
+            method: "decode".into(),
+            reason: e.to_string(),
+        })
+}
+
+pub fn hash(s: &str) -> Result<Hash> {
+    Hash::from_base58(s).map_err(|e| ClientError::BadAnswer {
+        method: "decode".into(),
+        reason: e.to_string(),
+    })
+}

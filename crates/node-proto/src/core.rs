@@ -1,0 +1,513 @@
+//! `NodeCore`: what a node does for each of its tasks, slot by slot (SPEC §3–8).
+//!
+//! ```text
+//!  handle_slot(view) ─┐                       ┌─▶ Action::RunTask / MakeProof / CheckProof /
+//!  handle_proof(..)  ─┼─▶ NodeCore (no I/O) ──┤    MakeDistribution   (the shell asks the task)
+//!  handle_check(..)  ─┤                       └─▶ Action::Send(instruction) (the shell signs, sends)
+//!  handle_list(..)   ─┘      poll_action() pulls them; poll_timeout() says when to call again
+//! ```
+//! Every decision is re-derived from the ledger view, so the core is idempotent across
+//! restarts: a proof already on the ledger is not sent again, a vote already counted is not
+//! cast again, and anything sent but not yet visible is re-sent after `resend_after_slots`.
+
+use crate::view::LedgerView;
+use gradual_ledger::state::RoundStatus;
+use gradual_ledger::{distribution_digest, Window};
+use gradual_types::constants::{AUDIT_VOTES_PER_TX_MAX, DISTRIBUTION_ENTRIES_PER_CHUNK_MAX};
+use gradual_types::{Hash, Instruction, Pubkey, Slot, TaskId, Verdict};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// What the operator allows the node to do on its own for one task.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TaskConfig {
+    /// Stake this many ROE whenever the node's stake is below the task minimum (operator
+    /// consent to stake); `None` never stakes.
+    pub stake_roe: Option<u64>,
+    /// URL peers use to reach this node's task routes (registered when staking).
+    pub url: String,
+    /// Claim pending rewards once they reach this many ROE; `None` never claims.
+    pub claim_at_roe: Option<u64>,
+}
+
+/// Why the node asks its task for a distribution list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListPurpose {
+    /// This node is the selected submitter of the attempt.
+    Submit,
+    /// This node holds a seat on the attempt's committee and checks the uploaded list.
+    Audit,
+}
+
+/// Something the shell must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Run the task's work for `round` (its work period has started).
+    RunTask { task: TaskId, round: u64 },
+    /// Ask the task for its proof of `round`; answer with [`NodeCore::handle_proof`].
+    MakeProof { task: TaskId, round: u64 },
+    /// Ask the task to check a peer's proof; answer with [`NodeCore::handle_check`].
+    CheckProof { task: TaskId, round: u64, candidate: Pubkey, value: Vec<u8> },
+    /// Ask the task for the reward list of `round`; answer with [`NodeCore::handle_list`].
+    MakeDistribution {
+        task: TaskId,
+        round: u64,
+        attempt: u16,
+        purpose: ListPurpose,
+        /// Non-voided submitters of `round`, sorted.
+        submitters: Vec<Pubkey>,
+        /// Most the list may pay: `min(bounty_per_round, bounty available to it)`.
+        bounty: u64,
+    },
+    /// Sign and send this instruction.
+    Send { task: TaskId, ix: Instruction },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Proof {
+    Asked,
+    Sent { at: Slot, value: Vec<u8> },
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    Asked,
+    Done(Verdict),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum List {
+    Asked,
+    /// Submitter: the list, last sent at `at`.
+    Sent { at: Slot, list: Vec<(Pubkey, u64)> },
+    /// Auditor: our verdict, last sent at `at`.
+    Voted { at: Slot, verdict: Verdict },
+}
+
+#[derive(Debug, Default)]
+struct TaskState {
+    config: TaskConfig,
+    worked_round: Option<u64>,
+    proofs: BTreeMap<u64, Proof>,
+    checks: BTreeMap<(u64, Pubkey), Check>,
+    sampled: BTreeSet<u64>,
+    /// Last vote sent per candidate: when, and whether it was a raise (first Invalid).
+    votes_sent: BTreeMap<(u64, Pubkey), (Slot, bool)>,
+    lists: BTreeMap<(u64, u16, bool), List>,
+    stake_sent: Option<Slot>,
+    claim_sent: Option<Slot>,
+}
+
+/// Counters a node reports (and the simulator aggregates).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    pub proofs_sent: u64,
+    pub checks_asked: u64,
+    pub audits_raised: u64,
+    pub votes_sent: u64,
+    pub lists_sent: u64,
+    pub list_votes_sent: u64,
+}
+
+pub struct NodeCore {
+    me: Pubkey,
+    /// The node's own sampling seed (SPEC §5 "its own seeded choice").
+    seed: Hash,
+    resend_after_slots: u64,
+    tasks: BTreeMap<TaskId, TaskState>,
+    out: VecDeque<Action>,
+    stats: NodeStats,
+}
+
+impl NodeCore {
+    pub fn new(me: Pubkey, seed: Hash) -> NodeCore {
+        NodeCore { me, seed, resend_after_slots: 10, tasks: BTreeMap::new(), out: VecDeque::new(), stats: NodeStats::default() }
+    }
+
+    /// Re-send anything not visible on the ledger after this many slots (default 10).
+    pub fn set_resend_after_slots(&mut self, slots: u64) {
+        self.resend_after_slots = slots.max(1);
+    }
+
+    pub fn me(&self) -> Pubkey {
+        self.me
+    }
+
+    pub fn stats(&self) -> NodeStats {
+        self.stats
+    }
+
+    pub fn add_task(&mut self, task: TaskId, config: TaskConfig) {
+        self.tasks.entry(task).or_default().config = config;
+    }
+
+    pub fn remove_task(&mut self, task: &TaskId) {
+        self.tasks.remove(task);
+    }
+
+    pub fn task_ids(&self) -> Vec<TaskId> {
+        self.tasks.keys().copied().collect()
+    }
+
+    /// The next action for the shell, if any.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.out.pop_front()
+    }
+
+    /// The task answered [`Action::MakeProof`]; `None` means it has no proof this round.
+    pub fn handle_proof(&mut self, task: &TaskId, round: u64, value: Option<Vec<u8>>, at: Slot) {
+        let Some(st) = self.tasks.get_mut(task) else { return };
+        match value {
+            Some(value) => {
+                self.out.push_back(Action::Send { task: *task, ix: Instruction::SubmitProof { task: *task, round, value: value.clone() } });
+                self.stats.proofs_sent += 1;
+                st.proofs.insert(round, Proof::Sent { at, value });
+            }
+            None => {
+                st.proofs.insert(round, Proof::None);
+            }
+        }
+    }
+
+    /// The task answered [`Action::CheckProof`]. Votes go out at the next `handle_slot`,
+    /// batched per round.
+    pub fn handle_check(&mut self, task: &TaskId, round: u64, candidate: Pubkey, verdict: Verdict) {
+        if let Some(st) = self.tasks.get_mut(task) {
+            st.checks.insert((round, candidate), Check::Done(verdict));
+        }
+    }
+
+    /// The task answered [`Action::MakeDistribution`] with its reward list.
+    pub fn handle_list(
+        &mut self,
+        task: &TaskId,
+        round: u64,
+        attempt: u16,
+        purpose: ListPurpose,
+        mut list: Vec<(Pubkey, u64)>,
+        view: &dyn LedgerView,
+    ) {
+        let at = view.slot() + 1;
+        let Some(st) = self.tasks.get_mut(task) else { return };
+        match purpose {
+            ListPurpose::Submit => {
+                list.sort_unstable_by_key(|(n, _)| *n);
+                send_list(&mut self.out, task, round, attempt, &list);
+                self.stats.lists_sent += 1;
+                st.lists.insert((round, attempt, true), List::Sent { at, list });
+            }
+            ListPurpose::Audit => {
+                list.sort_unstable_by_key(|(n, _)| *n);
+                let uploaded = view.distribution_list(task, round, attempt);
+                let verdict = if uploaded == list { Verdict::Valid } else { Verdict::Invalid };
+                self.out.push_back(Action::Send {
+                    task: *task,
+                    ix: Instruction::AuditDistribution { task: *task, round, attempt, verdict },
+                });
+                self.stats.list_votes_sent += 1;
+                st.lists.insert((round, attempt, false), List::Voted { at, verdict });
+            }
+        }
+    }
+
+    /// The earliest slot at which `handle_slot` may have something new to do: the next slot
+    /// while any window of a task is open, else the next window boundary.
+    pub fn poll_timeout(&self, view: &dyn LedgerView) -> Option<Slot> {
+        let at = view.slot() + 1;
+        let mut next: Option<Slot> = None;
+        for id in self.tasks.keys() {
+            let Some(info) = view.task(id) else { continue };
+            let c = info.clock;
+            let now = c.round(at);
+            let offsets = [0, c.submission_window, c.submission_window + c.audit_window];
+            let in_window = offsets[1..].iter().any(|end| at < c.start(now) + end);
+            if in_window {
+                return Some(at);
+            }
+            let boundary = c.start(now + 1);
+            next = Some(next.map_or(boundary, |n| n.min(boundary)));
+        }
+        next
+    }
+
+    /// Look at the ledger after a block and queue whatever is due. Calling it again with the
+    /// same view queues nothing new.
+    pub fn handle_slot(&mut self, view: &dyn LedgerView) {
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        for id in ids {
+            self.step_task(&id, view);
+        }
+    }
+
+    fn due(&self, sent: Option<Slot>, at: Slot) -> bool {
+        sent.is_none_or(|s| at >= s + self.resend_after_slots)
+    }
+
+    fn step_task(&mut self, id: &TaskId, view: &dyn LedgerView) {
+        let Some(info) = view.task(id) else { return };
+        let at = view.slot() + 1;
+        let me = self.me;
+        let clock = info.clock;
+        let now = clock.round(at);
+        let min = info.params.minimum_stake;
+        let stake = view.stake(id, &me);
+        let resend = self.resend_after_slots;
+        let st = self.tasks.get_mut(id).expect("listed");
+
+        // Operator comforts: stake when below the minimum, claim when rewards pile up.
+        if let Some(amount) = st.config.stake_roe {
+            let below = stake.as_ref().is_none_or(|s| s.amount < min && s.unstake_round.is_none());
+            if below && !info.closed && st.stake_sent.is_none_or(|s| at >= s + resend) && view.balance(&me) >= amount {
+                let url = st.config.url.clone();
+                self.out.push_back(Action::Send { task: *id, ix: Instruction::Stake { task: *id, amount, url } });
+                st.stake_sent = Some(at);
+            }
+        }
+        if let Some(threshold) = st.config.claim_at_roe {
+            let pending = view.pending_reward(id, &me);
+            if pending > 0 && pending >= threshold && st.claim_sent.is_none_or(|s| at >= s + resend) {
+                self.out.push_back(Action::Send { task: *id, ix: Instruction::Claim { task: *id } });
+                st.claim_sent = Some(at);
+            }
+        }
+
+        let eligible = |r: u64| {
+            stake.as_ref().is_some_and(|s| s.amount >= min && s.unstake_round.is_none() && s.staked_slot < clock.start(r))
+        };
+        let working = info.is_active && !info.closed;
+
+        // Work period of the current round.
+        if working && eligible(now) && st.worked_round != Some(now) {
+            st.worked_round = Some(now);
+            self.out.push_back(Action::RunTask { task: *id, round: now });
+        }
+
+        if let Some(r) = now.checked_sub(1) {
+            // Proof submission for the previous round.
+            if working && clock.window(Window::ProofSubmission, r, 0).contains(at) && eligible(r) && view.submission(id, r, &me).is_none() {
+                match st.proofs.get(&r) {
+                    None => {
+                        st.proofs.insert(r, Proof::Asked);
+                        self.out.push_back(Action::MakeProof { task: *id, round: r });
+                    }
+                    Some(Proof::Sent { at: sent, value }) if at >= sent + resend => {
+                        let value = value.clone();
+                        self.out.push_back(Action::Send { task: *id, ix: Instruction::SubmitProof { task: *id, round: r, value: value.clone() } });
+                        st.proofs.insert(r, Proof::Sent { at, value });
+                    }
+                    _ => {}
+                }
+            }
+            // Proof audits for the previous round.
+            if clock.window(Window::ProofAudit, r, 0).contains(at) {
+                self.audit_round(id, r, at, info.params.audit_sample, view);
+            }
+        }
+
+        // Distribution duties for rounds whose attempts may be under way.
+        let span = u64::from(info.params.allowed_failed_distributions) + 3;
+        for r in now.saturating_sub(span)..now.saturating_sub(1) {
+            self.distribution_round(id, r, at, &info, view);
+        }
+
+        // Forget rounds that can no longer change.
+        let st = self.tasks.get_mut(id).expect("listed");
+        let keep_from = now.saturating_sub(span + 1);
+        st.proofs = st.proofs.split_off(&keep_from);
+        st.checks = st.checks.split_off(&(keep_from, Pubkey([0; 32])));
+        st.votes_sent = st.votes_sent.split_off(&(keep_from, Pubkey([0; 32])));
+        st.sampled = st.sampled.split_off(&keep_from);
+        st.lists = st.lists.split_off(&(keep_from, 0, false));
+    }
+
+    fn audit_round(&mut self, id: &TaskId, r: u64, at: Slot, sample: u16, view: &dyn LedgerView) {
+        let me = self.me;
+        let st = self.tasks.get_mut(id).expect("listed");
+        // 1. Sample peers once per round.
+        if st.sampled.insert(r) {
+            let subs = view.submitters(id, r);
+            let n = subs.len() as u64;
+            let want = usize::from(sample).min(subs.len().saturating_sub(1));
+            let mut picked = BTreeSet::new();
+            let mut j: u64 = 0;
+            while picked.len() < want && j < 8 * u64::from(sample) + 16 {
+                let h = Hash::domain("gradual/node-sample/v1", &[&self.seed.0, &id.0, &r.to_le_bytes(), &j.to_le_bytes()]);
+                let idx = (u64::from_le_bytes(h.0[..8].try_into().expect("8 bytes")) % n) as usize;
+                if subs[idx].0 != me {
+                    picked.insert(subs[idx].0);
+                }
+                j += 1;
+            }
+            for cand in picked {
+                if let Some(sub) = view.submission(id, r, &cand) {
+                    st.checks.insert((r, cand), Check::Asked);
+                    self.stats.checks_asked += 1;
+                    self.out.push_back(Action::CheckProof { task: *id, round: r, candidate: cand, value: sub.value });
+                }
+            }
+        }
+        // 2. Every raised audit where this node holds a seat must be checked.
+        for cand in view.seated_audits(id, r, &me) {
+            if st.checks.contains_key(&(r, cand)) || cand == me {
+                continue;
+            }
+            let Some(audit) = view.audit(id, r, &cand) else { continue };
+            let seated = audit.committee.as_ref().is_some_and(|c| c.seats_of(&me) > 0);
+            if seated && !audit.votes.iter().any(|(n, _)| *n == me) {
+                if let Some(sub) = view.submission(id, r, &cand) {
+                    st.checks.insert((r, cand), Check::Asked);
+                    self.stats.checks_asked += 1;
+                    self.out.push_back(Action::CheckProof { task: *id, round: r, candidate: cand, value: sub.value });
+                }
+            }
+        }
+        // 3. Votes from finished checks: raise an audit on an invalid proof nobody has raised
+        //    yet; vote where this node holds a seat.
+        let mut votes = Vec::new();
+        let done: Vec<(Pubkey, Verdict)> = st
+            .checks
+            .range((r, Pubkey([0; 32]))..=(r, Pubkey([0xff; 32])))
+            .filter_map(|((_, c), ch)| match ch {
+                Check::Done(v) => Some((*c, *v)),
+                Check::Asked => None,
+            })
+            .collect();
+        for (cand, verdict) in done {
+            let last = self.tasks[id].votes_sent.get(&(r, cand)).copied();
+            match view.audit(id, r, &cand) {
+                None if verdict == Verdict::Invalid => {
+                    if self.due(last.map(|(s, _)| s), at) {
+                        votes.push((cand, Verdict::Invalid, true));
+                        self.stats.audits_raised += 1;
+                    }
+                }
+                None => {}
+                Some(audit) => {
+                    let Some(c) = audit.committee.as_ref() else { continue };
+                    // A raise that lost the race to another accuser is no seat vote: vote now.
+                    let due = matches!(last, None | Some((_, true))) || self.due(last.map(|(s, _)| s), at);
+                    if due && c.seats_of(&me) > 0 && !audit.votes.iter().any(|(n, _)| *n == me) {
+                        votes.push((cand, verdict, false));
+                        self.stats.votes_sent += 1;
+                    }
+                }
+            }
+        }
+        let st = self.tasks.get_mut(id).expect("listed");
+        for (cand, _, raise) in &votes {
+            st.votes_sent.insert((r, *cand), (at, *raise));
+        }
+        // Raises and seat votes travel in separate batches: a batch is all-or-nothing, and a
+        // raise can lose the race to another accuser in the same block (`CommitteeNotDrawn`),
+        // which must not take the seat votes down with it.
+        let (raises, seat_votes): (Vec<_>, Vec<_>) = votes.into_iter().partition(|(_, _, raise)| *raise);
+        for group in [raises, seat_votes] {
+            let group: Vec<(Pubkey, Verdict)> = group.into_iter().map(|(c, v, _)| (c, v)).collect();
+            for batch in group.chunks(AUDIT_VOTES_PER_TX_MAX) {
+                let ix = if batch.len() == 1 {
+                    Instruction::AuditProof { task: *id, round: r, candidate: batch[0].0, verdict: batch[0].1 }
+                } else {
+                    Instruction::AuditProofs { task: *id, round: r, votes: batch.to_vec() }
+                };
+                self.out.push_back(Action::Send { task: *id, ix });
+            }
+        }
+    }
+
+    fn distribution_round(&mut self, id: &TaskId, r: u64, at: Slot, info: &crate::view::TaskInfo, view: &dyn LedgerView) {
+        let me = self.me;
+        let resend = self.resend_after_slots;
+        let Some(rec) = view.round_record(id, r) else { return };
+        if rec.status != RoundStatus::Distributing {
+            return;
+        }
+        let i = rec.current_attempt;
+        let Some(att) = view.attempt(id, r, i) else { return };
+        let clock = info.clock;
+        let st = self.tasks.get_mut(id).expect("listed");
+        let submitters = || -> Vec<Pubkey> { view.submitters(id, r).iter().filter(|(_, v)| !v).map(|(n, _)| *n).collect() };
+        let bpr = info.params.bounty_per_round;
+        if clock.window(Window::DistributionSubmission, r, i).contains(at) && att.submitter == me && att.list.is_none() {
+            match st.lists.get(&(r, i, true)) {
+                None => {
+                    st.lists.insert((r, i, true), List::Asked);
+                    let bounty = bpr.min(info.available_bounty);
+                    self.out.push_back(Action::MakeDistribution {
+                        task: *id,
+                        round: r,
+                        attempt: i,
+                        purpose: ListPurpose::Submit,
+                        submitters: submitters(),
+                        bounty,
+                    });
+                }
+                Some(List::Sent { at: sent, list }) if at >= sent + resend => {
+                    let list = list.clone();
+                    send_list(&mut self.out, id, r, i, &list);
+                    st.lists.insert((r, i, true), List::Sent { at, list });
+                }
+                _ => {}
+            }
+        }
+        let Some(list) = att.list.as_ref() else { return };
+        if !clock.window(Window::DistributionAudit, r, i).contains(at) {
+            return;
+        }
+        let seated = att.committee.as_ref().is_some_and(|c| c.seats_of(&me) > 0);
+        if !seated || att.votes.iter().any(|(n, _)| *n == me) {
+            return;
+        }
+        match st.lists.get(&(r, i, false)) {
+            None => {
+                st.lists.insert((r, i, false), List::Asked);
+                // The list under audit already reserved its own sum: add it back.
+                let bounty = bpr.min(info.available_bounty.saturating_add(list.total_roe));
+                self.out.push_back(Action::MakeDistribution {
+                    task: *id,
+                    round: r,
+                    attempt: i,
+                    purpose: ListPurpose::Audit,
+                    submitters: submitters(),
+                    bounty,
+                });
+            }
+            Some(List::Voted { at: sent, verdict }) if at >= sent + resend => {
+                let verdict = *verdict;
+                self.out.push_back(Action::Send { task: *id, ix: Instruction::AuditDistribution { task: *id, round: r, attempt: i, verdict } });
+                st.lists.insert((r, i, false), List::Voted { at, verdict });
+            }
+            _ => {}
+        }
+    }
+}
+
+fn send_list(out: &mut VecDeque<Action>, task: &TaskId, round: u64, attempt: u16, list: &[(Pubkey, u64)]) {
+    for (index, chunk) in list.chunks(DISTRIBUTION_ENTRIES_PER_CHUNK_MAX).enumerate() {
+        out.push_back(Action::Send {
+            task: *task,
+            ix: Instruction::UploadDistributionChunk { task: *task, round, attempt, index: index as u32, entries: chunk.to_vec() },
+        });
+    }
+    out.push_back(Action::Send {
+        task: *task,
+        ix: Instruction::SubmitDistribution {
+            task: *task,
+            round,
+            attempt,
+            digest: distribution_digest(list),
+            count: list.len() as u32,
+        },
+    });
+}
+
+/// SPEC §6 default policy: `bounty` split equally among `submitters` (floor division; the
+/// remainder stays in the task), sorted by node.
+pub fn equal_split(submitters: &[Pubkey], bounty: u64) -> Vec<(Pubkey, u64)> {
+    if submitters.is_empty() {
+        return Vec::new();
+    }
+    let share = bounty / submitters.len() as u64;
+    let mut list: Vec<(Pubkey, u64)> = submitters.iter().map(|n| (*n, share)).collect();
+    list.sort_unstable_by_key(|(n, _)| *n);
+    list
+}

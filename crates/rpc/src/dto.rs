@@ -1,0 +1,382 @@
+//! JSON shapes of RPC results. Keys and hashes are base58 strings, amounts are integers in
+//! ROE, arbitrary bytes (proof values, metadata) are base64. Field names follow the SPEC.
+
+use serde::{Deserialize, Serialize};
+
+/// The last committed block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadDto {
+    pub slot: u64,
+    pub height: u64,
+    pub hash: String,
+    pub state_root: String,
+}
+
+/// Result of `waitForSlot`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitDto {
+    /// Whether the head reached the slot asked for before the timeout.
+    pub reached: bool,
+    pub head: HeadDto,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaucetDto {
+    pub authority: String,
+    pub mint_max_roe: u64,
+}
+
+/// The chain's genesis parameters (what a client needs to sign: chain id and fee).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisDto {
+    pub chain_id: String,
+    pub hash: String,
+    pub slot_ms: u64,
+    pub fee_roe: u64,
+    pub tx_max_age_slots: u64,
+    pub faucet: Option<FaucetDto>,
+    /// Whether this validator holds the faucet key (so `requestAirdrop` works).
+    pub airdrop_available: bool,
+}
+
+/// Why a transaction was refused: the variant name and its message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxErrorDto {
+    /// Variant name, e.g. `OutsideWindow`, `BadSignature`, `Duplicate`.
+    pub kind: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for TxErrorDto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxDto {
+    pub signature: String,
+    pub signer: String,
+    /// Instruction name, e.g. `Stake`.
+    pub instruction: String,
+    pub recent_slot: u64,
+    pub fee: u64,
+    /// `None` when the transaction succeeded.
+    pub err: Option<TxErrorDto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockDto {
+    pub slot: u64,
+    pub height: u64,
+    pub hash: String,
+    pub parent_hash: String,
+    pub tx_root: String,
+    pub state_root: String,
+    pub tx_count: u32,
+    /// Left out unless asked for.
+    pub transactions: Option<Vec<TxDto>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxState {
+    /// Accepted into the mempool, not yet in a block.
+    Pending,
+    /// In a committed block (with its result).
+    Processed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureStatusDto {
+    pub signature: String,
+    pub state: TxState,
+    pub slot: Option<u64>,
+    pub err: Option<TxErrorDto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StakeDto {
+    pub node: String,
+    pub task: String,
+    pub amount: u64,
+    pub url: String,
+    pub staked_slot: u64,
+    pub unstake_round: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardDto {
+    pub node: String,
+    pub task: String,
+    pub amount: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountDto {
+    pub pubkey: String,
+    pub balance: u64,
+    pub stakes: Vec<StakeDto>,
+    pub pending_rewards: Vec<RewardDto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutableDto {
+    pub digest: String,
+    pub urls: Vec<String>,
+    pub runtime: String,
+}
+
+/// Task parameters with the SPEC's names; amounts in ROE.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskParamsDto {
+    pub name: String,
+    pub description: String,
+    /// base64
+    pub metadata: String,
+    pub executable: ExecutableDto,
+    pub bounty_per_round: u64,
+    pub round_time: u64,
+    pub submission_window: u64,
+    pub audit_window: u64,
+    pub minimum_stake: u64,
+    pub allowed_failed_distributions: u16,
+    pub audit_sample: u16,
+    pub committee_size: u16,
+    pub slash_bps: u16,
+    pub accuser_bps: u16,
+    pub voter_bps: u16,
+    pub false_accusation_bps: u16,
+    pub unstake_cooldown: u64,
+}
+
+/// A window open at the current slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenWindowDto {
+    /// `proof_submission`, `proof_audit`, `distribution_submission`, `distribution_audit`.
+    pub window: String,
+    pub round: u64,
+    /// First slot after the window.
+    pub closes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitteeDto {
+    pub seed: String,
+    /// Seats drawn (`K`); zero when no node was eligible.
+    pub size: u16,
+    pub seats: Vec<SeatDto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatDto {
+    pub node: String,
+    pub seats: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoteDto {
+    pub node: String,
+    /// `valid`, `invalid` or `abstain`.
+    pub verdict: String,
+}
+
+/// Seats behind the votes cast so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TallyDto {
+    pub valid: u32,
+    pub invalid: u32,
+    pub abstain: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum AuditOutcomeDto {
+    Upheld {
+        slashed: u64,
+        accuser_reward: u64,
+        voter_rewards: u64,
+    },
+    Refuted {
+        slashed: u64,
+        voter_rewards: u64,
+    },
+    Unresolved,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionDto {
+    pub node: String,
+    /// base64 of the proof value.
+    pub value: String,
+    pub slot: u64,
+    pub voided: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditDto {
+    pub candidate: String,
+    pub accuser: String,
+    pub trigger_slot: u64,
+    pub committee: Option<CommitteeDto>,
+    pub votes: Vec<VoteDto>,
+    pub tally: TallyDto,
+    pub outcome: Option<AuditOutcomeDto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmittedListDto {
+    pub digest: String,
+    pub count: u32,
+    pub chunks: u32,
+    pub total: u64,
+    pub slot: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum AttemptOutcomeDto {
+    PayoutSuccessful { total: u64 },
+    FailedNotSubmitted,
+    FailedRejected { slashed: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryDto {
+    pub node: String,
+    pub reward: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptDto {
+    pub attempt: u16,
+    pub submitter: String,
+    pub list: Option<SubmittedListDto>,
+    /// The uploaded entries (only in `getTaskDistributionInfo`).
+    pub entries: Option<Vec<EntryDto>>,
+    pub committee: Option<CommitteeDto>,
+    pub votes: Vec<VoteDto>,
+    pub tally: TallyDto,
+    pub outcome: Option<AttemptOutcomeDto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RoundStatusDto {
+    Reviewing,
+    Distributing,
+    Paid { attempt: u16, total: u64 },
+    Failed,
+    NoCandidates,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundDto {
+    pub round: u64,
+    pub status: RoundStatusDto,
+    pub submitters: u64,
+    pub seed: Option<String>,
+    pub candidates: Vec<String>,
+    pub current_attempt: u16,
+    pub submissions: Option<Vec<SubmissionDto>>,
+    pub audits: Option<Vec<AuditDto>>,
+    pub attempts: Option<Vec<AttemptDto>>,
+}
+
+/// Result of `getTaskAccountInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskDto {
+    pub id: String,
+    pub manager: String,
+    pub params: TaskParamsDto,
+    pub pending_params: Option<TaskParamsDto>,
+    pub starting_slot: u64,
+    pub total_bounty: u64,
+    pub reserved_bounty: u64,
+    pub is_active: bool,
+    pub closed: bool,
+    pub open_rounds: u64,
+    pub paid_total: u64,
+    /// Slot the view was taken at, its round, and the windows open at it.
+    pub slot: u64,
+    pub current_round: u64,
+    pub open_windows: Vec<OpenWindowDto>,
+    pub stakers: u64,
+    pub total_stake: u64,
+    pub stakes: Option<Vec<StakeDto>>,
+    pub pending_rewards: Option<Vec<RewardDto>>,
+    pub rounds: Option<Vec<RoundDto>>,
+}
+
+/// One line of `getProgramTasks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSummaryDto {
+    pub id: String,
+    pub name: String,
+    pub manager: String,
+    pub is_active: bool,
+    pub closed: bool,
+    pub total_bounty: u64,
+    pub bounty_per_round: u64,
+    pub round_time: u64,
+    pub current_round: u64,
+    pub stakers: u64,
+    pub total_stake: u64,
+}
+
+/// Result of `getTaskSubmissionInfo`: a round's proofs and their audits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionInfoDto {
+    pub task: String,
+    pub round: u64,
+    pub status: RoundStatusDto,
+    pub submissions: Vec<SubmissionDto>,
+    pub audits: Vec<AuditDto>,
+}
+
+/// Result of `getTaskDistributionInfo`: candidates, attempts, lists, payout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistributionInfoDto {
+    pub task: String,
+    pub round: u64,
+    pub status: RoundStatusDto,
+    pub seed: Option<String>,
+    pub candidates: Vec<String>,
+    pub current_attempt: u16,
+    pub attempts: Vec<AttemptDto>,
+}
+
+/// Result of `getDistributionCandidates`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CandidatesDto {
+    pub task: String,
+    pub round: u64,
+    pub seed: Option<String>,
+    /// Ranked: attempt `i` belongs to `candidates[i]`.
+    pub candidates: Vec<String>,
+    pub current_attempt: u16,
+}
+
+/// Result of `getAuditCommittee`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditCommitteeDto {
+    pub task: String,
+    pub round: u64,
+    /// Set for a proof audit.
+    pub candidate: Option<String>,
+    /// Set for a distribution audit.
+    pub attempt: Option<u16>,
+    /// `None` until the block after the trigger (or the list submission).
+    pub committee: Option<CommitteeDto>,
+    pub votes: Vec<VoteDto>,
+    pub tally: TallyDto,
+}
+
+/// Result of an artifact upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactDto {
+    pub digest: String,
+    pub size: u64,
+    /// Where peers can download it from this validator.
+    pub url: String,
+}

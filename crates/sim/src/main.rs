@@ -1,0 +1,22 @@
+//! `gradual-sim`: the simulator's command line (see `docs/simulation.md`).
+
+use clap::Parser;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "gradual-sim", version, about = "Deterministic network simulator of Gradual Consensus")]
+struct Cli {
+    #[command(flatten)]
+    args: gradual_sim::SimArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match gradual_sim::run_cli(cli.args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

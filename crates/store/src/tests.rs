@@ -1,0 +1,694 @@
+//! Unit tests of the store: round trips, errors, the transaction index, replay, and replay
+//! protection across restarts.
+
+use super::*;
+use gradual_ledger::testkit::key;
+use gradual_types::{Faucet, Instruction, Keypair, TaskId, TaskParams, Transaction};
+use tempfile::TempDir;
+
+const BALANCE: u64 = 1_000_000_000_000;
+
+fn genesis(chain_id: &str, n: u32) -> (Genesis, Vec<Keypair>) {
+    let keys: Vec<Keypair> = (0..n).map(key).collect();
+    let genesis = Genesis {
+        chain_id: chain_id.into(),
+        faucet: Some(Faucet {
+            authority: keys[0].pubkey(),
+            mint_max_roe: BALANCE,
+        }),
+        accounts: keys.iter().map(|k| (k.pubkey(), BALANCE)).collect(),
+        ..Genesis::default()
+    };
+    (genesis, keys)
+}
+
+/// A store and the ledger it was opened with, driven one block at a time.
+struct Node {
+    store: Store,
+    ledger: Ledger,
+}
+
+impl Node {
+    fn tx(&self, who: &Keypair, ix: Instruction) -> Transaction {
+        Transaction::new_signed(
+            who,
+            &self.ledger.genesis().chain_id,
+            self.ledger.slot(),
+            0,
+            ix,
+        )
+    }
+
+    /// Apply and commit a block at `slot`; returns the receipts' results.
+    fn block(&mut self, slot: Slot, txs: Vec<Transaction>) -> Vec<Result<(), TxError>> {
+        let parent = self.ledger.head_hash();
+        let out = self
+            .ledger
+            .apply_block(slot, parent, CheckedTx::check_all(txs, 2))
+            .expect("block applies");
+        self.store.commit(&out).expect("block commits");
+        assert_eq!(self.store.head().state_root, self.ledger.state_root());
+        out.receipts.into_iter().map(|r| r.result).collect()
+    }
+
+    fn run_to(&mut self, slot: Slot) {
+        while self.ledger.slot() < slot {
+            let next = self.ledger.slot() + 1;
+            self.block(next, vec![]);
+        }
+    }
+}
+
+fn task_params() -> TaskParams {
+    TaskParams {
+        name: "store-test".into(),
+        bounty_per_round: 1_000,
+        round_time: 10,
+        submission_window: 3,
+        audit_window: 3,
+        minimum_stake: 1_000,
+        ..TaskParams::default()
+    }
+}
+
+/// A short chain with transfers (one empties an account, so a record is deleted), a rejected
+/// transaction, a task, stakes, skipped slots and proof submissions, run past the audit window.
+/// Returns the task and the id of every transaction that succeeded.
+fn busy_chain(node: &mut Node, keys: &[Keypair]) -> (TaskId, Vec<Signature>) {
+    let mut ok = Vec::new();
+    let mut run = |node: &mut Node, slot: Slot, txs: Vec<Transaction>| {
+        let ids: Vec<Signature> = txs.iter().map(Transaction::id).collect();
+        let results = node.block(slot, txs);
+        for (id, r) in ids.into_iter().zip(&results) {
+            if r.is_ok() {
+                ok.push(id);
+            }
+        }
+        results
+    };
+    let txs = vec![
+        node.tx(
+            &keys[5],
+            Instruction::Transfer {
+                to: keys[4].pubkey(),
+                amount: BALANCE,
+            },
+        ),
+        node.tx(
+            &keys[2],
+            Instruction::Transfer {
+                to: keys[3].pubkey(),
+                amount: BALANCE + 1,
+            },
+        ),
+    ];
+    let results = run(node, 1, txs);
+    assert_eq!(results[0], Ok(()));
+    assert!(matches!(results[1], Err(TxError::InsufficientFunds { .. })));
+    assert_eq!(node.ledger.balance(&keys[5].pubkey()), 0, "record deleted");
+    let create = node.tx(
+        &keys[0],
+        Instruction::CreateTask {
+            nonce: 1,
+            params: task_params(),
+            total_bounty: 100_000,
+        },
+    );
+    assert_eq!(run(node, 2, vec![create]), vec![Ok(())]);
+    let task = gradual_types::task_id(&keys[0].pubkey(), 1);
+    let stakes = (1..5)
+        .map(|i| {
+            node.tx(
+                &keys[i],
+                Instruction::Stake {
+                    task,
+                    amount: 2_000,
+                    url: format!("http://node{i}"),
+                },
+            )
+        })
+        .collect();
+    assert!(run(node, 3, stakes).iter().all(Result::is_ok));
+    // Slots 4..=20 are skipped. Round 1 starts at slot 12; its proof submission window is
+    // [22, 25).
+    run(node, 21, vec![]);
+    let proofs = (1..5)
+        .map(|i| {
+            node.tx(
+                &keys[i],
+                Instruction::SubmitProof {
+                    task,
+                    round: 1,
+                    value: vec![i as u8; 32],
+                },
+            )
+        })
+        .collect();
+    assert!(run(node, 22, proofs).iter().all(Result::is_ok));
+    node.run_to(30);
+    (task, ok)
+}
+
+/// The error of an open or create that must fail (`Ledger` is not `Debug`).
+fn fails<T>(result: Result<T, StoreError>) -> StoreError {
+    match result {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e,
+    }
+}
+
+fn create(dir: &TempDir, chain: &str) -> (PathBuf, Node, Vec<Keypair>) {
+    let path = dir.path().join("chain.redb");
+    let (g, keys) = genesis(chain, 6);
+    let (store, ledger) = Store::create(&path, &g).expect("create");
+    (path, Node { store, ledger }, keys)
+}
+
+fn reopen(path: &Path) -> Node {
+    let (store, ledger) = Store::open(path).expect("reopen");
+    Node { store, ledger }
+}
+
+#[test]
+fn create_then_open_round_trip() {
+    let dir = TempDir::new().unwrap();
+    let (path, node, _) = create(&dir, "a");
+    let head = node.store.head();
+    assert_eq!(head.slot, 0);
+    assert_eq!(head.height, 0);
+    assert_eq!(head.hash, node.store.genesis().hash());
+    assert_eq!(head.state_root, node.ledger.state_root());
+    let genesis = node.store.genesis().clone();
+    drop(node);
+
+    let node = reopen(&path);
+    assert_eq!(node.store.head(), head);
+    assert_eq!(*node.store.genesis(), genesis);
+    assert_eq!(node.ledger.state_root(), head.state_root);
+    assert_eq!(node.ledger.head_hash(), genesis.hash());
+    assert_eq!(node.ledger.records(), Ledger::new(genesis).records());
+    assert_eq!(node.store.blocks_from(0, 10).unwrap(), vec![]);
+    assert_eq!(node.store.replay().unwrap(), head.state_root);
+}
+
+#[test]
+fn commit_then_reopen_yields_same_root_head_state_and_blocks() {
+    let dir = TempDir::new().unwrap();
+    let (path, mut node, keys) = create(&dir, "a");
+    let (task, _) = busy_chain(&mut node, &keys);
+    let head = node.store.head();
+    assert_eq!((head.slot, head.height), (30, 13));
+    assert_eq!(head.hash, node.ledger.head_hash());
+    let records = node.ledger.records();
+    let blocks = node.store.blocks_from(0, 100).unwrap();
+    assert_eq!(blocks.len(), 13);
+    drop(node);
+
+    let mut node = reopen(&path);
+    assert_eq!(node.store.head(), head);
+    assert_eq!(node.ledger.state_root(), head.state_root);
+    assert_eq!(node.ledger.head_hash(), head.hash);
+    assert_eq!((node.ledger.slot(), node.ledger.height()), (30, 13));
+    assert_eq!(node.ledger.records(), records);
+    assert_eq!(node.store.blocks_from(0, 100).unwrap(), blocks);
+    assert_eq!(node.ledger.submissions(&task, 1).len(), 4);
+
+    // The log is a chain: heights 1.., each parent the previous block's hash.
+    let mut parent = node.store.genesis().hash();
+    for (i, b) in blocks.iter().enumerate() {
+        assert_eq!(b.block.header.height, i as u64 + 1);
+        assert_eq!(b.block.header.parent_hash, parent);
+        assert_eq!(b.receipts.len(), b.block.txs.len());
+        parent = b.block.hash();
+    }
+    assert_eq!(parent, head.hash);
+    let at_22 = node.store.block(22).unwrap().expect("block at 22");
+    assert_eq!(at_22.block.txs.len(), 4);
+    assert_eq!(node.store.block(5).unwrap(), None, "slot 5 was skipped");
+    assert_eq!(node.store.blocks_from(21, 2).unwrap().len(), 2);
+    assert_eq!(node.store.blocks_from(22, 1).unwrap()[0], at_22);
+
+    // The reopened pair keeps going, and a second reopen agrees with it.
+    node.block(31, vec![]);
+    let head = node.store.head();
+    drop(node);
+    let node = reopen(&path);
+    assert_eq!(node.store.head(), head);
+    assert_eq!(node.ledger.state_root(), head.state_root);
+}
+
+#[test]
+fn create_refuses_a_file_that_holds_a_chain() {
+    let dir = TempDir::new().unwrap();
+    let (path, node, _) = create(&dir, "a");
+    drop(node);
+    let (g, _) = genesis("a", 6);
+    let err = fails(Store::create(&path, &g));
+    assert!(
+        matches!(&err, StoreError::AlreadyExists { chain_id, .. } if chain_id == "a"),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "store at '{}' already holds chain 'a'; open it instead, or pick another path",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn open_or_create_creates_then_opens_and_refuses_another_genesis() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("chain.redb");
+    let (a, keys) = genesis("a", 6);
+    let (store, ledger) = Store::open_or_create(&path, &a).unwrap();
+    let mut node = Node { store, ledger };
+    node.block(
+        1,
+        vec![node.tx(
+            &keys[1],
+            Instruction::Transfer {
+                to: keys[2].pubkey(),
+                amount: 7,
+            },
+        )],
+    );
+    let head = node.store.head();
+    drop(node);
+
+    let (store, ledger) = Store::open_or_create(&path, &a).unwrap();
+    assert_eq!(store.head(), head);
+    assert_eq!(ledger.state_root(), head.state_root);
+    drop(store);
+
+    let (b, _) = genesis("b", 6);
+    let err = fails(Store::open_or_create(&path, &b));
+    assert!(
+        matches!(&err, StoreError::GenesisMismatch { stored_chain, given_chain, .. }
+            if stored_chain == "a" && given_chain == "b"),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "store at '{}' holds chain 'a' (genesis {}), the genesis given is for chain 'b'",
+            path.display(),
+            a.hash()
+        )),
+        "{msg}"
+    );
+    // Same chain id, other parameters: still a mismatch (the hashes differ).
+    let other = Genesis {
+        fee_roe: 1,
+        ..a.clone()
+    };
+    assert!(matches!(
+        Store::open_or_create(&path, &other),
+        Err(StoreError::GenesisMismatch { .. })
+    ));
+}
+
+#[test]
+fn open_errors_say_what_is_wrong() {
+    let dir = TempDir::new().unwrap();
+    let missing = dir.path().join("missing.redb");
+    let err = fails(Store::open(&missing));
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    assert!(!missing.exists(), "open must not create a file");
+
+    // A redb file that was never initialised from a genesis.
+    let empty = dir.path().join("empty.redb");
+    drop(redb::Database::create(&empty).unwrap());
+    let err = fails(Store::open(&empty));
+    assert!(matches!(err, StoreError::NoChain { .. }), "{err}");
+
+    // A file that is not a database at all: an error, not a panic.
+    let junk = dir.path().join("junk.redb");
+    std::fs::write(&junk, vec![0xAB; 10_000]).unwrap();
+    let err = fails(Store::open(&junk));
+    assert!(matches!(err, StoreError::Db { .. }), "{err}");
+
+    // A genesis that cannot start a chain is refused before any file is made.
+    let bad = dir.path().join("bad.redb");
+    let invalid = Genesis {
+        chain_id: String::new(),
+        ..Genesis::default()
+    };
+    let err = fails(Store::create(&bad, &invalid));
+    assert!(matches!(err, StoreError::InvalidGenesis { .. }), "{err}");
+    let err = fails(Store::open_or_create(&bad, &invalid));
+    assert!(matches!(err, StoreError::InvalidGenesis { .. }), "{err}");
+    assert!(!bad.exists());
+
+    // The same store twice.
+    let (path, node, _) = create(&dir, "a");
+    let err = fails(Store::open(&path));
+    assert!(matches!(err, StoreError::AlreadyOpen { .. }), "{err}");
+    drop(node);
+    assert!(Store::open(&path).is_ok());
+}
+
+#[test]
+fn tampered_state_or_head_is_refused_on_open() {
+    let dir = TempDir::new().unwrap();
+    let (path, mut node, keys) = create(&dir, "a");
+    busy_chain(&mut node, &keys);
+    node.store.checkpoint().unwrap(); // every record in `state`, the log empty
+    assert_eq!(node.store.logged_blocks(), 0);
+    drop(node);
+
+    // Change one balance behind the store's back: the recomputed root no longer matches.
+    let mut account = vec![gradual_ledger::state::tag::ACCOUNTS];
+    account.extend_from_slice(&keys[1].pubkey().0);
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut state = txn.open_table(STATE).unwrap();
+            state
+                .insert(account.as_slice(), 1u64.to_le_bytes().as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let err = fails(Store::open(&path));
+    assert!(
+        matches!(err, StoreError::StateRootMismatch { slot: 30, .. }),
+        "{err}"
+    );
+
+    // A record that does not decode.
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut state = txn.open_table(STATE).unwrap();
+            state.insert(account.as_slice(), [1u8].as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let err = fails(Store::open(&path));
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+
+    // A head that does not decode.
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(META).unwrap();
+            meta.insert(META_HEAD, [7u8; 3].as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let err = fails(Store::open(&path));
+    assert!(
+        matches!(&err, StoreError::Corrupt { what, .. } if what.contains("head")),
+        "{err}"
+    );
+}
+
+#[test]
+fn commit_refuses_a_block_that_does_not_follow_the_head() {
+    let dir = TempDir::new().unwrap();
+    let (_path, mut node, _) = create(&dir, "a");
+    let out = node
+        .ledger
+        .apply_block(1, node.ledger.head_hash(), vec![])
+        .unwrap();
+    node.store.commit(&out).unwrap();
+    let head = node.store.head();
+    let err = node.store.commit(&out).unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotNextBlock { slot: 1, head_slot: 1, .. }),
+        "{err}"
+    );
+    assert_eq!(node.store.head(), head, "a refused commit changes nothing");
+    // A block of another chain (wrong parent) is refused too.
+    let mut other = Ledger::new(genesis("b", 2).0);
+    let out = other.apply_block(2, other.head_hash(), vec![]).unwrap();
+    assert!(matches!(
+        node.store.commit(&out),
+        Err(StoreError::NotNextBlock { .. })
+    ));
+}
+
+#[test]
+fn tx_status_reports_slot_and_result() {
+    let dir = TempDir::new().unwrap();
+    let (_path, mut node, keys) = create(&dir, "a");
+    let good = node.tx(
+        &keys[1],
+        Instruction::Transfer {
+            to: keys[2].pubkey(),
+            amount: 10,
+        },
+    );
+    let poor = node.tx(
+        &keys[3],
+        Instruction::Transfer {
+            to: keys[2].pubkey(),
+            amount: BALANCE + 1,
+        },
+    );
+    let mut forged = node.tx(
+        &keys[4],
+        Instruction::Transfer {
+            to: keys[2].pubkey(),
+            amount: 1,
+        },
+    );
+    forged.signature = poor.signature; // someone else's id on another message
+    node.block(4, vec![good.clone(), poor.clone()]);
+    assert_eq!(node.store.tx_status(&good.id()).unwrap(), Some((4, Ok(()))));
+    let (slot, result) = node.store.tx_status(&poor.id()).unwrap().unwrap();
+    assert_eq!(slot, 4);
+    assert!(matches!(result, Err(TxError::InsufficientFunds { .. })));
+
+    // A duplicate and a forgery carrying known ids get receipts, but the index keeps the
+    // original results.
+    let results = node.block(5, vec![good.clone(), forged]);
+    assert_eq!(results[0], Err(TxError::Duplicate));
+    assert!(matches!(results[1], Err(TxError::BadSignature { .. })));
+    assert_eq!(node.store.tx_status(&good.id()).unwrap(), Some((4, Ok(()))));
+    assert_eq!(node.store.tx_status(&poor.id()).unwrap().unwrap().0, 4);
+
+    // A transaction only ever seen as a failure that does not use it up is still reported.
+    let mut bad = node.tx(
+        &keys[1],
+        Instruction::Transfer {
+            to: keys[2].pubkey(),
+            amount: 3,
+        },
+    );
+    bad.signature.0[0] ^= 1;
+    node.block(6, vec![bad.clone()]);
+    assert!(matches!(
+        node.store.tx_status(&bad.id()).unwrap(),
+        Some((6, Err(TxError::BadSignature { .. })))
+    ));
+    assert_eq!(node.store.tx_status(&Signature([3; 64])).unwrap(), None);
+}
+
+#[test]
+fn replay_equals_the_live_root() {
+    let dir = TempDir::new().unwrap();
+    let (path, mut node, keys) = create(&dir, "a");
+    busy_chain(&mut node, &keys);
+    assert_eq!(node.store.replay().unwrap(), node.ledger.state_root());
+    drop(node);
+    let node = reopen(&path);
+    assert_eq!(node.store.replay().unwrap(), node.store.head().state_root);
+}
+
+#[test]
+fn replay_detects_a_tampered_block() {
+    let dir = TempDir::new().unwrap();
+    let (path, mut node, keys) = create(&dir, "a");
+    busy_chain(&mut node, &keys);
+    drop(node);
+    // Rewrite the block at slot 1 with its first transfer's amount changed: the signature
+    // no longer verifies, so its receipt and the state root differ on replay.
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut blocks = txn.open_table(BLOCKS).unwrap();
+            let mut block: Block = {
+                let bytes = blocks.get(1).unwrap().unwrap();
+                Block::try_from_slice(bytes.value()).unwrap()
+            };
+            block.txs[0].message.instruction = Instruction::Transfer {
+                to: keys[4].pubkey(),
+                amount: 1,
+            };
+            blocks.insert(1, to_bytes(&block).as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let node = reopen(&path); // state and head are intact, so it opens
+    let err = node.store.replay().unwrap_err();
+    assert!(
+        matches!(err, StoreError::ReplayDiverged { slot: 1, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn reopening_restores_replay_protection() {
+    let dir = TempDir::new().unwrap();
+    let (path, mut node, keys) = create(&dir, "a");
+    let (_, ok) = busy_chain(&mut node, &keys);
+    let transfer = node.store.block(1).unwrap().unwrap().block.txs[0].clone();
+    assert_eq!(transfer.id(), ok[0]);
+    let fresh = node.tx(
+        &keys[1],
+        Instruction::Transfer {
+            to: keys[2].pubkey(),
+            amount: 1,
+        },
+    );
+    drop(node);
+
+    let mut node = reopen(&path);
+    // Every transaction that succeeded before the restart is refused as a duplicate now;
+    // a new one still goes through.
+    let mut again: Vec<Transaction> = Vec::new();
+    for slot in [1, 2, 3, 22] {
+        again.extend(node.store.block(slot).unwrap().unwrap().block.txs);
+    }
+    let replays: Vec<Transaction> = again
+        .into_iter()
+        .filter(|t| ok.contains(&t.id()))
+        .collect();
+    assert_eq!(replays.len(), ok.len());
+    let mut txs = replays.clone();
+    txs.push(fresh);
+    let results = node.block(31, txs);
+    assert_eq!(results.len(), ok.len() + 1);
+    for r in &results[..ok.len()] {
+        assert_eq!(*r, Err(TxError::Duplicate));
+    }
+    assert_eq!(results[ok.len()], Ok(()));
+    // The failed transfer of slot 1 (insufficient funds) used up its id too.
+    let poor = node.store.block(1).unwrap().unwrap().block.txs[1].clone();
+    assert_eq!(node.block(32, vec![poor]), vec![Err(TxError::Duplicate)]);
+}
+
+#[test]
+fn in_memory_backend_works_like_a_file() {
+    let (g, keys) = genesis("mem", 6);
+    let (store, ledger) = Store::with_backend(InMemoryBackend::new(), "memory", Some(&g)).unwrap();
+    let mut node = Node { store, ledger };
+    busy_chain(&mut node, &keys);
+    assert_eq!(node.store.replay().unwrap(), node.ledger.state_root());
+    let err = fails(Store::with_backend(InMemoryBackend::new(), "memory", None));
+    assert!(matches!(err, StoreError::NoChain { .. }), "{err}");
+}
+
+#[test]
+fn a_tampered_write_set_log_is_refused_on_open() {
+    let dir = TempDir::new().unwrap();
+    let (path, mut node, keys) = create(&dir, "a");
+    busy_chain(&mut node, &keys);
+    assert_eq!(node.store.logged_blocks(), 13, "nothing folded yet");
+    drop(node);
+    // Drop a proof submission's write from the block at slot 22 (no later block rewrites
+    // it): the state differs from the head.
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut log = txn.open_table(WRITES).unwrap();
+            let mut writes: Vec<LoggedWrite> = {
+                let bytes = log.get(22).unwrap().unwrap();
+                borsh::from_slice(bytes.value()).unwrap()
+            };
+            let tag = gradual_ledger::state::tag::SUBMISSIONS;
+            let at = writes.iter().position(|(k, _)| k[0] == tag).unwrap();
+            writes.remove(at);
+            log.insert(22, to_bytes(&writes).as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let err = fails(Store::open(&path));
+    assert!(matches!(err, StoreError::StateRootMismatch { .. }), "{err}");
+    // A missing write set: the log no longer covers the blocks after the checkpoint.
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(WRITES).unwrap().remove(22).unwrap();
+        txn.commit().unwrap();
+    }
+    let err = fails(Store::open(&path));
+    assert!(
+        matches!(&err, StoreError::Corrupt { what, .. } if what.contains("write sets")),
+        "{err}"
+    );
+}
+
+/// Runs the busy chain into a store that folds every `interval` blocks; returns what a
+/// reader can see of it, before and after reopening.
+fn run_with_interval(interval: u64) -> (Head, Vec<StateWrite>, Vec<Option<(Slot, Result<(), TxError>)>>) {
+    let dir = TempDir::new().unwrap();
+    let (path, mut node, keys) = create(&dir, "a");
+    node.store.set_checkpoint_interval(interval);
+    busy_chain(&mut node, &keys);
+    assert!(node.store.logged_blocks() < interval.max(1));
+    let ids: Vec<Signature> = node
+        .store
+        .blocks_from(0, 100)
+        .unwrap()
+        .iter()
+        .flat_map(|b| b.block.txs.iter().map(Transaction::id))
+        .collect();
+    let status = |store: &Store| -> Vec<_> {
+        ids.iter().map(|id| store.tx_status(id).unwrap()).collect()
+    };
+    let live = (node.store.head(), node.ledger.records(), status(&node.store));
+    assert_eq!(node.store.replay().unwrap(), live.0.state_root);
+    drop(node);
+    let node = reopen(&path);
+    let reopened = (node.store.head(), node.ledger.records(), status(&node.store));
+    assert_eq!(reopened, live, "interval {interval}: reopen differs");
+    live
+}
+
+#[test]
+fn folding_at_any_interval_gives_the_same_chain_state_and_index() {
+    let every_block = run_with_interval(1);
+    assert!(every_block.2.iter().all(Option::is_some));
+    for interval in [2, 5, 13, CHECKPOINT_BLOCKS_DEFAULT] {
+        assert_eq!(run_with_interval(interval), every_block, "interval {interval}");
+    }
+}
+
+#[test]
+fn checkpoint_folds_the_log_and_reopen_agrees() {
+    let dir = TempDir::new().unwrap();
+    let (path, mut node, keys) = create(&dir, "a");
+    node.store.set_checkpoint_interval(4);
+    let (_, ok) = busy_chain(&mut node, &keys);
+    // 13 blocks at interval 4: folded at heights 4, 8, 12; one block logged.
+    assert_eq!(node.store.logged_blocks(), 1);
+    node.store.checkpoint().unwrap();
+    assert_eq!(node.store.logged_blocks(), 0);
+    node.store.checkpoint().unwrap(); // nothing to do
+    {
+        let db = &node.store.db;
+        let read = db.begin_read().unwrap();
+        assert!(read.open_table(WRITES).unwrap().is_empty().unwrap());
+        let state = read.open_table(STATE).unwrap();
+        assert_eq!(state.len().unwrap() as usize, node.ledger.records().len());
+        let index = read.open_table(TX_INDEX).unwrap();
+        assert!(index.len().unwrap() as usize >= ok.len());
+    }
+    let head = node.store.head();
+    drop(node);
+    let node = reopen(&path);
+    assert_eq!(node.store.head(), head);
+    assert_eq!(node.store.logged_blocks(), 0);
+    for id in &ok {
+        assert!(matches!(node.store.tx_status(id).unwrap(), Some((_, Ok(())))));
+    }
+}

@@ -1,0 +1,255 @@
+//! The gradual validator: the I/O shell around the sans-IO ledger. It runs the slot clock,
+//! keeps a bounded mempool, produces and commits one block per slot, and serves JSON-RPC,
+//! the artifact store and metrics over HTTP.
+//!
+//! It does **not** decide anything the ledger decides (every rule lives in
+//! `gradual-ledger`), talk to other validators (there is one producer per chain), or run
+//! tasks (that is the node's job). Signal handling belongs to the binary (`gradual
+//! validator`), which calls [`RunningValidator::shutdown`].
+//!
+//! ```text
+//!  HTTP clients ──POST / (JSON-RPC)──▶ door checks ──▶ Mempool (bounded)
+//!       │  ▲                      (decode, limits,          │ take ≤ block_max_txs
+//!       │  │                       signature, replay)        ▼
+//!       │  │ reads (RwLock)               producer thread, every slot:
+//!       │  └──────────── Ledger ◀──write── check_all(2) → apply_block → Store::commit
+//!       │                                                               │
+//!       ├─ GET/PUT /artifacts/<digest>  (files in <data>/artifacts)     ▼
+//!       ├─ GET /metrics                                      head (watch) → waitForSlot
+//!       └─ waitForSlot long poll ◀──────────────────────────────────────┘
+//! ```
+
+pub mod clock;
+pub mod config;
+mod http;
+pub mod mempool;
+mod metrics;
+mod params;
+mod producer;
+mod rpc;
+mod shared;
+
+pub use config::{parse_genesis_json, validate_genesis, ConfigError, ValidatorConfig};
+pub use producer::ProducerError;
+
+use crate::clock::SlotClock;
+use crate::mempool::Mempool;
+use crate::shared::{head_dto, Shared};
+use gradual_store::{Store, StoreError};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc, Mutex, RwLock};
+use tokio::sync::watch;
+
+/// Name of the store file inside the data directory.
+pub const STORE_FILE: &str = "ledger.redb";
+/// Artifact directory inside the data directory.
+pub const ARTIFACTS_DIR: &str = "artifacts";
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidatorError {
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{what} '{path}': {source}")]
+    Io {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot listen on {addr}: {source}; pick another --rpc-bind address or stop what holds it"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("block production failed: {0}")]
+    Producer(#[from] ProducerError),
+    #[error("a validator thread panicked: {0}")]
+    Panicked(String),
+}
+
+/// A validator that is serving. Dropping it without [`RunningValidator::shutdown`] stops
+/// block production at the next slot but does not wait for it.
+pub struct RunningValidator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop_producer: Option<mpsc::Sender<()>>,
+    producer: Option<std::thread::JoinHandle<Result<(), ProducerError>>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningValidator {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Resolves when the validator stopped on its own (block production failed).
+    pub async fn stopped(&self) {
+        let mut rx = self.shared.stop.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Stop taking transactions, finish the block in progress, stop serving, and close the
+    /// store. Returns the producer's error if it had stopped on its own.
+    pub async fn shutdown(mut self) -> Result<(), ValidatorError> {
+        tracing::info!("shutting down");
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        if let Some(tx) = self.stop_producer.take() {
+            let _ = tx.send(());
+        }
+        let producer = match self.producer.take() {
+            Some(h) => tokio::task::spawn_blocking(move || h.join())
+                .await
+                .map_err(|e| ValidatorError::Panicked(e.to_string()))?
+                .map_err(|_| ValidatorError::Panicked("block producer".into()))?,
+            None => Ok(()),
+        };
+        self.shared.stop.send_replace(true);
+        if let Some(server) = self.server.take() {
+            match server.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "http server ended with an error"),
+                Err(e) => return Err(ValidatorError::Panicked(e.to_string())),
+            }
+        }
+        let head = self.shared.head.borrow().clone();
+        tracing::info!(slot = head.slot, height = head.height, hash = %head.hash, "stopped");
+        producer.map_err(ValidatorError::from)
+    }
+}
+
+impl Drop for RunningValidator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop_producer.take() {
+            let _ = tx.send(());
+        }
+        self.shared.stop.send_replace(true);
+    }
+}
+
+fn io(what: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ValidatorError {
+    let path = path.display().to_string();
+    move |source| ValidatorError::Io { what, path, source }
+}
+
+/// Open (or create) the chain in `config.data_dir`, bind the HTTP server and start producing
+/// blocks. Must be called inside a Tokio runtime.
+pub async fn start(config: ValidatorConfig) -> Result<RunningValidator, ValidatorError> {
+    metrics::install();
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).map_err(io("cannot create data directory", dir))?;
+    let artifacts_dir = dir.join(ARTIFACTS_DIR);
+    std::fs::create_dir_all(&artifacts_dir)
+        .map_err(io("cannot create artifact directory", &artifacts_dir))?;
+    let store_path = dir.join(STORE_FILE);
+    let (store, ledger) = if store_path.exists() {
+        Store::open(&store_path)?
+    } else {
+        validate_genesis(&config.genesis)?;
+        Store::create(&store_path, &config.genesis)?
+    };
+    let genesis = store.genesis().clone();
+    match (&config.faucet_keypair, &genesis.faucet) {
+        (Some(kp), Some(f)) if kp.pubkey() != f.authority => {
+            return Err(ConfigError::FaucetMismatch {
+                got: kp.pubkey(),
+                expected: f.authority.to_base58(),
+            }
+            .into())
+        }
+        (Some(_), None) => return Err(ConfigError::NoFaucetInGenesis.into()),
+        _ => {}
+    }
+    let h = store.head();
+    assert_eq!(h.slot, ledger.slot(), "store head and ledger agree");
+    let head = head_dto(h.slot, h.height, h.hash, h.state_root);
+    let clock = SlotClock::load_or_init(dir, genesis.slot_ms, h.slot)
+        .map_err(io("cannot write the slot clock in", dir))?;
+
+    let listener = tokio::net::TcpListener::bind(config.rpc_bind)
+        .await
+        .map_err(|source| ValidatorError::Bind {
+            addr: config.rpc_bind,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ValidatorError::Bind {
+            addr: config.rpc_bind,
+            source,
+        })?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_string();
+
+    let (head_tx, _) = watch::channel(head.clone());
+    let (stop_tx, _) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        ledger: RwLock::new(ledger),
+        store: Mutex::new(store),
+        mempool: Mutex::new(Mempool::new(config.mempool_max_txs.max(1))),
+        head: head_tx,
+        genesis: genesis.clone(),
+        faucet: config.faucet_keypair.clone(),
+        block_max_txs: config.block_max_txs.max(1),
+        body_max_bytes: config.body_max_bytes,
+        batch_max: config.batch_max.max(1),
+        artifact_max_bytes: config.artifact_max_bytes,
+        artifacts_dir,
+        public_url,
+        stopping: false.into(),
+        stop: stop_tx,
+    });
+
+    let (stop_producer, stop_rx) = mpsc::channel();
+    let p_shared = shared.clone();
+    let producer = std::thread::Builder::new()
+        .name("block-producer".into())
+        .spawn(move || {
+            let r = producer::run(p_shared.clone(), clock, stop_rx);
+            if r.is_err() {
+                // Stop serving: the in-memory ledger may be ahead of the store.
+                p_shared.stopping.store(true, Ordering::SeqCst);
+                p_shared.stop.send_replace(true);
+            }
+            r
+        })
+        .map_err(|e| ValidatorError::Panicked(format!("cannot spawn block producer: {e}")))?;
+
+    let app = http::router(shared.clone());
+    let mut stop_rx = shared.stop.subscribe();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(
+        chain = %genesis.chain_id,
+        slot = head.slot,
+        height = head.height,
+        slot_ms = genesis.slot_ms,
+        %addr,
+        "validator started"
+    );
+    Ok(RunningValidator {
+        addr,
+        shared,
+        stop_producer: Some(stop_producer),
+        producer: Some(producer),
+        server: Some(server),
+    })
+}
