@@ -81,6 +81,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Validator(args) => crate::validator_cmd::run(*args).await,
+        Command::Node(args) => crate::node_cmd::run_node(*args).await,
+        Command::Devnet(args) => crate::node_cmd::run_devnet(*args, ctx.json).await,
+        Command::Sim(args) => {
+            // The simulator is CPU-bound and synchronous: keep it off the async runtime.
+            let code = tokio::task::spawn_blocking(move || gradual_sim::run_cli(*args, ctx.json))
+                .await??;
+            if code != std::process::ExitCode::SUCCESS {
+                anyhow::bail!("simulation failed its checks (see the report above)");
+            }
+            Ok(())
+        }
         Command::Keygen { outfile, force } => {
             let path = outfile.unwrap_or_else(|| ctx.keypair_path());
             let kp = Keypair::generate();
@@ -268,6 +279,11 @@ fn nonce_from_clock() -> u64 {
 async fn task(ctx: &Ctx, cmd: TaskCommand) -> anyhow::Result<()> {
     match cmd {
         TaskCommand::Create { file, nonce } => create_task(ctx, file, nonce).await,
+        TaskCommand::New {
+            name,
+            dir,
+            sdk_path,
+        } => new_task(ctx, &name, &dir, sdk_path.as_deref()),
         TaskCommand::Fund { task, amount } => ctx
             .submit(
                 Instruction::FundTask { task, amount },
@@ -698,4 +714,22 @@ fn value_short(bytes: &[u8]) -> String {
     } else {
         s
     }
+}
+
+fn new_task(ctx: &Ctx, name: &str, dir: &Path, sdk_path: Option<&Path>) -> anyhow::Result<()> {
+    let files = crate::scaffold::generate(dir, name, sdk_path)?;
+    let root = dir.join(name);
+    ctx.emit(
+        json!({
+            "path": root.display().to_string(),
+            "files": files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+        }),
+        || {
+            format!(
+                "created task project {}\nnext: cd {} && cargo build --release && gradual task create task.yml",
+                root.display(),
+                root.display()
+            )
+        },
+    )
 }

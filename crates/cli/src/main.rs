@@ -1,7 +1,9 @@
 //! `gradual`: the command line of a gradual chain. Keys, transfers, tasks, staking and
 //! rewards through a validator's JSON-RPC, and `gradual validator` to run one.
 //!
-//! It does **not** run tasks (that is the node) or hold any state of its own besides the
+//! `gradual node` runs a task node and `gradual devnet` a whole local network; both live in
+//! `gradual-node`, this binary only parses their flags. Otherwise it does **not** run
+//! tasks or hold any state of its own besides the
 //! keypair file; every answer comes from the validator.
 //!
 //! ```text
@@ -13,6 +15,8 @@
 //! ```
 
 mod commands;
+mod node_cmd;
+mod scaffold;
 mod taskfile;
 mod validator_cmd;
 
@@ -65,6 +69,14 @@ fn task_id(s: &str) -> Result<Hash, String> {
 pub enum Command {
     /// Run a validator (creates the chain on first run).
     Validator(Box<validator_cmd::ValidatorArgs>),
+    /// Run a task node: stake, work, submit, audit, distribute (see docs/operator-guide.md).
+    Node(Box<node_cmd::NodeArgs>),
+    /// A local network: validator, one task, N nodes (one adversarial); live progress and a
+    /// verdict (exit 0 only if every settled round paid the honest nodes).
+    Devnet(Box<node_cmd::DevnetArgs>),
+    /// Deterministic network simulator: strategies, reports, sweeps, scale (see
+    /// docs/simulation.md). Same seed, same run.
+    Sim(Box<gradual_sim::SimArgs>),
     /// Create a new keypair file.
     Keygen {
         /// Where to write it (default: --keypair).
@@ -139,6 +151,18 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum TaskCommand {
+    /// Scaffold a Rust task project in ./<NAME> (Cargo.toml, src/main.rs, task.yml, README).
+    New {
+        /// Package and directory name: lowercase letters, digits, '-' and '_'.
+        name: String,
+        /// Directory to create the project in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Path of crates/task-sdk to depend on (default: this build's checkout if present,
+        /// else the published version).
+        #[arg(long)]
+        sdk_path: Option<PathBuf>,
+    },
     /// Create a task from a task.yml (uploads the executable first).
     Create {
         file: PathBuf,

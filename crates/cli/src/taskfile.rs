@@ -89,43 +89,25 @@ const IGNORED_FIELDS: &[(&str, &str)] = &[
     ("task_id", "task ids come from the manager and --nonce"),
 ];
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 fn suggest(field: &str) -> Option<&'static str> {
     let f = field.to_ascii_lowercase();
-    FIELDS
+    let names = FIELDS
         .iter()
         .map(|(n, _)| *n)
         .chain(METADATA_FIELDS.iter().copied())
         .chain(IGNORED_FIELDS.iter().map(|(n, _)| *n))
-        .chain(["task_type"])
-        .map(|n| (edit_distance(&f, &n.to_ascii_lowercase()), n))
-        .filter(|(d, n)| *d <= 3.max(n.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, n)| n)
-        .or(
-            // Common spellings from other tools.
-            match f.as_str() {
-                "name" => Some("task_name"),
-                "executable" => Some("task_executable"),
-                "minimum_stake" => Some("minimum_stake_amount"),
-                "total_bounty" => Some("total_bounty_amount"),
-                "bounty_per_round" => Some("bounty_amount_per_round"),
-                _ => None,
-            },
-        )
+        .chain(["task_type"]);
+    gradual_rpc::suggest::closest(&f, names, |n| 3.max(n.len() / 4)).or(
+        // Common spellings from other tools.
+        match f.as_str() {
+            "name" => Some("task_name"),
+            "executable" => Some("task_executable"),
+            "minimum_stake" => Some("minimum_stake_amount"),
+            "total_bounty" => Some("total_bounty_amount"),
+            "bounty_per_round" => Some("bounty_amount_per_round"),
+            _ => None,
+        },
+    )
 }
 
 struct Reader {

@@ -80,7 +80,8 @@ impl StakePool {
         if left == 0 {
             return Vec::new();
         }
-        let mut held = vec![0u16; self.nodes.len()];
+        // Seats per node index; a map keeps a draw O(K log K), not O(stakers).
+        let mut held: std::collections::BTreeMap<usize, u16> = std::collections::BTreeMap::new();
         for j in 0..seats {
             let h = Hash::domain(tags::COMMITTEE_SEAT, &[&seed.0, &j.to_le_bytes()]);
             let mut x = u128::from_le_bytes(h.0[..16].try_into().expect("16 bytes")) % left;
@@ -91,13 +92,11 @@ impl StakePool {
             }
             // First node whose cumulative stake exceeds x.
             let i = self.prefix.partition_point(|&p| p <= x);
-            held[i] += 1;
+            *held.entry(i).or_default() += 1;
         }
-        self.nodes
-            .iter()
-            .zip(held)
-            .filter(|(_, h)| *h > 0)
-            .map(|((n, _), h)| (*n, h))
+        // Node indices ascend with node keys, so the result is sorted by node.
+        held.into_iter()
+            .map(|(i, h)| (self.nodes[i].0, h))
             .collect()
     }
 }

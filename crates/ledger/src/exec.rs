@@ -621,12 +621,18 @@ impl Ledger {
     /// Stake ≥ minimum and not unstaking: who may raise audits and submit lists.
     fn full_staker(&self, task: &TaskId, node: &Pubkey) -> Result<(), TxError> {
         let minimum = self.known_task(task)?.params.minimum_stake;
-        let s = self.stakes.get(&(*task, *node)).ok_or(TxError::NotStaked { node: *node })?;
+        let s = self
+            .stakes
+            .get(&(*task, *node))
+            .ok_or(TxError::NotStaked { node: *node })?;
         if let Some(since_round) = s.unstake_round {
             return Err(TxError::Unstaking { since_round });
         }
         if s.amount < minimum {
-            return Err(TxError::StakeBelowMinimum { stake: s.amount, minimum });
+            return Err(TxError::StakeBelowMinimum {
+                stake: s.amount,
+                minimum,
+            });
         }
         Ok(())
     }

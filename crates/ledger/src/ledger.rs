@@ -22,6 +22,7 @@ use crate::window::{Clock, Window};
 use gradual_types::constants::{BLOCK_TXS_MAX, BPS_DENOMINATOR, PRUNE_MARGIN_ROUNDS};
 use gradual_types::{Genesis, Hash, Pubkey, Signature, Slot, TaskId, Transaction, Verdict};
 use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A transaction whose signature has been checked. Only [`CheckedTx::check`] and
 /// [`CheckedTx::check_all`] make one, so the ledger never trusts a caller's word.
@@ -43,19 +44,39 @@ impl CheckedTx {
         if threads == 1 || txs.len() < 64 {
             return txs.into_iter().map(CheckedTx::check).collect();
         }
-        let chunk = txs.len().div_ceil(threads);
-        let oks: Vec<bool> = std::thread::scope(|s| {
-            let handles: Vec<_> = txs
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || part.iter().map(Transaction::verify).collect::<Vec<bool>>())
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("verifier thread panicked"))
-                .collect()
+        // Threads take small batches from a shared counter rather than one fixed share each,
+        // so a thread that loses its core for a while (e.g. to a block being applied) does
+        // not leave the others idle at the end.
+        const BATCH: usize = 32;
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut done: Vec<(usize, bool)> = Vec::new();
+            loop {
+                let lo = next.fetch_add(BATCH, Ordering::Relaxed);
+                if lo >= txs.len() {
+                    return done;
+                }
+                let hi = (lo + BATCH).min(txs.len());
+                done.extend((lo..hi).map(|i| (i, txs[i].verify())));
+            }
+        };
+        let parts: Vec<Vec<(usize, bool)>> = std::thread::scope(|s| {
+            let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+            let mut parts = vec![work()];
+            parts.extend(
+                helpers
+                    .into_iter()
+                    .map(|h| h.join().expect("verifier thread panicked")),
+            );
+            parts
         });
+        let mut oks = vec![false; txs.len()];
+        let mut checked = 0;
+        for (i, ok) in parts.into_iter().flatten() {
+            oks[i] = ok;
+            checked += 1;
+        }
+        assert_eq!(checked, txs.len(), "every signature checked once");
         txs.into_iter()
             .zip(oks)
             .map(|(tx, sig_ok)| CheckedTx { tx, sig_ok })
@@ -683,8 +704,11 @@ impl Ledger {
         let attempts = usize::from(task.params.allowed_failed_distributions) + 1;
         let clock = self.task_clock(task);
         // "Also submitted" means a proof that stood: a voided proof earns no preference.
-        let submitted =
-            |l: &Ledger, r: u64, n: &Pubkey| l.submissions.get(&(*task_id, r, *n)).is_some_and(|s| !s.voided);
+        let submitted = |l: &Ledger, r: u64, n: &Pubkey| {
+            l.submissions
+                .get(&(*task_id, r, *n))
+                .is_some_and(|s| !s.voided)
+        };
         let candidates: Vec<(Pubkey, u8)> = self
             .submissions
             .range(lo..=hi)

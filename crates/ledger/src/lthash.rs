@@ -28,6 +28,32 @@ impl std::fmt::Debug for LtHash {
 impl LtHash {
     /// The lanes of one record.
     pub fn element(table: u8, key: &[u8], value: &[u8]) -> LtHash {
+        let bytes = Self::element_bytes(table, key, value);
+        let mut lanes = Box::new([0u16; LANES]);
+        for (lane, pair) in lanes.iter_mut().zip(bytes.chunks_exact(2)) {
+            *lane = u16::from_le_bytes([pair[0], pair[1]]);
+        }
+        LtHash(lanes)
+    }
+
+    /// `self.add(&LtHash::element(..))` without building the element.
+    pub fn add_element(&mut self, table: u8, key: &[u8], value: &[u8]) {
+        let bytes = Self::element_bytes(table, key, value);
+        for (a, pair) in self.0.iter_mut().zip(bytes.chunks_exact(2)) {
+            *a = a.wrapping_add(u16::from_le_bytes([pair[0], pair[1]]));
+        }
+    }
+
+    /// `self.sub(&LtHash::element(..))` without building the element.
+    pub fn sub_element(&mut self, table: u8, key: &[u8], value: &[u8]) {
+        let bytes = Self::element_bytes(table, key, value);
+        for (a, pair) in self.0.iter_mut().zip(bytes.chunks_exact(2)) {
+            *a = a.wrapping_sub(u16::from_le_bytes([pair[0], pair[1]]));
+        }
+    }
+
+    /// The XOF output a record's lanes are read from (little-endian u16 pairs).
+    fn element_bytes(table: u8, key: &[u8], value: &[u8]) -> [u8; LANES * 2] {
         let mut h = blake3::Hasher::new();
         h.update(tags::STATE_ENTRY.as_bytes());
         h.update(&[table]);
@@ -36,11 +62,7 @@ impl LtHash {
         h.update(value);
         let mut bytes = [0u8; LANES * 2];
         h.finalize_xof().fill(&mut bytes);
-        let mut lanes = Box::new([0u16; LANES]);
-        for (lane, pair) in lanes.iter_mut().zip(bytes.chunks_exact(2)) {
-            *lane = u16::from_le_bytes([pair[0], pair[1]]);
-        }
-        LtHash(lanes)
+        bytes
     }
 
     pub fn add(&mut self, other: &LtHash) {
@@ -85,6 +107,15 @@ mod tests {
         let mut only_b = LtHash::default();
         only_b.add(&b);
         assert_eq!(x.checksum(), only_b.checksum());
+        // The in-place forms agree with building the element.
+        let mut z = LtHash::default();
+        z.add_element(1, b"a", b"1");
+        z.add_element(1, b"b", b"2");
+        assert_eq!(z, y);
+        z.sub_element(1, b"b", b"2");
+        let mut only_a = LtHash::default();
+        only_a.add(&a);
+        assert_eq!(z, only_a);
         assert_ne!(
             LtHash::element(1, b"a", b"1").checksum(),
             LtHash::element(2, b"a", b"1").checksum()

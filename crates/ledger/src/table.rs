@@ -64,34 +64,30 @@ impl<K: Ord + Clone + BorshSerialize, V: Clone + PartialEq + BorshSerialize> Tab
         self.map.keys().next()
     }
 
-    fn touch(&mut self, k: &K) {
-        if !self.block_orig.contains_key(k) {
-            self.block_orig.insert(k.clone(), self.map.get(k).cloned());
-        }
+    /// Journal `k`'s value before a change: in the transaction's undo log, and as the
+    /// block's original value if this is the block's first change to `k`.
+    fn record(&mut self, k: &K, old: Option<V>) {
         if let Some(undo) = &mut self.tx_undo {
-            undo.push((k.clone(), self.map.get(k).cloned()));
+            undo.push((k.clone(), old.clone()));
         }
+        self.block_orig.entry(k.clone()).or_insert(old);
     }
 
     pub(crate) fn get_mut(&mut self, k: &K) -> Option<&mut V> {
-        if !self.map.contains_key(k) {
-            return None;
-        }
-        self.touch(k);
+        let old = self.map.get(k)?.clone();
+        self.record(k, Some(old));
         self.map.get_mut(k)
     }
 
     pub(crate) fn insert(&mut self, k: K, v: V) {
-        self.touch(&k);
-        self.map.insert(k, v);
+        let old = self.map.insert(k.clone(), v);
+        self.record(&k, old);
     }
 
     pub(crate) fn remove(&mut self, k: &K) -> Option<V> {
-        if !self.map.contains_key(k) {
-            return None;
-        }
-        self.touch(k);
-        self.map.remove(k)
+        let old = self.map.remove(k)?;
+        self.record(k, Some(old.clone()));
+        Some(old)
     }
 
     /// Load a record from the store without journaling (opening a ledger).
@@ -134,11 +130,11 @@ impl<K: Ord + Clone + BorshSerialize, V: Clone + PartialEq + BorshSerialize> Tab
             let key = borsh::to_vec(&k).expect("vec write");
             if let Some(old) = &orig {
                 let old = borsh::to_vec(old).expect("vec write");
-                lthash.sub(&LtHash::element(self.tag, &key, &old));
+                lthash.sub_element(self.tag, &key, &old);
             }
             let value = now.map(|v| borsh::to_vec(v).expect("vec write"));
             if let Some(new) = &value {
-                lthash.add(&LtHash::element(self.tag, &key, new));
+                lthash.add_element(self.tag, &key, new);
             }
             writes.push(StateWrite {
                 table: self.tag,
@@ -153,7 +149,78 @@ impl<K: Ord + Clone + BorshSerialize, V: Clone + PartialEq + BorshSerialize> Tab
         for (k, v) in &self.map {
             let key = borsh::to_vec(k).expect("vec write");
             let value = borsh::to_vec(v).expect("vec write");
-            lthash.add(&LtHash::element(self.tag, &key, &value));
+            lthash.add_element(self.tag, &key, &value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The journals: a rolled-back transaction leaves nothing behind, and a block emits
+    /// exactly the records whose value changed, with the lattice hash kept in step.
+    #[test]
+    fn rollback_restores_and_finish_emits_only_changes() {
+        let mut t: Table<u32, u64> = Table::new(9);
+        t.load(1, 10);
+        t.load(2, 20);
+        t.load(3, 30);
+        let mut h = LtHash::default();
+        t.hash_all(&mut h);
+
+        // A transaction that touches every key several ways, then is rolled back.
+        t.begin_tx();
+        t.insert(1, 11);
+        t.insert(1, 12);
+        *t.get_mut(&2).unwrap() += 5;
+        assert_eq!(t.remove(&3), Some(30));
+        assert_eq!(t.remove(&3), None);
+        t.insert(4, 40);
+        assert_eq!(t.get_mut(&5), None);
+        t.rollback_tx();
+        let loaded: Vec<(u32, u64)> = t.iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(loaded, vec![(1, 10), (2, 20), (3, 30)]);
+
+        // A committed transaction: 1 changes, 2 changes and changes back, 3 goes, 4 comes.
+        t.begin_tx();
+        t.insert(1, 15);
+        t.insert(2, 21);
+        t.insert(2, 20);
+        t.remove(&3);
+        t.insert(4, 40);
+        t.commit_tx();
+        let mut writes = Vec::new();
+        t.finish_block(&mut h, &mut writes);
+        let enc = |x: u64| borsh::to_vec(&x).unwrap();
+        let key = |k: u32| borsh::to_vec(&k).unwrap();
+        assert_eq!(
+            writes,
+            vec![
+                StateWrite {
+                    table: 9,
+                    key: key(1),
+                    value: Some(enc(15))
+                },
+                StateWrite {
+                    table: 9,
+                    key: key(3),
+                    value: None
+                },
+                StateWrite {
+                    table: 9,
+                    key: key(4),
+                    value: Some(enc(40))
+                },
+            ]
+        );
+        let mut fresh = LtHash::default();
+        t.hash_all(&mut fresh);
+        assert_eq!(h, fresh, "incremental hash equals a full recompute");
+
+        // The next block starts with clean journals.
+        let mut writes = Vec::new();
+        t.finish_block(&mut h, &mut writes);
+        assert!(writes.is_empty());
     }
 }

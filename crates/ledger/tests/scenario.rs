@@ -239,7 +239,7 @@ fn honest_paid_cheaters_caught_every_roe_accounted() {
     let mut paid_rounds: BTreeMap<u64, u16> = BTreeMap::new();
     let mut rejected_rounds = BTreeSet::new();
     let mut rejected_lists = 0;
-        let mut slashed_total = 0u64;
+    let mut slashed_total = 0u64;
     let clock = c.ledger.clock(&task).unwrap();
     let last_slot = clock.start(18);
     for slot in c.ledger.slot() + 1..=last_slot {

@@ -46,7 +46,12 @@ pub enum Action {
     /// Ask the task for its proof of `round`; answer with [`NodeCore::handle_proof`].
     MakeProof { task: TaskId, round: u64 },
     /// Ask the task to check a peer's proof; answer with [`NodeCore::handle_check`].
-    CheckProof { task: TaskId, round: u64, candidate: Pubkey, value: Vec<u8> },
+    CheckProof {
+        task: TaskId,
+        round: u64,
+        candidate: Pubkey,
+        value: Vec<u8>,
+    },
     /// Ask the task for the reward list of `round`; answer with [`NodeCore::handle_list`].
     MakeDistribution {
         task: TaskId,
@@ -79,9 +84,15 @@ enum Check {
 enum List {
     Asked,
     /// Submitter: the list, last sent at `at`.
-    Sent { at: Slot, list: Vec<(Pubkey, u64)> },
+    Sent {
+        at: Slot,
+        list: Vec<(Pubkey, u64)>,
+    },
     /// Auditor: our verdict, last sent at `at`.
-    Voted { at: Slot, verdict: Verdict },
+    Voted {
+        at: Slot,
+        verdict: Verdict,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -121,7 +132,14 @@ pub struct NodeCore {
 
 impl NodeCore {
     pub fn new(me: Pubkey, seed: Hash) -> NodeCore {
-        NodeCore { me, seed, resend_after_slots: 10, tasks: BTreeMap::new(), out: VecDeque::new(), stats: NodeStats::default() }
+        NodeCore {
+            me,
+            seed,
+            resend_after_slots: 10,
+            tasks: BTreeMap::new(),
+            out: VecDeque::new(),
+            stats: NodeStats::default(),
+        }
     }
 
     /// Re-send anything not visible on the ledger after this many slots (default 10).
@@ -156,10 +174,19 @@ impl NodeCore {
 
     /// The task answered [`Action::MakeProof`]; `None` means it has no proof this round.
     pub fn handle_proof(&mut self, task: &TaskId, round: u64, value: Option<Vec<u8>>, at: Slot) {
-        let Some(st) = self.tasks.get_mut(task) else { return };
+        let Some(st) = self.tasks.get_mut(task) else {
+            return;
+        };
         match value {
             Some(value) => {
-                self.out.push_back(Action::Send { task: *task, ix: Instruction::SubmitProof { task: *task, round, value: value.clone() } });
+                self.out.push_back(Action::Send {
+                    task: *task,
+                    ix: Instruction::SubmitProof {
+                        task: *task,
+                        round,
+                        value: value.clone(),
+                    },
+                });
                 self.stats.proofs_sent += 1;
                 st.proofs.insert(round, Proof::Sent { at, value });
             }
@@ -188,24 +215,37 @@ impl NodeCore {
         view: &dyn LedgerView,
     ) {
         let at = view.slot() + 1;
-        let Some(st) = self.tasks.get_mut(task) else { return };
+        let Some(st) = self.tasks.get_mut(task) else {
+            return;
+        };
         match purpose {
             ListPurpose::Submit => {
                 list.sort_unstable_by_key(|(n, _)| *n);
                 send_list(&mut self.out, task, round, attempt, &list);
                 self.stats.lists_sent += 1;
-                st.lists.insert((round, attempt, true), List::Sent { at, list });
+                st.lists
+                    .insert((round, attempt, true), List::Sent { at, list });
             }
             ListPurpose::Audit => {
                 list.sort_unstable_by_key(|(n, _)| *n);
                 let uploaded = view.distribution_list(task, round, attempt);
-                let verdict = if uploaded == list { Verdict::Valid } else { Verdict::Invalid };
+                let verdict = if uploaded == list {
+                    Verdict::Valid
+                } else {
+                    Verdict::Invalid
+                };
                 self.out.push_back(Action::Send {
                     task: *task,
-                    ix: Instruction::AuditDistribution { task: *task, round, attempt, verdict },
+                    ix: Instruction::AuditDistribution {
+                        task: *task,
+                        round,
+                        attempt,
+                        verdict,
+                    },
                 });
                 self.stats.list_votes_sent += 1;
-                st.lists.insert((round, attempt, false), List::Voted { at, verdict });
+                st.lists
+                    .insert((round, attempt, false), List::Voted { at, verdict });
             }
         }
     }
@@ -256,43 +296,79 @@ impl NodeCore {
 
         // Operator comforts: stake when below the minimum, claim when rewards pile up.
         if let Some(amount) = st.config.stake_roe {
-            let below = stake.as_ref().is_none_or(|s| s.amount < min && s.unstake_round.is_none());
-            if below && !info.closed && st.stake_sent.is_none_or(|s| at >= s + resend) && view.balance(&me) >= amount {
+            let below = stake
+                .as_ref()
+                .is_none_or(|s| s.amount < min && s.unstake_round.is_none());
+            if below
+                && !info.closed
+                && st.stake_sent.is_none_or(|s| at >= s + resend)
+                && view.balance(&me) >= amount
+            {
                 let url = st.config.url.clone();
-                self.out.push_back(Action::Send { task: *id, ix: Instruction::Stake { task: *id, amount, url } });
+                self.out.push_back(Action::Send {
+                    task: *id,
+                    ix: Instruction::Stake {
+                        task: *id,
+                        amount,
+                        url,
+                    },
+                });
                 st.stake_sent = Some(at);
             }
         }
         if let Some(threshold) = st.config.claim_at_roe {
             let pending = view.pending_reward(id, &me);
-            if pending > 0 && pending >= threshold && st.claim_sent.is_none_or(|s| at >= s + resend) {
-                self.out.push_back(Action::Send { task: *id, ix: Instruction::Claim { task: *id } });
+            if pending > 0 && pending >= threshold && st.claim_sent.is_none_or(|s| at >= s + resend)
+            {
+                self.out.push_back(Action::Send {
+                    task: *id,
+                    ix: Instruction::Claim { task: *id },
+                });
                 st.claim_sent = Some(at);
             }
         }
 
         let eligible = |r: u64| {
-            stake.as_ref().is_some_and(|s| s.amount >= min && s.unstake_round.is_none() && s.staked_slot < clock.start(r))
+            stake.as_ref().is_some_and(|s| {
+                s.amount >= min && s.unstake_round.is_none() && s.staked_slot < clock.start(r)
+            })
         };
         let working = info.is_active && !info.closed;
 
         // Work period of the current round.
         if working && eligible(now) && st.worked_round != Some(now) {
             st.worked_round = Some(now);
-            self.out.push_back(Action::RunTask { task: *id, round: now });
+            self.out.push_back(Action::RunTask {
+                task: *id,
+                round: now,
+            });
         }
 
         if let Some(r) = now.checked_sub(1) {
             // Proof submission for the previous round.
-            if working && clock.window(Window::ProofSubmission, r, 0).contains(at) && eligible(r) && view.submission(id, r, &me).is_none() {
+            if working
+                && clock.window(Window::ProofSubmission, r, 0).contains(at)
+                && eligible(r)
+                && view.submission(id, r, &me).is_none()
+            {
                 match st.proofs.get(&r) {
                     None => {
                         st.proofs.insert(r, Proof::Asked);
-                        self.out.push_back(Action::MakeProof { task: *id, round: r });
+                        self.out.push_back(Action::MakeProof {
+                            task: *id,
+                            round: r,
+                        });
                     }
                     Some(Proof::Sent { at: sent, value }) if at >= sent + resend => {
                         let value = value.clone();
-                        self.out.push_back(Action::Send { task: *id, ix: Instruction::SubmitProof { task: *id, round: r, value: value.clone() } });
+                        self.out.push_back(Action::Send {
+                            task: *id,
+                            ix: Instruction::SubmitProof {
+                                task: *id,
+                                round: r,
+                                value: value.clone(),
+                            },
+                        });
                         st.proofs.insert(r, Proof::Sent { at, value });
                     }
                     _ => {}
@@ -331,7 +407,10 @@ impl NodeCore {
             let mut picked = BTreeSet::new();
             let mut j: u64 = 0;
             while picked.len() < want && j < 8 * u64::from(sample) + 16 {
-                let h = Hash::domain("gradual/node-sample/v1", &[&self.seed.0, &id.0, &r.to_le_bytes(), &j.to_le_bytes()]);
+                let h = Hash::domain(
+                    "gradual/node-sample/v1",
+                    &[&self.seed.0, &id.0, &r.to_le_bytes(), &j.to_le_bytes()],
+                );
                 let idx = (u64::from_le_bytes(h.0[..8].try_into().expect("8 bytes")) % n) as usize;
                 if subs[idx].0 != me {
                     picked.insert(subs[idx].0);
@@ -342,7 +421,12 @@ impl NodeCore {
                 if let Some(sub) = view.submission(id, r, &cand) {
                     st.checks.insert((r, cand), Check::Asked);
                     self.stats.checks_asked += 1;
-                    self.out.push_back(Action::CheckProof { task: *id, round: r, candidate: cand, value: sub.value });
+                    self.out.push_back(Action::CheckProof {
+                        task: *id,
+                        round: r,
+                        candidate: cand,
+                        value: sub.value,
+                    });
                 }
             }
         }
@@ -351,13 +435,23 @@ impl NodeCore {
             if st.checks.contains_key(&(r, cand)) || cand == me {
                 continue;
             }
-            let Some(audit) = view.audit(id, r, &cand) else { continue };
-            let seated = audit.committee.as_ref().is_some_and(|c| c.seats_of(&me) > 0);
+            let Some(audit) = view.audit(id, r, &cand) else {
+                continue;
+            };
+            let seated = audit
+                .committee
+                .as_ref()
+                .is_some_and(|c| c.seats_of(&me) > 0);
             if seated && !audit.votes.iter().any(|(n, _)| *n == me) {
                 if let Some(sub) = view.submission(id, r, &cand) {
                     st.checks.insert((r, cand), Check::Asked);
                     self.stats.checks_asked += 1;
-                    self.out.push_back(Action::CheckProof { task: *id, round: r, candidate: cand, value: sub.value });
+                    self.out.push_back(Action::CheckProof {
+                        task: *id,
+                        round: r,
+                        candidate: cand,
+                        value: sub.value,
+                    });
                 }
             }
         }
@@ -375,17 +469,18 @@ impl NodeCore {
         for (cand, verdict) in done {
             let last = self.tasks[id].votes_sent.get(&(r, cand)).copied();
             match view.audit(id, r, &cand) {
-                None if verdict == Verdict::Invalid => {
-                    if self.due(last.map(|(s, _)| s), at) {
-                        votes.push((cand, Verdict::Invalid, true));
-                        self.stats.audits_raised += 1;
-                    }
+                None if verdict == Verdict::Invalid && self.due(last.map(|(s, _)| s), at) => {
+                    votes.push((cand, Verdict::Invalid, true));
+                    self.stats.audits_raised += 1;
                 }
                 None => {}
                 Some(audit) => {
-                    let Some(c) = audit.committee.as_ref() else { continue };
+                    let Some(c) = audit.committee.as_ref() else {
+                        continue;
+                    };
                     // A raise that lost the race to another accuser is no seat vote: vote now.
-                    let due = matches!(last, None | Some((_, true))) || self.due(last.map(|(s, _)| s), at);
+                    let due = matches!(last, None | Some((_, true)))
+                        || self.due(last.map(|(s, _)| s), at);
                     if due && c.seats_of(&me) > 0 && !audit.votes.iter().any(|(n, _)| *n == me) {
                         votes.push((cand, verdict, false));
                         self.stats.votes_sent += 1;
@@ -400,34 +495,66 @@ impl NodeCore {
         // Raises and seat votes travel in separate batches: a batch is all-or-nothing, and a
         // raise can lose the race to another accuser in the same block (`CommitteeNotDrawn`),
         // which must not take the seat votes down with it.
-        let (raises, seat_votes): (Vec<_>, Vec<_>) = votes.into_iter().partition(|(_, _, raise)| *raise);
+        let (raises, seat_votes): (Vec<_>, Vec<_>) =
+            votes.into_iter().partition(|(_, _, raise)| *raise);
         for group in [raises, seat_votes] {
             let group: Vec<(Pubkey, Verdict)> = group.into_iter().map(|(c, v, _)| (c, v)).collect();
             for batch in group.chunks(AUDIT_VOTES_PER_TX_MAX) {
                 let ix = if batch.len() == 1 {
-                    Instruction::AuditProof { task: *id, round: r, candidate: batch[0].0, verdict: batch[0].1 }
+                    Instruction::AuditProof {
+                        task: *id,
+                        round: r,
+                        candidate: batch[0].0,
+                        verdict: batch[0].1,
+                    }
                 } else {
-                    Instruction::AuditProofs { task: *id, round: r, votes: batch.to_vec() }
+                    Instruction::AuditProofs {
+                        task: *id,
+                        round: r,
+                        votes: batch.to_vec(),
+                    }
                 };
                 self.out.push_back(Action::Send { task: *id, ix });
             }
         }
     }
 
-    fn distribution_round(&mut self, id: &TaskId, r: u64, at: Slot, info: &crate::view::TaskInfo, view: &dyn LedgerView) {
+    fn distribution_round(
+        &mut self,
+        id: &TaskId,
+        r: u64,
+        at: Slot,
+        info: &crate::view::TaskInfo,
+        view: &dyn LedgerView,
+    ) {
         let me = self.me;
         let resend = self.resend_after_slots;
-        let Some(rec) = view.round_record(id, r) else { return };
+        let Some(rec) = view.round_record(id, r) else {
+            return;
+        };
         if rec.status != RoundStatus::Distributing {
             return;
         }
         let i = rec.current_attempt;
-        let Some(att) = view.attempt(id, r, i) else { return };
+        let Some(att) = view.attempt(id, r, i) else {
+            return;
+        };
         let clock = info.clock;
         let st = self.tasks.get_mut(id).expect("listed");
-        let submitters = || -> Vec<Pubkey> { view.submitters(id, r).iter().filter(|(_, v)| !v).map(|(n, _)| *n).collect() };
+        let submitters = || -> Vec<Pubkey> {
+            view.submitters(id, r)
+                .iter()
+                .filter(|(_, v)| !v)
+                .map(|(n, _)| *n)
+                .collect()
+        };
         let bpr = info.params.bounty_per_round;
-        if clock.window(Window::DistributionSubmission, r, i).contains(at) && att.submitter == me && att.list.is_none() {
+        if clock
+            .window(Window::DistributionSubmission, r, i)
+            .contains(at)
+            && att.submitter == me
+            && att.list.is_none()
+        {
             match st.lists.get(&(r, i, true)) {
                 None => {
                     st.lists.insert((r, i, true), List::Asked);
@@ -449,7 +576,9 @@ impl NodeCore {
                 _ => {}
             }
         }
-        let Some(list) = att.list.as_ref() else { return };
+        let Some(list) = att.list.as_ref() else {
+            return;
+        };
         if !clock.window(Window::DistributionAudit, r, i).contains(at) {
             return;
         }
@@ -473,7 +602,15 @@ impl NodeCore {
             }
             Some(List::Voted { at: sent, verdict }) if at >= sent + resend => {
                 let verdict = *verdict;
-                self.out.push_back(Action::Send { task: *id, ix: Instruction::AuditDistribution { task: *id, round: r, attempt: i, verdict } });
+                self.out.push_back(Action::Send {
+                    task: *id,
+                    ix: Instruction::AuditDistribution {
+                        task: *id,
+                        round: r,
+                        attempt: i,
+                        verdict,
+                    },
+                });
                 st.lists.insert((r, i, false), List::Voted { at, verdict });
             }
             _ => {}
@@ -481,11 +618,23 @@ impl NodeCore {
     }
 }
 
-fn send_list(out: &mut VecDeque<Action>, task: &TaskId, round: u64, attempt: u16, list: &[(Pubkey, u64)]) {
+fn send_list(
+    out: &mut VecDeque<Action>,
+    task: &TaskId,
+    round: u64,
+    attempt: u16,
+    list: &[(Pubkey, u64)],
+) {
     for (index, chunk) in list.chunks(DISTRIBUTION_ENTRIES_PER_CHUNK_MAX).enumerate() {
         out.push_back(Action::Send {
             task: *task,
-            ix: Instruction::UploadDistributionChunk { task: *task, round, attempt, index: index as u32, entries: chunk.to_vec() },
+            ix: Instruction::UploadDistributionChunk {
+                task: *task,
+                round,
+                attempt,
+                index: index as u32,
+                entries: chunk.to_vec(),
+            },
         });
     }
     out.push_back(Action::Send {

@@ -1,7 +1,9 @@
 //! What a node reads from the ledger. The node's shell implements it over RPC; the simulator
 //! and tests implement it over an in-process [`Ledger`].
 
-use gradual_ledger::state::{AttemptRecord, AuditRecord, RoundRecord, StakeRecord, SubmissionRecord};
+use gradual_ledger::state::{
+    AttemptRecord, AuditRecord, RoundRecord, StakeRecord, SubmissionRecord,
+};
 use gradual_ledger::{Clock, Ledger};
 use gradual_types::{Pubkey, Slot, TaskId, TaskParams};
 use std::cell::RefCell;
@@ -39,7 +41,11 @@ pub trait LedgerView {
     fn seated_audits(&self, task: &TaskId, round: u64, node: &Pubkey) -> Vec<Pubkey> {
         self.audited(task, round)
             .iter()
-            .filter(|c| self.audit(task, round, c).and_then(|a| a.committee).is_some_and(|k| k.seats_of(node) > 0))
+            .filter(|c| {
+                self.audit(task, round, c)
+                    .and_then(|a| a.committee)
+                    .is_some_and(|k| k.seats_of(node) > 0)
+            })
             .copied()
             .collect()
     }
@@ -54,15 +60,23 @@ pub trait LedgerView {
 /// many nodes ask (the simulator runs thousands of nodes against one view per slot).
 pub struct CachedView<'a> {
     ledger: &'a Ledger,
-    submitters: RefCell<BTreeMap<(TaskId, u64), Rc<Vec<(Pubkey, bool)>>>>,
-    audited: RefCell<BTreeMap<(TaskId, u64), Rc<Vec<Pubkey>>>>,
+    submitters: RoundCache<Vec<(Pubkey, bool)>>,
+    audited: RoundCache<Vec<Pubkey>>,
     /// Per round: seat holder → candidates whose committee seats it (sorted).
-    seated: RefCell<BTreeMap<(TaskId, u64), Rc<BTreeMap<Pubkey, Vec<Pubkey>>>>>,
+    seated: RoundCache<BTreeMap<Pubkey, Vec<Pubkey>>>,
 }
+
+/// A per-(task, round) value computed once per view.
+type RoundCache<T> = RefCell<BTreeMap<(TaskId, u64), Rc<T>>>;
 
 impl<'a> CachedView<'a> {
     pub fn new(ledger: &'a Ledger) -> Self {
-        CachedView { ledger, submitters: RefCell::default(), audited: RefCell::default(), seated: RefCell::default() }
+        CachedView {
+            ledger,
+            submitters: RefCell::default(),
+            audited: RefCell::default(),
+            seated: RefCell::default(),
+        }
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -99,7 +113,13 @@ impl LedgerView for CachedView<'_> {
             .borrow_mut()
             .entry((*task, round))
             .or_insert_with(|| {
-                Rc::new(self.ledger.submissions(task, round).into_iter().map(|(n, s)| (n, s.voided)).collect())
+                Rc::new(
+                    self.ledger
+                        .submissions(task, round)
+                        .into_iter()
+                        .map(|(n, s)| (n, s.voided))
+                        .collect(),
+                )
             })
             .clone()
     }
@@ -108,7 +128,15 @@ impl LedgerView for CachedView<'_> {
         self.audited
             .borrow_mut()
             .entry((*task, round))
-            .or_insert_with(|| Rc::new(self.ledger.audits(task, round).into_iter().map(|(n, _)| n).collect()))
+            .or_insert_with(|| {
+                Rc::new(
+                    self.ledger
+                        .audits(task, round)
+                        .into_iter()
+                        .map(|(n, _)| n)
+                        .collect(),
+                )
+            })
             .clone()
     }
 

@@ -5,12 +5,16 @@
 use gradual_ledger::state::AuditOutcome;
 use gradual_ledger::testkit::TestChain;
 use gradual_ledger::{CheckedTx, LedgerEvent};
-use gradual_node_proto::{equal_split, Action, CachedView, LedgerView, ListPurpose, NodeCore, TaskConfig};
+use gradual_node_proto::{
+    equal_split, Action, CachedView, LedgerView, ListPurpose, NodeCore, TaskConfig,
+};
 use gradual_types::{Hash, Instruction, Pubkey, TaskId, TaskParams, Transaction, Verdict};
 use std::collections::BTreeMap;
 
 fn good_proof(node: &Pubkey, round: u64) -> Vec<u8> {
-    Hash::domain("net/work", &[&node.0, &round.to_le_bytes()]).0.to_vec()
+    Hash::domain("net/work", &[&node.0, &round.to_le_bytes()])
+        .0
+        .to_vec()
 }
 
 struct Net {
@@ -39,11 +43,24 @@ impl Net {
         let cores = (1..=nodes)
             .map(|i| {
                 let mut core = NodeCore::new(c.pk(i), Hash([i as u8; 32]));
-                core.add_task(task, TaskConfig { stake_roe: Some(10_000), url: format!("http://n{i}"), claim_at_roe: Some(1) });
+                core.add_task(
+                    task,
+                    TaskConfig {
+                        stake_roe: Some(10_000),
+                        url: format!("http://n{i}"),
+                        claim_at_roe: Some(1),
+                    },
+                );
                 core
             })
             .collect();
-        Net { c, task, cores, garbage, submits: BTreeMap::new() }
+        Net {
+            c,
+            task,
+            cores,
+            garbage,
+            submits: BTreeMap::new(),
+        }
     }
 
     /// One slot: every node looks at the ledger, answers its actions, then a block is made.
@@ -59,16 +76,46 @@ impl Net {
                         Action::RunTask { .. } => {}
                         Action::MakeProof { task, round } => {
                             let me = core.me();
-                            let v = if who == self.garbage { b"junk".to_vec() } else { good_proof(&me, round) };
+                            let v = if who == self.garbage {
+                                b"junk".to_vec()
+                            } else {
+                                good_proof(&me, round)
+                            };
                             core.handle_proof(&task, round, Some(v), view.slot() + 1);
                         }
-                        Action::CheckProof { task, round, candidate, value } => {
+                        Action::CheckProof {
+                            task,
+                            round,
+                            candidate,
+                            value,
+                        } => {
                             let ok = value == good_proof(&candidate, round);
-                            core.handle_check(&task, round, candidate, if ok { Verdict::Valid } else { Verdict::Invalid });
+                            core.handle_check(
+                                &task,
+                                round,
+                                candidate,
+                                if ok { Verdict::Valid } else { Verdict::Invalid },
+                            );
                         }
-                        Action::MakeDistribution { task, round, attempt, purpose, submitters, bounty } => {
-                            assert!(purpose == ListPurpose::Submit || purpose == ListPurpose::Audit);
-                            core.handle_list(&task, round, attempt, purpose, equal_split(&submitters, bounty), &view);
+                        Action::MakeDistribution {
+                            task,
+                            round,
+                            attempt,
+                            purpose,
+                            submitters,
+                            bounty,
+                        } => {
+                            assert!(
+                                purpose == ListPurpose::Submit || purpose == ListPurpose::Audit
+                            );
+                            core.handle_list(
+                                &task,
+                                round,
+                                attempt,
+                                purpose,
+                                equal_split(&submitters, bounty),
+                                &view,
+                            );
                         }
                         Action::Send { ix, .. } => {
                             if let Instruction::SubmitProof { round, .. } = &ix {
@@ -86,8 +133,15 @@ impl Net {
         let out = self.c.ledger.apply_block(slot, parent, checked).unwrap();
         for r in &out.receipts {
             // Two samplers may raise the same audit in one block; the second loses the race.
-            let race = matches!(&r.result, Err(gradual_ledger::TxError::CommitteeNotDrawn { .. }));
-            assert!(r.result.is_ok() || race, "slot {slot}: a node sent a failing tx: {:?}", r.result);
+            let race = matches!(
+                &r.result,
+                Err(gradual_ledger::TxError::CommitteeNotDrawn { .. })
+            );
+            assert!(
+                r.result.is_ok() || race,
+                "slot {slot}: a node sent a failing tx: {:?}",
+                r.result
+            );
         }
         self.c.blocks.push(out.block);
         out.events
@@ -104,20 +158,36 @@ fn honest_nodes_paid_cheater_slashed_restart_is_idempotent() {
         // Restart node 2 with a fresh core in the middle of round 4's submission window.
         if net.c.ledger.slot() == clock.start(5) + 2 {
             let mut fresh = NodeCore::new(net.c.pk(2), Hash([2; 32]));
-            fresh.add_task(net.task, TaskConfig { stake_roe: Some(10_000), url: "http://n2".into(), claim_at_roe: Some(1) });
+            fresh.add_task(
+                net.task,
+                TaskConfig {
+                    stake_roe: Some(10_000),
+                    url: "http://n2".into(),
+                    claim_at_roe: Some(1),
+                },
+            );
             net.cores[1] = fresh;
         }
         for ev in net.step() {
             match ev {
-                LedgerEvent::AuditResolved { candidate, outcome, .. } => {
-                    assert!(matches!(outcome, AuditOutcome::Upheld { .. }), "{outcome:?}");
+                LedgerEvent::AuditResolved {
+                    candidate, outcome, ..
+                } => {
+                    assert!(
+                        matches!(outcome, AuditOutcome::Upheld { .. }),
+                        "{outcome:?}"
+                    );
                     assert_eq!(candidate, net.c.pk(6));
                     upheld += 1;
                 }
                 LedgerEvent::PayoutSuccessful { round, attempt, .. } => {
-                    paid.insert(round, net.c.ledger.distribution_list(&net.task, round, attempt));
+                    paid.insert(
+                        round,
+                        net.c.ledger.distribution_list(&net.task, round, attempt),
+                    );
                 }
-                LedgerEvent::PayoutFailed { round, .. } | LedgerEvent::RoundSettledUnpaid { round, .. } => {
+                LedgerEvent::PayoutFailed { round, .. }
+                | LedgerEvent::RoundSettledUnpaid { round, .. } => {
                     panic!("round {round} not paid")
                 }
                 _ => {}
@@ -128,9 +198,15 @@ fn honest_nodes_paid_cheater_slashed_restart_is_idempotent() {
     for r in 1..=7 {
         let list = &paid[&r];
         for i in 1..=5 {
-            assert!(list.iter().any(|(n, x)| *n == net.c.pk(i) && *x > 0), "node {i} unpaid in round {r}");
+            assert!(
+                list.iter().any(|(n, x)| *n == net.c.pk(i) && *x > 0),
+                "node {i} unpaid in round {r}"
+            );
         }
-        assert!(list.iter().all(|(n, _)| *n != net.c.pk(6)), "garbage node paid in round {r}");
+        assert!(
+            list.iter().all(|(n, _)| *n != net.c.pk(6)),
+            "garbage node paid in round {r}"
+        );
     }
     assert!(upheld >= 5, "garbage proofs caught {upheld} times");
     for ((who, round), n) in &net.submits {

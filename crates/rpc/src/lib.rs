@@ -16,6 +16,7 @@
 pub mod convert;
 pub mod dto;
 pub mod jsonrpc;
+pub mod suggest;
 
 pub use dto::*;
 pub use jsonrpc::{codes, Id, Request, Response, RpcError};

@@ -97,9 +97,6 @@ pub struct RunArgs {
     /// Skip the O(state) supply check after every block (it still runs at the end).
     #[arg(long)]
     pub no_supply_check: bool,
-    /// Print the report as JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -147,9 +144,6 @@ pub struct ScaleArgs {
     pub threads: usize,
     #[arg(long, default_value = "0x5ca1e")]
     pub seed: String,
-    /// Print JSON instead of tables.
-    #[arg(long)]
-    pub json: bool,
 }
 
 impl RunArgs {
@@ -219,7 +213,10 @@ fn run_one(cfg: SimConfig, json: bool) -> ExitCode {
     match result {
         Ok(report) => {
             if json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("report serializes")
+                );
             } else {
                 print!("{}", report.table());
             }
@@ -239,20 +236,33 @@ fn run_one(cfg: SimConfig, json: bool) -> ExitCode {
 }
 
 /// Entry point of `gradual-sim` and `gradual sim`.
-pub fn run_cli(args: SimArgs) -> anyhow::Result<ExitCode> {
+/// Run the simulator's command line. `json` is the caller's global `--json` flag (the
+/// `gradual` CLI and the `gradual-sim` binary both define it once, at the top level).
+pub fn run_cli(args: SimArgs, json: bool) -> anyhow::Result<ExitCode> {
     match args.cmd {
         Some(SimCmd::Sweep(s)) => {
             let shares: Vec<f64> = parse_list(&s.shares)?;
             let committees: Vec<u16> = parse_list(&s.committees)?;
             let seed = parse_seed(&s.seed)?;
-            let spec = sweep::SweepSpec { strategy: s.strategy, shares, committees, nodes: s.nodes, rounds: s.rounds, audit_sample: s.audit_sample, seed, jobs: s.jobs };
+            let spec = sweep::SweepSpec {
+                strategy: s.strategy,
+                shares,
+                committees,
+                nodes: s.nodes,
+                rounds: s.rounds,
+                audit_sample: s.audit_sample,
+                seed,
+                jobs: s.jobs,
+            };
             let rows = sweep::run(&spec)?;
             let csv = s.out.with_extension("csv");
             let png = s.out.with_extension("png");
             if let Some(dir) = csv.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
             }
-            std::fs::write(&csv, sweep::csv(&rows)).with_context(|| format!("writing {}", csv.display()))?;
+            std::fs::write(&csv, sweep::csv(&rows))
+                .with_context(|| format!("writing {}", csv.display()))?;
             crate::plot::sweep_png(&png, &spec, &rows)?;
             print!("{}", sweep::table(&rows));
             println!("wrote {} and {}", csv.display(), png.display());
@@ -262,9 +272,19 @@ pub fn run_cli(args: SimArgs) -> anyhow::Result<ExitCode> {
             let nodes: Vec<u32> = parse_list(&s.nodes)?;
             let mix = Mix::parse(&s.mix)?;
             let seed = parse_seed(&s.seed)?;
-            let out = scale::run(&scale::ScaleSpec { nodes, rounds: s.rounds, mix, committee: s.committee, threads: s.threads, seed })?;
-            if s.json {
-                println!("{}", serde_json::to_string_pretty(&out).expect("serializes"));
+            let out = scale::run(&scale::ScaleSpec {
+                nodes,
+                rounds: s.rounds,
+                mix,
+                committee: s.committee,
+                threads: s.threads,
+                seed,
+            })?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&out).expect("serializes")
+                );
             } else {
                 print!("{}", scale::table(&out));
             }
@@ -273,12 +293,17 @@ pub fn run_cli(args: SimArgs) -> anyhow::Result<ExitCode> {
         None => {
             let a = args.run;
             let cfg = a.config()?;
-            let Some(count) = a.swarm_count else { return Ok(run_one(cfg, a.json)) };
+            let Some(count) = a.swarm_count else {
+                return Ok(run_one(cfg, json));
+            };
             let mut seed = cfg.seed;
             for i in 0..count {
-                let c = SimConfig { threads: cfg.threads, ..SimConfig::swarm(seed) };
+                let c = SimConfig {
+                    threads: cfg.threads,
+                    ..SimConfig::swarm(seed)
+                };
                 eprintln!("swarm run {}/{count}: {}", i + 1, c.to_args());
-                let code = run_one(c, a.json);
+                let code = run_one(c, json);
                 if code != ExitCode::SUCCESS {
                     return Ok(code);
                 }

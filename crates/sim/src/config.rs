@@ -19,7 +19,19 @@ pub const ROUNDS_MAX: u64 = 1_000_000;
 
 /// How a simulated node behaves. The behaviour lives in the node's in-memory task (what it
 /// answers to the scheduler's actions) or in the driver (when it is online).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// Does the work, checks exactly, submits the default equal-split list.
@@ -73,7 +85,10 @@ impl Strategy {
 
     /// Whether this strategy submits proofs that fail an exact check.
     pub fn cheats_proofs(self) -> bool {
-        matches!(self, Strategy::Garbage | Strategy::Copier | Strategy::Colluder)
+        matches!(
+            self,
+            Strategy::Garbage | Strategy::Copier | Strategy::Colluder
+        )
     }
 }
 
@@ -92,7 +107,12 @@ pub enum ConfigError {
     #[error("adversary shares add up to {total_bps} bps, the most is 10000")]
     SharesExceed { total_bps: u64 },
     #[error("{field} is {got}, it must be between {min} and {max}")]
-    OutOfRange { field: &'static str, got: u64, min: u64, max: u64 },
+    OutOfRange {
+        field: &'static str,
+        got: u64,
+        min: u64,
+        max: u64,
+    },
     #[error("submission_window ({sw}) + audit_window ({aw}) must not exceed round_time ({rt})")]
     Windows { sw: u64, aw: u64, rt: u64 },
     #[error("error parsing seed '{input}': expected a decimal or 0x-prefixed hex u64")]
@@ -112,18 +132,28 @@ pub fn parse_seed(s: &str) -> Result<u64, ConfigError> {
         Some(hex) => u64::from_str_radix(hex, 16),
         None => t.parse(),
     };
-    r.map_err(|_| ConfigError::BadSeed { input: s.to_string() })
+    r.map_err(|_| ConfigError::BadSeed {
+        input: s.to_string(),
+    })
 }
 
 /// Parse a percentage with up to two decimals (`12.5`) into basis points.
 fn parse_pct_bps(s: &str) -> Option<u64> {
     let s = s.trim().trim_end_matches('%');
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if int.is_empty() || frac.len() > 2 || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if int.is_empty()
+        || frac.len() > 2
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let int: u64 = int.parse().ok()?;
-    let mut f: u64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let mut f: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     if frac.len() == 1 {
         f *= 10;
     }
@@ -137,18 +167,30 @@ pub struct Mix(pub BTreeMap<Strategy, u64>);
 
 impl Mix {
     pub fn parse(input: &str) -> Result<Mix, ConfigError> {
-        let bad = |reason: String| ConfigError::BadMix { input: input.to_string(), reason };
+        let bad = |reason: String| ConfigError::BadMix {
+            input: input.to_string(),
+            reason,
+        };
         let mut m = BTreeMap::new();
         for part in input.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, pct) = part.split_once('=').ok_or_else(|| bad(format!("'{part}' is not strategy=percent")))?;
+            let (name, pct) = part
+                .split_once('=')
+                .ok_or_else(|| bad(format!("'{part}' is not strategy=percent")))?;
             let strategy = Strategy::parse(name.trim()).ok_or_else(|| {
                 let names: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
-                bad(format!("unknown strategy '{}', expected one of {}", name.trim(), names.join(", ")))
+                bad(format!(
+                    "unknown strategy '{}', expected one of {}",
+                    name.trim(),
+                    names.join(", ")
+                ))
             })?;
             if strategy == Strategy::Honest {
-                return Err(bad("honest takes whatever share is left; do not list it".into()));
+                return Err(bad(
+                    "honest takes whatever share is left; do not list it".into()
+                ));
             }
-            let bps = parse_pct_bps(pct).ok_or_else(|| bad(format!("'{}' is not a percentage like 12.5", pct.trim())))?;
+            let bps = parse_pct_bps(pct)
+                .ok_or_else(|| bad(format!("'{}' is not a percentage like 12.5", pct.trim())))?;
             if m.insert(strategy, bps).is_some() {
                 return Err(bad(format!("strategy '{strategy}' listed twice")));
             }
@@ -195,7 +237,11 @@ impl fmt::Display for Mix {
         if self.0.is_empty() {
             return f.write_str("honest");
         }
-        let parts: Vec<String> = self.0.iter().map(|(s, b)| format!("{s}={}.{:02}", b / 100, b % 100)).collect();
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(s, b)| format!("{s}={}.{:02}", b / 100, b % 100))
+            .collect();
         f.write_str(&parts.join(","))
     }
 }
@@ -266,7 +312,12 @@ impl Default for SimConfig {
 
 fn range(field: &'static str, got: u64, min: u64, max: u64) -> Result<(), ConfigError> {
     if got < min || got > max {
-        return Err(ConfigError::OutOfRange { field, got, min, max });
+        return Err(ConfigError::OutOfRange {
+            field,
+            got,
+            min,
+            max,
+        });
     }
     Ok(())
 }
@@ -276,15 +327,34 @@ impl SimConfig {
         range("nodes", self.nodes.into(), 2, NODES_MAX.into())?;
         range("rounds", self.rounds, 1, ROUNDS_MAX)?;
         range("liveness_rounds", self.liveness_rounds, 0, 1_000)?;
-        range("committee_size", self.committee_size.into(), 1, gradual_types::constants::COMMITTEE_SIZE_MAX.into())?;
-        range("audit_sample", self.audit_sample.into(), 0, gradual_types::constants::AUDIT_SAMPLE_MAX.into())?;
+        range(
+            "committee_size",
+            self.committee_size.into(),
+            1,
+            gradual_types::constants::COMMITTEE_SIZE_MAX.into(),
+        )?;
+        range(
+            "audit_sample",
+            self.audit_sample.into(),
+            0,
+            gradual_types::constants::AUDIT_SAMPLE_MAX.into(),
+        )?;
         range("round_time", self.round_time, 4, 10_000)?;
         range("submission_window", self.submission_window, 1, 10_000)?;
         range("audit_window", self.audit_window, 1, 10_000)?;
         if self.submission_window + self.audit_window > self.round_time {
-            return Err(ConfigError::Windows { sw: self.submission_window, aw: self.audit_window, rt: self.round_time });
+            return Err(ConfigError::Windows {
+                sw: self.submission_window,
+                aw: self.audit_window,
+                rt: self.round_time,
+            });
         }
-        range("allowed_failed_distributions", self.allowed_failed_distributions.into(), 0, 16)?;
+        range(
+            "allowed_failed_distributions",
+            self.allowed_failed_distributions.into(),
+            0,
+            16,
+        )?;
         range("flaky_rate_bps", self.flaky_rate_bps, 0, BPS)?;
         range("loss_bps", self.loss_bps, 0, BPS)?;
         range("delay_bps", self.delay_bps, 0, BPS)?;
@@ -295,7 +365,8 @@ impl SimConfig {
 
     /// Whether the end-of-run replay check runs.
     pub fn replay_enabled(&self) -> bool {
-        self.replay.unwrap_or(u64::from(self.nodes) * self.rounds <= 20_000)
+        self.replay
+            .unwrap_or(u64::from(self.nodes) * self.rounds <= 20_000)
     }
 
     /// Command-line flags that reproduce this exact run.
@@ -441,11 +512,17 @@ pub struct ScenarioFaults {
 
 impl Scenario {
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::ScenarioParse { path: path.to_path_buf(), reason: e.to_string().trim().to_string() })
+        toml::from_str(text).map_err(|e| ConfigError::ScenarioParse {
+            path: path.to_path_buf(),
+            reason: e.to_string().trim().to_string(),
+        })
     }
 
     pub fn load(path: &Path) -> Result<Scenario, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::ScenarioRead { path: path.to_path_buf(), reason: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::ScenarioRead {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         Scenario::parse(path, &text)
     }
 
@@ -467,7 +544,10 @@ impl Scenario {
             set(&mut cfg.round_time, t.round_time);
             set(&mut cfg.submission_window, t.submission_window);
             set(&mut cfg.audit_window, t.audit_window);
-            set(&mut cfg.allowed_failed_distributions, t.allowed_failed_distributions);
+            set(
+                &mut cfg.allowed_failed_distributions,
+                t.allowed_failed_distributions,
+            );
         }
         if let Some(m) = &self.mix {
             cfg.mix = Mix::from_map(m)?;
@@ -490,10 +570,16 @@ fn set<T>(slot: &mut T, v: Option<T>) {
 
 /// Parse a comma-separated list of numbers (`8,16,32`).
 pub fn parse_list<T: std::str::FromStr>(input: &str) -> Result<Vec<T>, ConfigError> {
-    let v: Result<Vec<T>, _> = input.split(',').map(|p| p.trim().replace('_', "").parse::<T>()).collect();
+    let v: Result<Vec<T>, _> = input
+        .split(',')
+        .map(|p| p.trim().replace('_', "").parse::<T>())
+        .collect();
     match v {
         Ok(v) if !v.is_empty() => Ok(v),
-        _ => Err(ConfigError::BadList { input: input.to_string(), reason: "expected comma-separated numbers like 8,16,32".into() }),
+        _ => Err(ConfigError::BadList {
+            input: input.to_string(),
+            reason: "expected comma-separated numbers like 8,16,32".into(),
+        }),
     }
 }
 
@@ -508,10 +594,22 @@ mod tests {
         assert_eq!(m.0[&Strategy::Colluder], 550);
         assert_eq!(m.to_string(), "garbage=10.00,colluder=5.50");
         assert_eq!(Mix::parse(&m.to_string()).unwrap(), m);
-        assert!(matches!(Mix::parse("sneaky=5"), Err(ConfigError::BadMix { .. })));
-        assert!(matches!(Mix::parse("garbage=x"), Err(ConfigError::BadMix { .. })));
-        assert!(matches!(Mix::parse("honest=5"), Err(ConfigError::BadMix { .. })));
-        assert_eq!(Mix::parse("garbage=60,lazy=50").unwrap_err(), ConfigError::SharesExceed { total_bps: 11_000 });
+        assert!(matches!(
+            Mix::parse("sneaky=5"),
+            Err(ConfigError::BadMix { .. })
+        ));
+        assert!(matches!(
+            Mix::parse("garbage=x"),
+            Err(ConfigError::BadMix { .. })
+        ));
+        assert!(matches!(
+            Mix::parse("honest=5"),
+            Err(ConfigError::BadMix { .. })
+        ));
+        assert_eq!(
+            Mix::parse("garbage=60,lazy=50").unwrap_err(),
+            ConfigError::SharesExceed { total_bps: 11_000 }
+        );
         let c = Mix::parse("garbage=25").unwrap().counts(200);
         assert_eq!((c[&Strategy::Garbage], c[&Strategy::Honest]), (50, 150));
     }
@@ -520,23 +618,44 @@ mod tests {
     fn seeds_and_lists_parse() {
         assert_eq!(parse_seed("0x2a").unwrap(), 42);
         assert_eq!(parse_seed("42").unwrap(), 42);
-        assert!(matches!(parse_seed("0xzz"), Err(ConfigError::BadSeed { .. })));
-        assert_eq!(parse_list::<u32>("10_000,100000").unwrap(), vec![10_000, 100_000]);
+        assert!(matches!(
+            parse_seed("0xzz"),
+            Err(ConfigError::BadSeed { .. })
+        ));
+        assert_eq!(
+            parse_list::<u32>("10_000,100000").unwrap(),
+            vec![10_000, 100_000]
+        );
         assert!(parse_list::<u32>("a,b").is_err());
     }
 
     #[test]
     fn scenario_file_applies_and_rejects_unknown_keys() {
         let p = Path::new("s.toml");
-        let s = Scenario::parse(p, "seed = \"0x10\"\nnodes = 40\n[mix]\ngarbage = 10\n[faults]\nloss_bps = 50\n").unwrap();
+        let s = Scenario::parse(
+            p,
+            "seed = \"0x10\"\nnodes = 40\n[mix]\ngarbage = 10\n[faults]\nloss_bps = 50\n",
+        )
+        .unwrap();
         let mut cfg = SimConfig::default();
         s.apply(&mut cfg).unwrap();
         assert_eq!((cfg.seed, cfg.nodes, cfg.loss_bps), (16, 40, 50));
         assert_eq!(cfg.mix.0[&Strategy::Garbage], 1_000);
         let e = Scenario::parse(p, "nodez = 3\n").unwrap_err();
         assert!(e.to_string().contains("nodez"), "{e}");
-        let bad = SimConfig { submission_window: 10, audit_window: 10, ..SimConfig::default() };
-        assert_eq!(bad.validate().unwrap_err(), ConfigError::Windows { sw: 10, aw: 10, rt: 12 });
+        let bad = SimConfig {
+            submission_window: 10,
+            audit_window: 10,
+            ..SimConfig::default()
+        };
+        assert_eq!(
+            bad.validate().unwrap_err(),
+            ConfigError::Windows {
+                sw: 10,
+                aw: 10,
+                rt: 12
+            }
+        );
     }
 
     #[test]

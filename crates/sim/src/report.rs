@@ -103,7 +103,11 @@ fn pct(num: u128, den: u128) -> f64 {
 
 impl Report {
     pub fn new(cfg: &SimConfig) -> Report {
-        Report { config: Some(cfg.clone()), reproduce: format!("cargo run -p gradual-sim --release -- {}", cfg.to_args()), ..Report::default() }
+        Report {
+            config: Some(cfg.clone()),
+            reproduce: format!("cargo run -p gradual-sim --release -- {}", cfg.to_args()),
+            ..Report::default()
+        }
     }
 
     /// Derived figures, once the counters are final.
@@ -112,7 +116,11 @@ impl Report {
         self.catch_rate_pct = pct(self.bad_proofs_voided.into(), self.bad_proofs.into());
         self.attempts = self.payouts + self.lists_rejected + self.lists_missing;
         let den = u128::from(self.honest_stake_roe) * u128::from(self.rounds_settled.max(1));
-        self.honest_slash_pct_per_round = if den == 0 { 0.0 } else { pct(self.honest_slashed_roe.into(), den) };
+        self.honest_slash_pct_per_round = if den == 0 {
+            0.0
+        } else {
+            pct(self.honest_slashed_roe.into(), den)
+        };
     }
 
     pub fn ok(&self) -> bool {
@@ -124,28 +132,88 @@ impl Report {
         let mut s = String::new();
         let cfg = self.config.as_ref().expect("report of a run");
         let w = &mut s;
-        let _ = writeln!(w, "run     seed {:#x}  nodes {}  rounds {} (+{} liveness)  K {}  sample {}  mix {}", cfg.seed, cfg.nodes, cfg.rounds, cfg.liveness_rounds, cfg.committee_size, cfg.audit_sample, cfg.mix);
-        let _ = writeln!(w, "faults  flaky {} bps  loss {} bps  delay {} bps (≤{} slots)", cfg.flaky_rate_bps, cfg.loss_bps, cfg.delay_bps, cfg.delay_slots_max);
+        let _ = writeln!(
+            w,
+            "run     seed {:#x}  nodes {}  rounds {} (+{} liveness)  K {}  sample {}  mix {}",
+            cfg.seed,
+            cfg.nodes,
+            cfg.rounds,
+            cfg.liveness_rounds,
+            cfg.committee_size,
+            cfg.audit_sample,
+            cfg.mix
+        );
+        let _ = writeln!(
+            w,
+            "faults  flaky {} bps  loss {} bps  delay {} bps (≤{} slots)",
+            cfg.flaky_rate_bps, cfg.loss_bps, cfg.delay_bps, cfg.delay_slots_max
+        );
         let _ = writeln!(w, "{:<44} {:>20}", "metric", "value");
         let _ = writeln!(w, "{}", "-".repeat(65));
         let mut row = |k: &str, v: String| {
             let _ = writeln!(w, "{k:<44} {v:>20}");
         };
-        row("honest reward / fair share", format!("{:.4} %", self.honest_reward_pct));
-        row("honest stake wrongly slashed (per round)", format!("{:.6} %", self.honest_slash_pct_per_round));
+        row(
+            "honest reward / fair share",
+            format!("{:.4} %", self.honest_reward_pct),
+        );
+        row(
+            "honest stake wrongly slashed (per round)",
+            format!("{:.6} %", self.honest_slash_pct_per_round),
+        );
         row("honest slash events", self.honest_slash_events.to_string());
-        row("bad proofs voided / landed", format!("{} / {}", self.bad_proofs_voided, self.bad_proofs));
+        row(
+            "bad proofs voided / landed",
+            format!("{} / {}", self.bad_proofs_voided, self.bad_proofs),
+        );
         row("catch rate", format!("{:.3} %", self.catch_rate_pct));
-        row("audits upheld / refuted / unresolved (bad)", format!("{} / {} / {}", self.true_upheld, self.true_refuted, self.true_unresolved));
+        row(
+            "audits upheld / refuted / unresolved (bad)",
+            format!(
+                "{} / {} / {}",
+                self.true_upheld, self.true_refuted, self.true_unresolved
+            ),
+        );
         row("false accusations", self.false_accusations.to_string());
-        row("  refuted / unresolved / upheld", format!("{} / {} / {}", self.false_refuted, self.false_unresolved, self.false_upheld));
+        row(
+            "  refuted / unresolved / upheld",
+            format!(
+                "{} / {} / {}",
+                self.false_refuted, self.false_unresolved, self.false_upheld
+            ),
+        );
         row("correct proofs voided", self.good_proofs_voided.to_string());
         row("distribution attempts", self.attempts.to_string());
-        row("  paid / rejected / not submitted", format!("{} / {} / {}", self.payouts, self.lists_rejected, self.lists_missing));
-        row("  bad lists made / rejected / paid", format!("{} / {} / {}", self.bad_lists_made, self.bad_lists_rejected, self.bad_lists_paid));
-        row("  honest lists rejected", self.honest_lists_rejected.to_string());
-        row("rounds settled / paid nothing", format!("{} / {}", self.rounds_settled, self.rounds_unpaid));
-        row("ROE conserved (every block)", if self.supply_conserved { "ok".into() } else { "FAILED".into() });
+        row(
+            "  paid / rejected / not submitted",
+            format!(
+                "{} / {} / {}",
+                self.payouts, self.lists_rejected, self.lists_missing
+            ),
+        );
+        row(
+            "  bad lists made / rejected / paid",
+            format!(
+                "{} / {} / {}",
+                self.bad_lists_made, self.bad_lists_rejected, self.bad_lists_paid
+            ),
+        );
+        row(
+            "  honest lists rejected",
+            self.honest_lists_rejected.to_string(),
+        );
+        row(
+            "rounds settled / paid nothing",
+            format!("{} / {}", self.rounds_settled, self.rounds_unpaid),
+        );
+        row(
+            "ROE conserved (every block)",
+            if self.supply_conserved {
+                "ok".into()
+            } else {
+                "FAILED".into()
+            },
+        );
         row(
             "replayed root = live root",
             match self.replay_matches {
@@ -154,8 +222,17 @@ impl Report {
                 None => "skipped (large run)".into(),
             },
         );
-        row("blocks / txs (lost, delayed)", format!("{} / {} ({}, {})", self.blocks, self.txs, self.txs_lost, self.txs_delayed));
-        row("wall time", format!("{:.1} s", self.wall_ms as f64 / 1000.0));
+        row(
+            "blocks / txs (lost, delayed)",
+            format!(
+                "{} / {} ({}, {})",
+                self.blocks, self.txs, self.txs_lost, self.txs_delayed
+            ),
+        );
+        row(
+            "wall time",
+            format!("{:.1} s", self.wall_ms as f64 / 1000.0),
+        );
         row(
             "  nodes / sign / verify / ledger / replay",
             format!(
@@ -168,15 +245,38 @@ impl Report {
             ),
         );
         let _ = writeln!(w);
-        let _ = writeln!(w, "{:<16} {:>6} {:>14} {:>14} {:>12} {:>10} {:>10}", "strategy", "nodes", "net ROE/node", "rewards/node", "slashed", "bad proofs", "voided");
+        let _ = writeln!(
+            w,
+            "{:<16} {:>6} {:>14} {:>14} {:>12} {:>10} {:>10}",
+            "strategy", "nodes", "net ROE/node", "rewards/node", "slashed", "bad proofs", "voided"
+        );
         for (name, c) in &self.classes {
             let n = i128::from(c.nodes.max(1));
             let net = (i128::from(c.final_roe) - i128::from(c.initial_roe)) / n;
-            let _ = writeln!(w, "{:<16} {:>6} {:>14} {:>14} {:>12} {:>10} {:>10}", name, c.nodes, net, c.rewards_roe / c.nodes.max(1) as u64, c.slashed_roe, c.bad_proofs, c.bad_voided);
+            let _ = writeln!(
+                w,
+                "{:<16} {:>6} {:>14} {:>14} {:>12} {:>10} {:>10}",
+                name,
+                c.nodes,
+                net,
+                c.rewards_roe / c.nodes.max(1) as u64,
+                c.slashed_roe,
+                c.bad_proofs,
+                c.bad_voided
+            );
         }
         if !self.tx_errors.is_empty() {
-            let errs: Vec<String> = self.tx_errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            let _ = writeln!(w, "\nrejected txs: {} (honest signers: {})", errs.join(", "), self.honest_tx_errors);
+            let errs: Vec<String> = self
+                .tx_errors
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let _ = writeln!(
+                w,
+                "\nrejected txs: {} (honest signers: {})",
+                errs.join(", "),
+                self.honest_tx_errors
+            );
         }
         let _ = writeln!(w, "\nstate root {}", self.state_root);
         for v in &self.violations {

@@ -118,7 +118,10 @@ pub fn run(spec: &ScaleSpec) -> anyhow::Result<ScaleOut> {
             let cpu = cpu_ms().unwrap_or(0).saturating_sub(cpu0);
             let st = *sim.slot_stats.last().expect("timing on");
             if rounds.last().is_none_or(|r| r.round != round) {
-                rounds.push(RoundTiming { round, ..RoundTiming::default() });
+                rounds.push(RoundTiming {
+                    round,
+                    ..RoundTiming::default()
+                });
             }
             let rt = rounds.last_mut().expect("pushed");
             rt.wall_ms += wall;
@@ -145,7 +148,10 @@ pub fn run(spec: &ScaleSpec) -> anyhow::Result<ScaleOut> {
                     }
                     LedgerEvent::AuditResolved { .. } => rt.audits_resolved += 1,
                     LedgerEvent::CandidatesRanked { round, .. } => {
-                        rt.proofs_landed += sim.ledger.round_record(&sim.task, *round).map_or(0, |r| r.submitters);
+                        rt.proofs_landed += sim
+                            .ledger
+                            .round_record(&sim.task, *round)
+                            .map_or(0, |r| r.submitters);
                     }
                     _ => {}
                 }
@@ -155,16 +161,29 @@ pub fn run(spec: &ScaleSpec) -> anyhow::Result<ScaleOut> {
                 peak = peak.max(peak_rss_kib());
                 let recs = sim.ledger.records();
                 rt.state_records = recs.len() as u64;
-                rt.state_bytes = recs.iter().map(|w| (w.key.len() + w.value.as_ref().map_or(0, Vec::len)) as u64).sum();
+                rt.state_bytes = recs
+                    .iter()
+                    .map(|w| (w.key.len() + w.value.as_ref().map_or(0, Vec::len)) as u64)
+                    .sum();
                 drop(recs);
                 sim.ledger.assert_supply_conserved();
                 reset_ok &= reset_peak_rss();
-                eprintln!("scale {n}: round {round}: {} ms ({} txs)", rt.wall_ms, rt.txs);
+                eprintln!(
+                    "scale {n}: round {round}: {} ms ({} txs)",
+                    rt.wall_ms, rt.txs
+                );
             }
         }
         peak = peak.max(peak_rss_kib());
-        let steady: Vec<&RoundTiming> = rounds.iter().filter(|r| r.round >= 3 && r.payout_entries > 0).collect();
-        let steady_round_ms = if steady.is_empty() { 0 } else { steady.iter().map(|r| r.wall_ms).sum::<u64>() / steady.len() as u64 };
+        let steady: Vec<&RoundTiming> = rounds
+            .iter()
+            .filter(|r| r.round >= 3 && r.payout_entries > 0)
+            .collect();
+        let steady_round_ms = if steady.is_empty() {
+            0
+        } else {
+            steady.iter().map(|r| r.wall_ms).sum::<u64>() / steady.len() as u64
+        };
         let steady_round_max_ms = steady.iter().map(|r| r.wall_ms).max().unwrap_or(0);
         let report = sim.finish();
         runs.push(ScaleRun {
@@ -180,13 +199,23 @@ pub fn run(spec: &ScaleSpec) -> anyhow::Result<ScaleOut> {
             honest_reward_pct: report.honest_reward_pct,
         });
     }
-    Ok(ScaleOut { runs, peak_reset_supported: reset_ok })
+    Ok(ScaleOut {
+        runs,
+        peak_reset_supported: reset_ok,
+    })
 }
 
 pub fn table(out: &ScaleOut) -> String {
     let mut s = String::new();
     for r in &out.runs {
-        let _ = writeln!(s, "== {} nodes: setup (keys, genesis, task) {:.1} s; peak RSS {} MiB (baseline {} MiB)", r.nodes, r.setup_ms as f64 / 1e3, r.peak_rss_kib.unwrap_or(0) / 1024, r.baseline_rss_kib.unwrap_or(0) / 1024);
+        let _ = writeln!(
+            s,
+            "== {} nodes: setup (keys, genesis, task) {:.1} s; peak RSS {} MiB (baseline {} MiB)",
+            r.nodes,
+            r.setup_ms as f64 / 1e3,
+            r.peak_rss_kib.unwrap_or(0) / 1024,
+            r.baseline_rss_kib.unwrap_or(0) / 1024
+        );
         let _ = writeln!(
             s,
             "{:>5} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} | {:>8} {:>8} {:>8} {:>8} | {:>7} {:>7} {:>6} {:>7} {:>9} {:>9}",
@@ -219,8 +248,18 @@ pub fn table(out: &ScaleOut) -> String {
     }
     if out.runs.len() >= 2 {
         let (a, b) = (&out.runs[0], &out.runs[out.runs.len() - 1]);
-        let ratio = |x: u64, y: u64| if x == 0 { f64::NAN } else { y as f64 / x as f64 };
-        let mem = |r: &ScaleRun| r.peak_rss_kib.unwrap_or(0).saturating_sub(r.baseline_rss_kib.unwrap_or(0));
+        let ratio = |x: u64, y: u64| {
+            if x == 0 {
+                f64::NAN
+            } else {
+                y as f64 / x as f64
+            }
+        };
+        let mem = |r: &ScaleRun| {
+            r.peak_rss_kib
+                .unwrap_or(0)
+                .saturating_sub(r.baseline_rss_kib.unwrap_or(0))
+        };
         let st = |r: &ScaleRun| r.rounds.last().map_or(0, |t| t.state_bytes);
         let _ = writeln!(
             s,

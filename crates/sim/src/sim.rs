@@ -10,7 +10,9 @@ use gradual_ledger::state::AuditOutcome;
 use gradual_ledger::{Block, CheckedTx, Ledger, LedgerEvent, Window};
 use gradual_node_proto::{Action, CachedView, LedgerView, ListPurpose, NodeCore, TaskConfig};
 use gradual_types::constants::{BLOCK_TXS_MAX, ROE_PER_KOII};
-use gradual_types::{Genesis, Hash, Instruction, Keypair, Pubkey, Slot, TaskId, TaskParams, Transaction};
+use gradual_types::{
+    Genesis, Hash, Instruction, Keypair, Pubkey, Slot, TaskId, TaskParams, Transaction,
+};
 use rand::Rng;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -32,7 +34,13 @@ const PARALLEL_NODES_MIN: usize = 2_048;
 
 /// Deterministic keypair of node `i` of a run.
 pub fn node_key(seed: u64, i: u32) -> Keypair {
-    Keypair::from_seed(Hash::domain("gradual-sim/node-key/v1", &[&seed.to_le_bytes(), &i.to_le_bytes()]).0)
+    Keypair::from_seed(
+        Hash::domain(
+            "gradual-sim/node-key/v1",
+            &[&seed.to_le_bytes(), &i.to_le_bytes()],
+        )
+        .0,
+    )
 }
 
 /// Make keys `0..n` on `threads` threads (key generation is a scalar multiplication each).
@@ -40,16 +48,32 @@ pub fn make_keys(seed: u64, n: u32, threads: usize) -> Vec<Keypair> {
     let per = (n as usize).div_ceil(threads.max(1)).max(1);
     let ids: Vec<u32> = (0..n).collect();
     std::thread::scope(|s| {
-        let hs: Vec<_> = ids.chunks(per).map(|part| s.spawn(move || part.iter().map(|i| node_key(seed, *i)).collect::<Vec<_>>())).collect();
-        hs.into_iter().flat_map(|h| h.join().expect("key thread panicked")).collect()
+        let hs: Vec<_> = ids
+            .chunks(per)
+            .map(|part| {
+                s.spawn(move || part.iter().map(|i| node_key(seed, *i)).collect::<Vec<_>>())
+            })
+            .collect();
+        hs.into_iter()
+            .flat_map(|h| h.join().expect("key thread panicked"))
+            .collect()
     })
 }
 
 /// Sign `(node, instruction)` pairs on `threads` threads; order is kept.
-pub fn sign_all(keys: &[Keypair], items: Vec<(u32, Instruction)>, chain_id: &str, recent_slot: Slot, threads: usize) -> Vec<Transaction> {
+pub fn sign_all(
+    keys: &[Keypair],
+    items: Vec<(u32, Instruction)>,
+    chain_id: &str,
+    recent_slot: Slot,
+    threads: usize,
+) -> Vec<Transaction> {
     let threads = threads.max(1);
     if threads == 1 || items.len() < 64 {
-        return items.into_iter().map(|(i, ix)| Transaction::new_signed(&keys[i as usize], chain_id, recent_slot, 0, ix)).collect();
+        return items
+            .into_iter()
+            .map(|(i, ix)| Transaction::new_signed(&keys[i as usize], chain_id, recent_slot, 0, ix))
+            .collect();
     }
     let per = items.len().div_ceil(threads);
     let mut parts: Vec<Vec<(u32, Instruction)>> = Vec::new();
@@ -64,9 +88,19 @@ pub fn sign_all(keys: &[Keypair], items: Vec<(u32, Instruction)>, chain_id: &str
     std::thread::scope(|s| {
         let hs: Vec<_> = parts
             .into_iter()
-            .map(|part| s.spawn(move || part.into_iter().map(|(i, ix)| Transaction::new_signed(&keys[i as usize], chain_id, recent_slot, 0, ix)).collect::<Vec<_>>()))
+            .map(|part| {
+                s.spawn(move || {
+                    part.into_iter()
+                        .map(|(i, ix)| {
+                            Transaction::new_signed(&keys[i as usize], chain_id, recent_slot, 0, ix)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        hs.into_iter().flat_map(|h| h.join().expect("signing thread panicked")).collect()
+        hs.into_iter()
+            .flat_map(|h| h.join().expect("signing thread panicked"))
+            .collect()
     })
 }
 
@@ -132,7 +166,8 @@ pub struct Sim {
 }
 
 impl Sim {
-    /// Build the network: keys, genesis, the task (created in block 1).
+    /// Build the network: keys, genesis, the task (created in block 1). The config must pass
+    /// [`SimConfig::validate`] (the CLI reports a typed error first); an invalid one panics.
     pub fn new(cfg: SimConfig) -> Sim {
         cfg.validate().expect("config validated by the caller");
         let started = Instant::now();
@@ -143,7 +178,11 @@ impl Sim {
         let manager = keys.next().expect("manager key");
         let keys: Vec<Keypair> = keys.collect();
         let pubkeys: Vec<Pubkey> = keys.iter().map(Keypair::pubkey).collect();
-        let index: HashMap<Pubkey, u32> = pubkeys.iter().enumerate().map(|(i, p)| (*p, i as u32)).collect();
+        let index: HashMap<Pubkey, u32> = pubkeys
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (*p, i as u32))
+            .collect();
         assert_eq!(index.len(), n as usize, "node keys are distinct");
 
         // Assign strategies to a random subset of nodes (Fisher–Yates on the node order).
@@ -172,7 +211,11 @@ impl Sim {
         let chain_id = "gradual-sim".to_string();
         let mut accounts: Vec<(Pubkey, u64)> = pubkeys.iter().map(|p| (*p, node_balance)).collect();
         accounts.push((manager.pubkey(), total_bounty));
-        let genesis = Genesis { chain_id: chain_id.clone(), accounts, ..Genesis::default() };
+        let genesis = Genesis {
+            chain_id: chain_id.clone(),
+            accounts,
+            ..Genesis::default()
+        };
         let mut ledger = Ledger::new(genesis);
         ledger.paranoid = cfg.check_supply_every_block;
 
@@ -188,31 +231,64 @@ impl Sim {
             allowed_failed_distributions: cfg.allowed_failed_distributions,
             ..TaskParams::default()
         };
-        let create = Transaction::new_signed(&manager, &chain_id, 0, 0, Instruction::CreateTask { nonce: cfg.seed, params, total_bounty });
+        let create = Transaction::new_signed(
+            &manager,
+            &chain_id,
+            0,
+            0,
+            Instruction::CreateTask {
+                nonce: cfg.seed,
+                params,
+                total_bounty,
+            },
+        );
         let task = gradual_types::task_id(&manager.pubkey(), cfg.seed);
         let parent = ledger.head_hash();
-        let out = ledger.apply_block(1, parent, vec![CheckedTx::check(create)]).expect("block 1 applies");
-        assert!(out.receipts[0].result.is_ok(), "task creation failed: {:?}", out.receipts[0].result);
+        let out = ledger
+            .apply_block(1, parent, vec![CheckedTx::check(create)])
+            .expect("block 1 applies");
+        assert!(
+            out.receipts[0].result.is_ok(),
+            "task creation failed: {:?}",
+            out.receipts[0].result
+        );
 
         let cores = pubkeys
             .iter()
             .enumerate()
             .map(|(i, pk)| {
-                let mut core = NodeCore::new(*pk, Hash::domain("gradual-sim/sample-seed/v1", &[&cfg.seed.to_le_bytes(), &(i as u64).to_le_bytes()]));
+                let mut core = NodeCore::new(
+                    *pk,
+                    Hash::domain(
+                        "gradual-sim/sample-seed/v1",
+                        &[&cfg.seed.to_le_bytes(), &(i as u64).to_le_bytes()],
+                    ),
+                );
                 core.set_resend_after_slots(RESEND_AFTER_SLOTS);
-                core.add_task(task, TaskConfig { stake_roe: Some(STAKE_ROE), url: String::new(), claim_at_roe: None });
+                core.add_task(
+                    task,
+                    TaskConfig {
+                        stake_roe: Some(STAKE_ROE),
+                        url: String::new(),
+                        claim_at_roe: None,
+                    },
+                );
                 core
             })
             .collect();
 
         let mut report = Report::new(&cfg);
         for (i, s) in strategy.iter().enumerate() {
-            let c = report.classes.entry(s.name().to_string()).or_insert_with(ClassStats::default);
+            let c = report.classes.entry(s.name().to_string()).or_default();
             c.nodes += 1;
             c.initial_roe += node_balance;
             debug_assert_eq!(strategy[i], *s);
         }
-        let blocks = if cfg.replay_enabled() { vec![out.block] } else { Vec::new() };
+        let blocks = if cfg.replay_enabled() {
+            vec![out.block]
+        } else {
+            Vec::new()
+        };
         Sim {
             offline: vec![false; n as usize],
             cfg,
@@ -260,7 +336,8 @@ impl Sim {
 
     /// The last slot of the run.
     pub fn end(&self) -> Slot {
-        self.clock().start(self.cfg.rounds + 2 + self.cfg.liveness_rounds)
+        self.clock()
+            .start(self.cfg.rounds + 2 + self.cfg.liveness_rounds)
     }
 
     /// Run to the end and produce the report.
@@ -284,7 +361,12 @@ impl Sim {
         self.update_offline(clock.round(at));
         let out = {
             let env = Env {
-                ctx: Ctx { seed: self.cfg.seed, task: self.task, strategy: &self.strategy, index: &self.index },
+                ctx: Ctx {
+                    seed: self.cfg.seed,
+                    task: self.task,
+                    strategy: &self.strategy,
+                    index: &self.index,
+                },
                 ledger: &self.ledger,
                 pubkeys: &self.pubkeys,
                 offline: &self.offline,
@@ -294,15 +376,28 @@ impl Sim {
             };
             // Nodes are independent within a slot: step them on `threads` threads, each with
             // its own view, and merge the results in node order (deterministic).
-            let threads = if self.cores.len() >= PARALLEL_NODES_MIN { self.cfg.threads.max(1) } else { 1 };
+            let threads = if self.cores.len() >= PARALLEL_NODES_MIN {
+                self.cfg.threads.max(1)
+            } else {
+                1
+            };
             let per = self.cores.len().div_ceil(threads).max(1);
             let parts: Vec<StepOut> = if threads == 1 {
                 vec![drive_nodes(&env, 0, &mut self.cores)]
             } else {
                 let env = &env;
                 std::thread::scope(|sc| {
-                    let hs: Vec<_> = self.cores.chunks_mut(per).enumerate().map(|(t, cores)| sc.spawn(move || drive_nodes(env, (t * per) as u32, cores))).collect();
-                    hs.into_iter().map(|h| h.join().expect("node thread panicked")).collect()
+                    let hs: Vec<_> = self
+                        .cores
+                        .chunks_mut(per)
+                        .enumerate()
+                        .map(|(t, cores)| {
+                            sc.spawn(move || drive_nodes(env, (t * per) as u32, cores))
+                        })
+                        .collect();
+                    hs.into_iter()
+                        .map(|h| h.join().expect("node thread panicked"))
+                        .collect()
                 })
             };
             let mut out = Vec::new();
@@ -323,11 +418,17 @@ impl Sim {
         let signed = sign_all(&self.keys, out, &self.chain_id, recent, self.cfg.threads);
         let t2 = Instant::now();
         for tx in signed {
-            if self.faults_on && self.cfg.loss_bps > 0 && self.rng.gen_range(0..BPS) < self.cfg.loss_bps {
+            if self.faults_on
+                && self.cfg.loss_bps > 0
+                && self.rng.gen_range(0..BPS) < self.cfg.loss_bps
+            {
                 self.report.txs_lost += 1;
                 continue;
             }
-            if self.faults_on && self.cfg.delay_bps > 0 && self.rng.gen_range(0..BPS) < self.cfg.delay_bps {
+            if self.faults_on
+                && self.cfg.delay_bps > 0
+                && self.rng.gen_range(0..BPS) < self.cfg.delay_bps
+            {
                 let d = self.rng.gen_range(1..=self.cfg.delay_slots_max);
                 self.report.txs_delayed += 1;
                 self.delayed.entry(at + d).or_default().push(tx);
@@ -348,7 +449,10 @@ impl Sim {
         let checked = CheckedTx::check_all(txs, self.cfg.threads);
         let t3 = Instant::now();
         let parent = self.ledger.head_hash();
-        let out = self.ledger.apply_block(at, parent, checked).expect("the simulator builds well-formed blocks");
+        let out = self
+            .ledger
+            .apply_block(at, parent, checked)
+            .expect("the simulator builds well-formed blocks");
         let t4 = Instant::now();
         self.report.blocks += 1;
         self.report.txs += n_txs;
@@ -362,9 +466,17 @@ impl Sim {
                     gradual_ledger::TxError::InBatch { error, .. } => format!("InBatch/{error:?}"),
                     e => format!("{e:?}"),
                 };
-                let kind = kind.split([' ', '{', '(']).next().unwrap_or("?").to_string();
+                let kind = kind
+                    .split([' ', '{', '('])
+                    .next()
+                    .unwrap_or("?")
+                    .to_string();
                 *self.report.tx_errors.entry(kind).or_insert(0) += 1;
-                if self.index.get(&tx.message.signer).is_some_and(|i| self.strategy[*i as usize] == Strategy::Honest) {
+                if self
+                    .index
+                    .get(&tx.message.signer)
+                    .is_some_and(|i| self.strategy[*i as usize] == Strategy::Honest)
+                {
                     self.report.honest_tx_errors += 1;
                 }
             }
@@ -374,7 +486,11 @@ impl Sim {
         }
         self.last_events = out.events;
         if self.cfg.timing {
-            let write_bytes = out.writes.iter().map(|w| (w.key.len() + w.value.as_ref().map_or(0, Vec::len)) as u64).sum();
+            let write_bytes = out
+                .writes
+                .iter()
+                .map(|w| (w.key.len() + w.value.as_ref().map_or(0, Vec::len)) as u64)
+                .sum();
             self.slot_stats.push(SlotStat {
                 slot: at,
                 nodes_ns: (t1 - t0).as_nanos() as u64,
@@ -397,12 +513,15 @@ impl Sim {
         self.offline_round = Some(round);
         for i in 0..self.offline.len() {
             let flaky = self.strategy[i] == Strategy::Flaky;
-            self.offline[i] = flaky && self.faults_on && self.rng.gen_range(0..BPS) < self.cfg.flaky_rate_bps;
+            self.offline[i] =
+                flaky && self.faults_on && self.rng.gen_range(0..BPS) < self.cfg.flaky_rate_bps;
         }
     }
 
     fn is_honest(&self, node: &Pubkey) -> bool {
-        self.index.get(node).is_some_and(|i| self.strategy[*i as usize] == Strategy::Honest)
+        self.index
+            .get(node)
+            .is_some_and(|i| self.strategy[*i as usize] == Strategy::Honest)
     }
 
     fn class(&mut self, node: &Pubkey) -> Option<&mut ClassStats> {
@@ -426,7 +545,9 @@ impl Sim {
         if self.is_honest(node) {
             self.report.honest_slashed_roe += amount;
             self.report.honest_slash_events += 1;
-            self.violation(format!("honest node {node} slashed {amount} ROE ({why}, round {round})"));
+            self.violation(format!(
+                "honest node {node} slashed {amount} ROE ({why}, round {round})"
+            ));
         }
     }
 
@@ -467,15 +588,24 @@ impl Sim {
                         }
                     }
                 }
-                if f.correct > 0 {
-                    f.honest_fair_roe = f.honest_correct * (self.bounty_per_round / f.correct);
-                }
+                f.honest_fair_roe =
+                    f.honest_correct * self.bounty_per_round.checked_div(f.correct).unwrap_or(0);
                 f.honest_list_share = self.bounty_per_round.checked_div(unvoided).unwrap_or(0);
                 self.facts.insert(*round, f);
             }
-            LedgerEvent::AuditResolved { round, candidate, outcome, .. } => {
-                let Some(audit) = self.ledger.audit(&task, *round, candidate).cloned() else { return };
-                let correct = self.ledger.submission(&task, *round, candidate).is_some_and(|s| s.value == honest_proof(&task, candidate, *round));
+            LedgerEvent::AuditResolved {
+                round,
+                candidate,
+                outcome,
+                ..
+            } => {
+                let Some(audit) = self.ledger.audit(&task, *round, candidate).cloned() else {
+                    return;
+                };
+                let correct = self
+                    .ledger
+                    .submission(&task, *round, candidate)
+                    .is_some_and(|s| s.value == honest_proof(&task, candidate, *round));
                 let r = &mut self.report;
                 r.audits += 1;
                 if correct {
@@ -493,8 +623,12 @@ impl Sim {
                     }
                 }
                 match outcome {
-                    AuditOutcome::Upheld { slashed, .. } => self.honest_slashed(candidate, *slashed, "audit upheld", *round),
-                    AuditOutcome::Refuted { slashed, .. } => self.honest_slashed(&audit.accuser, *slashed, "accusation refuted", *round),
+                    AuditOutcome::Upheld { slashed, .. } => {
+                        self.honest_slashed(candidate, *slashed, "audit upheld", *round)
+                    }
+                    AuditOutcome::Refuted { slashed, .. } => {
+                        self.honest_slashed(&audit.accuser, *slashed, "accusation refuted", *round)
+                    }
                     AuditOutcome::Unresolved => {}
                 }
             }
@@ -521,14 +655,24 @@ impl Sim {
                 if let Some(f) = self.facts.get_mut(round) {
                     f.honest_paid_roe = honest_paid;
                     f.settled = Some(true);
-                    shortchanged = f.honest_unvoided.iter().filter(|n| paid.get(*n).copied().unwrap_or(0) < f.honest_list_share).count() as u64;
+                    shortchanged = f
+                        .honest_unvoided
+                        .iter()
+                        .filter(|n| paid.get(*n).copied().unwrap_or(0) < f.honest_list_share)
+                        .count() as u64;
                 }
                 if shortchanged > 0 {
                     self.report.honest_shortchanged += shortchanged;
                     self.violation(format!("round {round} attempt {attempt}: {shortchanged} honest nodes paid less than an equal share"));
                 }
             }
-            LedgerEvent::PayoutFailed { round, attempt, rejected, slashed, .. } => {
+            LedgerEvent::PayoutFailed {
+                round,
+                attempt,
+                rejected,
+                slashed,
+                ..
+            } => {
                 let fact = self.lists.get(&(*round, *attempt)).cloned();
                 if *rejected {
                     self.report.lists_rejected += 1;
@@ -557,7 +701,13 @@ impl Sim {
         self.ledger.assert_supply_conserved();
         self.report.supply_conserved = true;
         let held = self.ledger.total_held_roe();
-        let minted: u128 = self.ledger.genesis().accounts.iter().map(|(_, b)| u128::from(*b)).sum();
+        let minted: u128 = self
+            .ledger
+            .genesis()
+            .accounts
+            .iter()
+            .map(|(_, b)| u128::from(*b))
+            .sum();
         assert_eq!(held, minted, "supply changed without fees or mints");
         let replay_started = Instant::now();
         if self.cfg.replay_enabled() {
@@ -565,21 +715,41 @@ impl Sim {
             fresh.paranoid = false;
             for b in &self.blocks {
                 let txs = CheckedTx::check_all(b.txs.clone(), self.cfg.threads);
-                let out = fresh.apply_block(b.header.slot, b.header.parent_hash, txs).expect("replay applies");
-                assert_eq!(out.block.header, b.header, "replay diverged at slot {}", b.header.slot);
+                let out = fresh
+                    .apply_block(b.header.slot, b.header.parent_hash, txs)
+                    .expect("replay applies");
+                assert_eq!(
+                    out.block.header, b.header,
+                    "replay diverged at slot {}",
+                    b.header.slot
+                );
             }
-            assert_eq!(fresh.state_root(), self.ledger.state_root(), "replayed root differs from the live root");
+            assert_eq!(
+                fresh.state_root(),
+                self.ledger.state_root(),
+                "replayed root differs from the live root"
+            );
             self.report.replay_matches = Some(true);
         }
         self.report.time_replay_ms = replay_started.elapsed().as_millis() as u64;
         // Accumulated in microseconds while running.
-        for t in [&mut self.report.time_nodes_ms, &mut self.report.time_sign_ms, &mut self.report.time_verify_ms, &mut self.report.time_apply_ms] {
+        for t in [
+            &mut self.report.time_nodes_ms,
+            &mut self.report.time_sign_ms,
+            &mut self.report.time_verify_ms,
+            &mut self.report.time_apply_ms,
+        ] {
             *t /= 1_000;
         }
         // Rounds of the safety phase, and which settled.
         let settle_by = u64::from(self.cfg.allowed_failed_distributions) + 1;
         let check_settled = self.cfg.liveness_rounds >= settle_by;
-        let facts: Vec<(u64, RoundFact)> = self.facts.iter().filter(|(r, _)| (1..=self.cfg.rounds).contains(*r)).map(|(r, f)| (*r, f.clone())).collect();
+        let facts: Vec<(u64, RoundFact)> = self
+            .facts
+            .iter()
+            .filter(|(r, _)| (1..=self.cfg.rounds).contains(*r))
+            .map(|(r, f)| (*r, f.clone()))
+            .collect();
         for (r, f) in facts {
             match f.settled {
                 Some(paid) => {
@@ -596,11 +766,21 @@ impl Sim {
         }
         // Net ROE per class: balance + stake + pending rewards, minus what it started with.
         for (i, pk) in self.pubkeys.iter().enumerate() {
-            let held = self.ledger.balance(pk) + self.ledger.stake(&self.task, pk).map_or(0, |s| s.amount) + self.ledger.pending_reward(&self.task, pk);
-            let c = self.report.classes.get_mut(self.strategy[i].name()).expect("class");
+            let held = self.ledger.balance(pk)
+                + self.ledger.stake(&self.task, pk).map_or(0, |s| s.amount)
+                + self.ledger.pending_reward(&self.task, pk);
+            let c = self
+                .report
+                .classes
+                .get_mut(self.strategy[i].name())
+                .expect("class");
             c.final_roe += held;
         }
-        let honest_nodes = self.report.classes.get(Strategy::Honest.name()).map_or(0, |c| c.nodes);
+        let honest_nodes = self
+            .report
+            .classes
+            .get(Strategy::Honest.name())
+            .map_or(0, |c| c.nodes);
         self.report.honest_stake_roe = u64::from(honest_nodes) * STAKE_ROE;
         self.report.state_root = self.ledger.state_root().to_string();
         self.report.final_slot = self.ledger.slot();
@@ -660,26 +840,49 @@ fn drive_nodes(env: &Env, first: u32, cores: &mut [NodeCore]) -> StepOut {
             while let Some(action) = core.poll_action() {
                 match action {
                     Action::RunTask { .. } => {}
-                    Action::MakeProof { task, round } => match strategy::proof(s, ctx, &me, round) {
-                        Some(v) => {
-                            core.handle_proof(&task, round, Some(v), at);
-                            answered = true;
+                    Action::MakeProof { task, round } => {
+                        match strategy::proof(s, ctx, &me, round) {
+                            Some(v) => {
+                                core.handle_proof(&task, round, Some(v), at);
+                                answered = true;
+                            }
+                            None => out.copy_ops.push((i, Some(round))),
                         }
-                        None => out.copy_ops.push((i, Some(round))),
-                    },
-                    Action::CheckProof { task, round, candidate, value } => {
+                    }
+                    Action::CheckProof {
+                        task,
+                        round,
+                        candidate,
+                        value,
+                    } => {
                         let v = strategy::check(s, ctx, &candidate, round, &value);
                         core.handle_check(&task, round, candidate, v);
                         answered = true;
                     }
-                    Action::MakeDistribution { task, round, attempt, purpose, submitters, bounty } => {
+                    Action::MakeDistribution {
+                        task,
+                        round,
+                        attempt,
+                        purpose,
+                        submitters,
+                        bounty,
+                    } => {
                         let list = match purpose {
                             ListPurpose::Submit => {
-                                let (list, honest) = strategy::submit_list(s, ctx, &me, round, &submitters, bounty);
+                                let (list, honest) =
+                                    strategy::submit_list(s, ctx, &me, round, &submitters, bounty);
                                 out.lists.push(((round, attempt), ListFact { honest }));
                                 list
                             }
-                            ListPurpose::Audit => strategy::audit_list(s, ctx, env.ledger, round, attempt, &submitters, bounty),
+                            ListPurpose::Audit => strategy::audit_list(
+                                s,
+                                ctx,
+                                env.ledger,
+                                round,
+                                attempt,
+                                &submitters,
+                                bounty,
+                            ),
                         };
                         core.handle_list(&task, round, attempt, purpose, list, &view);
                         answered = true;
@@ -697,11 +900,22 @@ fn drive_nodes(env: &Env, first: u32, cores: &mut [NodeCore]) -> StepOut {
 
 /// A copier's proof: a landed peer proof of the same round (picked by a coin), or, in the
 /// last slot of the submission window with nothing to copy, garbage.
-fn copy_proof(ctx: &Ctx, view: &CachedView, me: &Pubkey, round: u64, at: Slot, clock: &gradual_ledger::Clock) -> Option<Vec<u8>> {
+fn copy_proof(
+    ctx: &Ctx,
+    view: &CachedView,
+    me: &Pubkey,
+    round: u64,
+    at: Slot,
+    clock: &gradual_ledger::Clock,
+) -> Option<Vec<u8>> {
     let subs = view.submitters(&ctx.task, round);
     let peers: Vec<&Pubkey> = subs.iter().map(|(p, _)| p).filter(|p| *p != me).collect();
     if !peers.is_empty() {
-        let k = coin(ctx.seed, &[&me.0, &round.to_le_bytes(), b"copy"], peers.len() as u64) as usize;
+        let k = coin(
+            ctx.seed,
+            &[&me.0, &round.to_le_bytes(), b"copy"],
+            peers.len() as u64,
+        ) as usize;
         return view.submission(&ctx.task, round, peers[k]).map(|s| s.value);
     }
     let window = clock.window(Window::ProofSubmission, round, 0);

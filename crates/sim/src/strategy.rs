@@ -11,12 +11,19 @@ use std::collections::HashMap;
 /// The proof an honest node submits for `round`: it commits to the node's identity
 /// (SPEC §4 "hash(result ‖ node ‖ round)"), so a copied proof fails its audit.
 pub fn honest_proof(task: &TaskId, node: &Pubkey, round: u64) -> Vec<u8> {
-    Hash::domain("gradual-sim/work/v1", &[&task.0, &node.0, &round.to_le_bytes()]).0.to_vec()
+    Hash::domain(
+        "gradual-sim/work/v1",
+        &[&task.0, &node.0, &round.to_le_bytes()],
+    )
+    .0
+    .to_vec()
 }
 
 /// A garbage proof: the right size, but no work behind it.
 pub fn garbage_proof(node: &Pubkey, round: u64) -> Vec<u8> {
-    Hash::domain("gradual-sim/garbage/v1", &[&node.0, &round.to_le_bytes()]).0.to_vec()
+    Hash::domain("gradual-sim/garbage/v1", &[&node.0, &round.to_le_bytes()])
+        .0
+        .to_vec()
 }
 
 /// A deterministic coin for strategy decisions: `hash(seed ‖ parts) mod m`.
@@ -54,7 +61,13 @@ pub fn proof(s: Strategy, ctx: &Ctx, me: &Pubkey, round: u64) -> Option<Vec<u8>>
 
 /// A check of `candidate`'s proof.
 pub fn check(s: Strategy, ctx: &Ctx, candidate: &Pubkey, round: u64, value: &[u8]) -> Verdict {
-    let exact = || if value == honest_proof(&ctx.task, candidate, round).as_slice() { Verdict::Valid } else { Verdict::Invalid };
+    let exact = || {
+        if value == honest_proof(&ctx.task, candidate, round).as_slice() {
+            Verdict::Valid
+        } else {
+            Verdict::Invalid
+        }
+    };
     match s {
         Strategy::Lazy => Verdict::Valid,
         Strategy::FalseAccuser => Verdict::Invalid,
@@ -70,7 +83,14 @@ pub fn check(s: Strategy, ctx: &Ctx, candidate: &Pubkey, round: u64, value: &[u8
 }
 
 /// The list a node submits when selected: `(list, is it the default equal split?)`.
-pub fn submit_list(s: Strategy, ctx: &Ctx, me: &Pubkey, round: u64, submitters: &[Pubkey], bounty: u64) -> (Vec<(Pubkey, u64)>, bool) {
+pub fn submit_list(
+    s: Strategy,
+    ctx: &Ctx,
+    me: &Pubkey,
+    round: u64,
+    submitters: &[Pubkey],
+    bounty: u64,
+) -> (Vec<(Pubkey, u64)>, bool) {
     let fair = equal_split(submitters, bounty);
     let list = match s {
         Strategy::BadDistributor if submitters.len() > 1 => {
@@ -79,11 +99,19 @@ pub fn submit_list(s: Strategy, ctx: &Ctx, me: &Pubkey, round: u64, submitters: 
                 let n = submitters.len() as u64;
                 let mine = (bounty / n).saturating_mul(5).min(bounty / 2);
                 let others = (bounty - mine) / (n - 1);
-                submitters.iter().map(|p| (*p, if p == me { mine } else { others })).collect()
+                submitters
+                    .iter()
+                    .map(|p| (*p, if p == me { mine } else { others }))
+                    .collect()
             } else {
                 // Drop about a quarter of the others; the rest (and itself) split the bounty.
-                let mut kept: Vec<Pubkey> =
-                    submitters.iter().filter(|p| *p == me || coin(ctx.seed, &[&me.0, &p.0, &round.to_le_bytes()], 4) != 0).copied().collect();
+                let mut kept: Vec<Pubkey> = submitters
+                    .iter()
+                    .filter(|p| {
+                        *p == me || coin(ctx.seed, &[&me.0, &p.0, &round.to_le_bytes()], 4) != 0
+                    })
+                    .copied()
+                    .collect();
                 if kept.len() == submitters.len() {
                     if let Some(victim) = submitters.iter().find(|p| *p != me).copied() {
                         kept.retain(|p| *p != victim);
@@ -93,7 +121,11 @@ pub fn submit_list(s: Strategy, ctx: &Ctx, me: &Pubkey, round: u64, submitters: 
             }
         }
         Strategy::Colluder => {
-            let ours: Vec<Pubkey> = submitters.iter().filter(|p| ctx.strategy_of(p) == Some(Strategy::Colluder)).copied().collect();
+            let ours: Vec<Pubkey> = submitters
+                .iter()
+                .filter(|p| ctx.strategy_of(p) == Some(Strategy::Colluder))
+                .copied()
+                .collect();
             if ours.is_empty() {
                 fair.clone()
             } else {
@@ -121,7 +153,9 @@ pub fn audit_list(
     match s {
         Strategy::Lazy => uploaded(),
         Strategy::Colluder => {
-            let by_colluder = ledger.attempt(&ctx.task, round, attempt).is_some_and(|a| ctx.strategy_of(&a.submitter) == Some(Strategy::Colluder));
+            let by_colluder = ledger
+                .attempt(&ctx.task, round, attempt)
+                .is_some_and(|a| ctx.strategy_of(&a.submitter) == Some(Strategy::Colluder));
             if by_colluder {
                 uploaded()
             } else {
@@ -144,14 +178,34 @@ mod tests {
     fn bad_distributor_lists_differ_and_stay_within_bounty() {
         let subs: Vec<Pubkey> = (1..=10).map(pk).collect();
         let strategy = vec![Strategy::Honest; 10];
-        let index: HashMap<Pubkey, u32> = subs.iter().enumerate().map(|(i, p)| (*p, i as u32)).collect();
-        let ctx = Ctx { seed: 1, task: Hash([9; 32]), strategy: &strategy, index: &index };
+        let index: HashMap<Pubkey, u32> = subs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (*p, i as u32))
+            .collect();
+        let ctx = Ctx {
+            seed: 1,
+            task: Hash([9; 32]),
+            strategy: &strategy,
+            index: &index,
+        };
         for round in 0..20 {
-            let (list, honest) = submit_list(Strategy::BadDistributor, &ctx, &pk(3), round, &subs, 1_000_000);
-            assert!(!honest, "round {round}: a bad distributor's list equals the fair one");
+            let (list, honest) = submit_list(
+                Strategy::BadDistributor,
+                &ctx,
+                &pk(3),
+                round,
+                &subs,
+                1_000_000,
+            );
+            assert!(
+                !honest,
+                "round {round}: a bad distributor's list equals the fair one"
+            );
             assert!(list.iter().map(|(_, r)| r).sum::<u64>() <= 1_000_000);
             assert!(list.iter().any(|(p, _)| *p == pk(3)));
-            let (fair, honest) = submit_list(Strategy::Honest, &ctx, &pk(3), round, &subs, 1_000_000);
+            let (fair, honest) =
+                submit_list(Strategy::Honest, &ctx, &pk(3), round, &subs, 1_000_000);
             assert!(honest);
             assert_eq!(fair, equal_split(&subs, 1_000_000));
         }
@@ -162,15 +216,42 @@ mod tests {
         let strategy = vec![Strategy::Honest, Strategy::Colluder];
         let index: HashMap<Pubkey, u32> = [(pk(1), 0), (pk(2), 1)].into_iter().collect();
         let task = Hash([9; 32]);
-        let ctx = Ctx { seed: 1, task, strategy: &strategy, index: &index };
+        let ctx = Ctx {
+            seed: 1,
+            task,
+            strategy: &strategy,
+            index: &index,
+        };
         let good = honest_proof(&task, &pk(1), 4);
         let junk = garbage_proof(&pk(2), 4);
-        assert_eq!(check(Strategy::Honest, &ctx, &pk(1), 4, &good), Verdict::Valid);
-        assert_eq!(check(Strategy::Honest, &ctx, &pk(2), 4, &junk), Verdict::Invalid);
-        assert_eq!(check(Strategy::Honest, &ctx, &pk(2), 4, &good), Verdict::Invalid, "a copy fails");
-        assert_eq!(check(Strategy::Lazy, &ctx, &pk(2), 4, &junk), Verdict::Valid);
-        assert_eq!(check(Strategy::FalseAccuser, &ctx, &pk(1), 4, &good), Verdict::Invalid);
-        assert_eq!(check(Strategy::Colluder, &ctx, &pk(2), 4, &junk), Verdict::Valid);
-        assert_eq!(check(Strategy::Colluder, &ctx, &pk(1), 4, &good), Verdict::Invalid);
+        assert_eq!(
+            check(Strategy::Honest, &ctx, &pk(1), 4, &good),
+            Verdict::Valid
+        );
+        assert_eq!(
+            check(Strategy::Honest, &ctx, &pk(2), 4, &junk),
+            Verdict::Invalid
+        );
+        assert_eq!(
+            check(Strategy::Honest, &ctx, &pk(2), 4, &good),
+            Verdict::Invalid,
+            "a copy fails"
+        );
+        assert_eq!(
+            check(Strategy::Lazy, &ctx, &pk(2), 4, &junk),
+            Verdict::Valid
+        );
+        assert_eq!(
+            check(Strategy::FalseAccuser, &ctx, &pk(1), 4, &good),
+            Verdict::Invalid
+        );
+        assert_eq!(
+            check(Strategy::Colluder, &ctx, &pk(2), 4, &junk),
+            Verdict::Valid
+        );
+        assert_eq!(
+            check(Strategy::Colluder, &ctx, &pk(1), 4, &good),
+            Verdict::Invalid
+        );
     }
 }

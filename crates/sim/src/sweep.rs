@@ -119,15 +119,28 @@ pub fn run(spec: &SweepSpec) -> anyhow::Result<Vec<Row>> {
         for _ in 0..spec.jobs.max(1) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((share, committee, cfg)) = points.get(i) else { break };
+                let Some((share, committee, cfg)) = points.get(i) else {
+                    break;
+                };
                 let r = Sim::new(cfg.clone()).run();
                 let row = row_of(spec, *share, *committee, cfg, &r);
-                eprintln!("sweep {}/{}: share {share} % K {committee}: honest {:.3} %, catch {:.2} %", i + 1, points.len(), row.honest_reward_pct, row.catch_rate_pct);
+                eprintln!(
+                    "sweep {}/{}: share {share} % K {committee}: honest {:.3} %, catch {:.2} %",
+                    i + 1,
+                    points.len(),
+                    row.honest_reward_pct,
+                    row.catch_rate_pct
+                );
                 rows.lock().expect("no poisoned lock")[i] = Some(row);
             });
         }
     });
-    Ok(rows.into_inner().expect("no poisoned lock").into_iter().map(|r| r.expect("every point ran")).collect())
+    Ok(rows
+        .into_inner()
+        .expect("no poisoned lock")
+        .into_iter()
+        .map(|r| r.expect("every point ran"))
+        .collect())
 }
 
 fn row_of(spec: &SweepSpec, share: f64, committee: u16, cfg: &SimConfig, r: &crate::Report) -> Row {
@@ -137,7 +150,13 @@ fn row_of(spec: &SweepSpec, share: f64, committee: u16, cfg: &SimConfig, r: &cra
     let capture = binom_tail(k, p, k / 2 + 1);
     let n = f64::from(spec.nodes);
     let honest = (n * (1.0 - p)).round();
-    let unsampled = if n > 1.0 { (1.0 - f64::from(spec.audit_sample) / (n - 1.0)).max(0.0).powf(honest) } else { 1.0 };
+    let unsampled = if n > 1.0 {
+        (1.0 - f64::from(spec.audit_sample) / (n - 1.0))
+            .max(0.0)
+            .powf(honest)
+    } else {
+        1.0
+    };
     let true_audits = r.true_upheld + r.true_refuted + r.true_unresolved;
     Row {
         strategy: spec.strategy.name().into(),
@@ -153,7 +172,11 @@ fn row_of(spec: &SweepSpec, share: f64, committee: u16, cfg: &SimConfig, r: &cra
         bad_proofs: r.bad_proofs,
         bad_voided: r.bad_proofs_voided,
         catch_rate_pct: r.catch_rate_pct,
-        audit_escape_pct: if true_audits == 0 { 0.0 } else { (r.true_refuted + r.true_unresolved) as f64 * 100.0 / true_audits as f64 },
+        audit_escape_pct: if true_audits == 0 {
+            0.0
+        } else {
+            (r.true_refuted + r.true_unresolved) as f64 * 100.0 / true_audits as f64
+        },
         binom_escape_pct: escape * 100.0,
         unsampled_pct: unsampled * 100.0,
         predicted_catch_pct: (1.0 - unsampled) * (1.0 - escape) * 100.0,
@@ -208,12 +231,36 @@ pub fn csv(rows: &[Row]) -> String {
 
 pub fn table(rows: &[Row]) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{:>6} {:>4} {:>10} {:>9} {:>11} {:>8} {:>9} {:>9} {:>9} {:>7} {:>8}", "adv %", "K", "honest %", "catch %", "pred catch%", "escape%", "binom esc", "slash %/r", "innocent", "bad pd", "unpaid");
+    let _ = writeln!(
+        s,
+        "{:>6} {:>4} {:>10} {:>9} {:>11} {:>8} {:>9} {:>9} {:>9} {:>7} {:>8}",
+        "adv %",
+        "K",
+        "honest %",
+        "catch %",
+        "pred catch%",
+        "escape%",
+        "binom esc",
+        "slash %/r",
+        "innocent",
+        "bad pd",
+        "unpaid"
+    );
     for r in rows {
         let _ = writeln!(
             s,
             "{:>6} {:>4} {:>10.4} {:>9.2} {:>11.2} {:>8.2} {:>9.3} {:>9.5} {:>9} {:>7} {:>8}",
-            r.share_pct, r.committee, r.honest_reward_pct, r.catch_rate_pct, r.predicted_catch_pct, r.audit_escape_pct, r.binom_escape_pct, r.honest_slash_pct_per_round, r.false_upheld, r.bad_lists_paid, r.rounds_unpaid
+            r.share_pct,
+            r.committee,
+            r.honest_reward_pct,
+            r.catch_rate_pct,
+            r.predicted_catch_pct,
+            r.audit_escape_pct,
+            r.binom_escape_pct,
+            r.honest_slash_pct_per_round,
+            r.false_upheld,
+            r.bad_lists_paid,
+            r.rounds_unpaid
         );
     }
     s

@@ -26,26 +26,23 @@ pub enum StoreError {
     #[error("no store at '{path}'; create one from a genesis first")]
     NotFound { path: PathBuf },
 
-    #[error("store at '{path}' already holds chain '{chain_id}'; open it instead, or pick another path")]
+    #[error(
+        "store at '{path}' already holds chain '{chain_id}'; open it instead, or pick another path"
+    )]
     AlreadyExists { path: PathBuf, chain_id: String },
 
     #[error("store at '{path}' holds no chain (it was never initialised from a genesis); create it from a genesis")]
     NoChain { path: PathBuf },
 
-    #[error("store at '{path}' holds chain '{stored_chain}' (genesis {stored_hash}), the genesis given is for chain '{given_chain}' (genesis {given_hash}); use the matching genesis or another path")]
+    #[error("store at '{path}' holds {stored}, the genesis given is for {given}; use the matching genesis or another path")]
     GenesisMismatch {
         path: PathBuf,
-        stored_chain: String,
-        stored_hash: Hash,
-        given_chain: String,
-        given_hash: Hash,
+        stored: Box<ChainIdentity>,
+        given: Box<ChainIdentity>,
     },
 
     #[error("cannot start a chain at '{path}' from this genesis: {source}")]
-    InvalidGenesis {
-        path: PathBuf,
-        source: GenesisError,
-    },
+    InvalidGenesis { path: PathBuf, source: GenesisError },
 
     #[error("store at '{path}' is already open (by this or another process); close the other user first")]
     AlreadyOpen { path: PathBuf },
@@ -98,8 +95,34 @@ pub enum StoreError {
     Db {
         path: PathBuf,
         doing: &'static str,
-        source: redb::Error,
+        source: Box<redb::Error>,
     },
+}
+
+/// Which chain a genesis starts: its id and the genesis hash (two geneses may share an id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainIdentity {
+    pub chain_id: String,
+    pub genesis_hash: Hash,
+}
+
+impl ChainIdentity {
+    pub fn of(genesis: &gradual_types::Genesis) -> ChainIdentity {
+        ChainIdentity {
+            chain_id: genesis.chain_id.clone(),
+            genesis_hash: genesis.hash(),
+        }
+    }
+}
+
+impl std::fmt::Display for ChainIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "chain '{}' (genesis {})",
+            self.chain_id, self.genesis_hash
+        )
+    }
 }
 
 #[cfg(test)]
@@ -107,24 +130,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn errors_can_cross_threads_and_render_lowercase() {
+    fn errors_can_cross_threads_stay_small_and_render_lowercase() {
         fn assert_send_sync<T: Send + Sync + 'static>() {}
         assert_send_sync::<StoreError>();
+        assert!(
+            std::mem::size_of::<StoreError>() <= 128,
+            "box large variants"
+        );
         let e = StoreError::GenesisMismatch {
             path: "/x".into(),
-            stored_chain: "a".into(),
-            stored_hash: Hash::ZERO,
-            given_chain: "b".into(),
-            given_hash: Hash([1; 32]),
+            stored: Box::new(ChainIdentity {
+                chain_id: "a".into(),
+                genesis_hash: Hash::ZERO,
+            }),
+            given: Box::new(ChainIdentity {
+                chain_id: "b".into(),
+                genesis_hash: Hash([1; 32]),
+            }),
         };
         let msg = e.to_string();
         assert!(
             msg.starts_with("store at '/x' holds chain 'a' (genesis "),
             "{msg}"
         );
-        assert!(
-            msg.contains("the genesis given is for chain 'b'"),
-            "{msg}"
-        );
+        assert!(msg.contains("the genesis given is for chain 'b'"), "{msg}");
     }
 }

@@ -1,7 +1,7 @@
 //! Durable block log and ledger state for Gradual Consensus, on redb.
 //!
 //! The store keeps, in one redb file: the genesis, every committed block with its receipts,
-//! the ledger's records, an index from transaction id to result, and the head.
+//! the ledger's records, an index from transaction id to block, and the head.
 //! [`Store::commit`] writes one block and everything it changed in **one** redb write
 //! transaction with `Durability::Immediate`, so after any crash the file holds exactly the
 //! blocks whose commit returned (and possibly the one in flight, whole or not at all).
@@ -17,7 +17,7 @@
 //!                                              └─ meta      head                          │
 //!                          every K blocks, in the same txn:  fold the logged write sets ◀─┘
 //!                                              ├─ state     tag‖key → value
-//!                                              ├─ tx_index  sig → (slot, result)
+//!                                              ├─ tx_index  sig → slot
 //!                                              └─ meta      checkpoint = head
 //!   Store::open ──▶ state ⊕ logged write sets ──▶ Ledger::from_records ──▶ root == head?
 //!                   receipts of the last tx_max_age_slots ──▶ Ledger::restore_recent
@@ -46,15 +46,20 @@
 //! | `receipts` | slot (u64) | `Vec<`[`Receipt`]`>`, one per transaction of the block |
 //! | `writes` | slot (u64) | `Vec<(tag ‖ key, Option<value>)>`: a block after the checkpoint |
 //! | `state` | table tag byte ‖ record key | record value (as [`StateWrite`]) |
-//! | `tx_index` | signature (64 bytes) | `(slot, Result<(), TxError>)` |
+//! | `tx_index` | signature (64 bytes) | slot (u64) of the block whose receipt answers for it |
 //!
-//! A transaction id is indexed with the result of its first processing that used it up
-//! (success, or an error that [`TxError::marks_seen`]); an attempt that did not use it up
-//! (bad signature, expired, duplicate, ...) is recorded only while nothing better is known.
+//! A transaction id is indexed with the block of its processing that used it up (success, or
+//! an error that [`TxError::marks_seen`]; at most one block can); an attempt that did not use
+//! it up (bad signature, expired, duplicate, ...) is indexed only while nothing better is
+//! known. [`Store::tx_status`] reads the result from that block's receipts.
+//!
+//! Crash safety is tested by killing a writer process with SIGKILL over and over
+//! (`tests/crash.rs`) and by cutting the power at every sync of a simulated disk, keeping any
+//! subset of the unsynced writes (`tests/power_loss.rs`).
 
 mod error;
 
-pub use error::StoreError;
+pub use error::{ChainIdentity, StoreError};
 pub use redb::backends::InMemoryBackend;
 pub use redb::StorageBackend;
 
@@ -76,7 +81,7 @@ const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
 const WRITES: TableDefinition<u64, &[u8]> = TableDefinition::new("writes");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
-const TX_INDEX: TableDefinition<[u8; 64], &[u8]> = TableDefinition::new("tx_index");
+const TX_INDEX: TableDefinition<[u8; 64], u64> = TableDefinition::new("tx_index");
 
 const META_FORMAT: &str = "format";
 const META_GENESIS: &str = "genesis";
@@ -84,7 +89,9 @@ const META_HEAD: &str = "head";
 const META_CHECKPOINT: &str = "checkpoint";
 
 /// Blocks whose write sets are logged before they are folded into `state` and `tx_index`.
-pub const CHECKPOINT_BLOCKS_DEFAULT: u64 = 32;
+/// Larger saves little more (measured with `ledger_bench --checkpoint-every`) and makes
+/// opening slower.
+pub const CHECKPOINT_BLOCKS_DEFAULT: u64 = 8;
 /// Records the write-set log may hold before a fold, whatever the interval: bounds the
 /// memory the store keeps for them and the work of opening.
 pub const PENDING_WRITES_MAX: usize = 1 << 18;
@@ -98,6 +105,9 @@ pub struct StoredBlock {
     pub block: Block,
     pub receipts: Vec<Receipt>,
 }
+
+/// Where a transaction was processed and how: its block's slot and its receipt's result.
+pub type TxStatus = (Slot, Result<(), TxError>);
 
 /// The last committed block (or the genesis, at height 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -126,15 +136,8 @@ struct Pending {
     slots: Vec<Slot>,
     /// Their writes, in commit order (a later write to a key wins).
     writes: Vec<LoggedWrite>,
-    /// `tx_status` answers not yet in `tx_index`.
-    index: HashMap<Signature, TxIndexEntry>,
-}
-
-/// What `tx_index` holds for a transaction id.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-struct TxIndexEntry {
-    slot: Slot,
-    result: Result<(), TxError>,
+    /// `tx_index` entries (id → slot) not yet folded into it.
+    index: HashMap<Signature, Slot>,
 }
 
 /// A durable chain: genesis, block log, current state and head, in one redb file.
@@ -173,8 +176,14 @@ enum Mode<'a> {
 impl Store {
     /// Create a store for a new chain at `path` and return it with the genesis ledger.
     /// Fails with [`StoreError::AlreadyExists`] if the file already holds a chain.
+    ///
+    /// A new file is built under a temporary name next to `path` and renamed into place once
+    /// its genesis is durable, so a crash while creating leaves no store at `path`.
     pub fn create(path: &Path, genesis: &Genesis) -> Result<(Store, Ledger), StoreError> {
         check_genesis(path, genesis)?;
+        if !path.exists() {
+            return Store::create_fresh(path, genesis);
+        }
         let db = open_db(path, true)?;
         Store::start(db, path.to_path_buf(), Mode::Create(genesis))
     }
@@ -187,11 +196,42 @@ impl Store {
     }
 
     /// Open the store at `path` if it holds a chain (whose genesis must equal `genesis`),
-    /// otherwise create it from `genesis`.
+    /// otherwise create it from `genesis` (as [`Store::create`] does).
     pub fn open_or_create(path: &Path, genesis: &Genesis) -> Result<(Store, Ledger), StoreError> {
         check_genesis(path, genesis)?;
+        if !path.exists() {
+            return Store::create_fresh(path, genesis);
+        }
         let db = open_db(path, true)?;
         Store::start(db, path.to_path_buf(), Mode::OpenOrCreate(genesis))
+    }
+
+    /// Build a new store in `<path>.creating`, then rename it to `path` and sync the
+    /// directory: the file appears at `path` only with its genesis durable in it.
+    fn create_fresh(path: &Path, genesis: &Genesis) -> Result<(Store, Ledger), StoreError> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".creating");
+        let tmp = PathBuf::from(tmp);
+        let io = |doing: &'static str| {
+            move |e: std::io::Error| redb_error(path, doing, StorageError::Io(e))
+        };
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("removing a half-created store")(e)),
+        }
+        let db = open_db(&tmp, true)?;
+        let (mut store, ledger) = Store::init(db, tmp.clone(), genesis)?;
+        std::fs::rename(&tmp, path).map_err(io("moving the new store into place"))?;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io("syncing the store's directory"))?;
+        store.path = path.to_path_buf();
+        Ok((store, ledger))
     }
 
     /// [`Store::open_or_create`] on any redb storage backend (e.g. [`InMemoryBackend`], or
@@ -232,10 +272,8 @@ impl Store {
                 if stored != *given {
                     return Err(StoreError::GenesisMismatch {
                         path,
-                        stored_hash: stored.hash(),
-                        stored_chain: stored.chain_id,
-                        given_hash: given.hash(),
-                        given_chain: given.chain_id.clone(),
+                        stored: Box::new(ChainIdentity::of(&stored)),
+                        given: Box::new(ChainIdentity::of(given)),
                     });
                 }
                 Store::load(db, path, stored)
@@ -252,7 +290,11 @@ impl Store {
             hash: ledger.head_hash(),
             state_root: ledger.state_root(),
         };
-        assert_eq!(head.hash, genesis.hash(), "a new ledger's head is its genesis");
+        assert_eq!(
+            head.hash,
+            genesis.hash(),
+            "a new ledger's head is its genesis"
+        );
         assert_eq!(head.height, 0, "a new ledger has no blocks");
         let checkpoint = Checkpoint {
             slot: head.slot,
@@ -270,20 +312,30 @@ impl Store {
                 .map_err(dberr(&path, "writing the head"))?;
             meta.insert(META_CHECKPOINT, to_bytes(&checkpoint).as_slice())
                 .map_err(dberr(&path, "writing the checkpoint"))?;
-            let mut state = txn.open_table(STATE).map_err(dberr(&path, "initialising"))?;
+            let mut state = txn
+                .open_table(STATE)
+                .map_err(dberr(&path, "initialising"))?;
             for w in ledger.records() {
-                let value = w.value.as_deref().expect("records() holds only live records");
+                let value = w
+                    .value
+                    .as_deref()
+                    .expect("records() holds only live records");
                 state
                     .insert(full_key(&w).as_slice(), value)
                     .map_err(dberr(&path, "writing the genesis state"))?;
             }
             // Create the other tables so that readers never meet a missing table.
-            txn.open_table(BLOCKS).map_err(dberr(&path, "initialising"))?;
-            txn.open_table(RECEIPTS).map_err(dberr(&path, "initialising"))?;
-            txn.open_table(WRITES).map_err(dberr(&path, "initialising"))?;
-            txn.open_table(TX_INDEX).map_err(dberr(&path, "initialising"))?;
+            txn.open_table(BLOCKS)
+                .map_err(dberr(&path, "initialising"))?;
+            txn.open_table(RECEIPTS)
+                .map_err(dberr(&path, "initialising"))?;
+            txn.open_table(WRITES)
+                .map_err(dberr(&path, "initialising"))?;
+            txn.open_table(TX_INDEX)
+                .map_err(dberr(&path, "initialising"))?;
         }
-        txn.commit().map_err(dberr(&path, "committing the genesis"))?;
+        txn.commit()
+            .map_err(dberr(&path, "committing the genesis"))?;
         let store = Store {
             db,
             path,
@@ -300,7 +352,9 @@ impl Store {
     /// against the head, and restore replay protection and the pending index.
     fn load(db: Database, path: PathBuf, genesis: Genesis) -> Result<(Store, Ledger), StoreError> {
         let read = db.begin_read().map_err(dberr(&path, "opening"))?;
-        let meta = read.open_table(META).map_err(dberr(&path, "opening the meta table"))?;
+        let meta = read
+            .open_table(META)
+            .map_err(dberr(&path, "opening the meta table"))?;
         let head: Head = read_meta(&meta, &path, META_HEAD, "the head record")?;
         let checkpoint: Checkpoint =
             read_meta(&meta, &path, META_CHECKPOINT, "the checkpoint record")?;
@@ -313,7 +367,9 @@ impl Store {
 
         // The write-set log: exactly the blocks after the checkpoint.
         let mut pending = Pending::default();
-        let log = read.open_table(WRITES).map_err(dberr(&path, "opening writes"))?;
+        let log = read
+            .open_table(WRITES)
+            .map_err(dberr(&path, "opening writes"))?;
         for row in log.iter().map_err(dberr(&path, "reading writes"))? {
             let (slot, bytes) = row.map_err(dberr(&path, "reading writes"))?;
             let slot = slot.value();
@@ -345,7 +401,9 @@ impl Store {
         }
 
         // Records: the folded state with the logged writes over it.
-        let state = read.open_table(STATE).map_err(dberr(&path, "opening the state table"))?;
+        let state = read
+            .open_table(STATE)
+            .map_err(dberr(&path, "opening the state table"))?;
         let mut folded: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for row in state.iter().map_err(dberr(&path, "reading the state"))? {
             let (k, v) = row.map_err(dberr(&path, "reading the state"))?;
@@ -399,7 +457,9 @@ impl Store {
             decode(&path, &format!("receipts of slot {slot}"), bytes.value())
         };
         // Transaction ids of the logged blocks, not yet in tx_index.
-        let index = read.open_table(TX_INDEX).map_err(dberr(&path, "opening tx_index"))?;
+        let index = read
+            .open_table(TX_INDEX)
+            .map_err(dberr(&path, "opening tx_index"))?;
         for &slot in &pending.slots {
             let list = read_receipts(slot)?;
             let staged = stage_index(&pending.index, &index, &path, slot, &list)?;
@@ -439,6 +499,9 @@ impl Store {
     /// in one durable redb transaction (which also folds the write-set log into `state` and
     /// `tx_index` when the checkpoint interval is reached). Blocks must be committed in the
     /// order `apply_block` produced them.
+    ///
+    /// On an error nothing of the block is stored, but the ledger that produced `out` has
+    /// already applied it: drop that ledger and reopen the store to continue from its head.
     pub fn commit(&mut self, out: &BlockOutput) -> Result<(), StoreError> {
         let header = &out.block.header;
         if header.height != self.head.height + 1
@@ -479,10 +542,15 @@ impl Store {
             || self.pending.writes.len() + writes.len() > PENDING_WRITES_MAX;
 
         let path = &self.path;
-        let mut txn = self.db.begin_write().map_err(dberr(path, "starting a commit"))?;
+        let mut txn = self
+            .db
+            .begin_write()
+            .map_err(dberr(path, "starting a commit"))?;
         txn.set_durability(Durability::Immediate);
         let staged = {
-            let mut blocks = txn.open_table(BLOCKS).map_err(dberr(path, "opening blocks"))?;
+            let mut blocks = txn
+                .open_table(BLOCKS)
+                .map_err(dberr(path, "opening blocks"))?;
             let prev = blocks
                 .insert(head.slot, to_bytes(&out.block).as_slice())
                 .map_err(dberr(path, "writing the block"))?;
@@ -498,10 +566,14 @@ impl Store {
                 .open_table(TX_INDEX)
                 .map_err(dberr(path, "opening tx_index"))?;
             let staged = stage_index(&self.pending.index, &index, path, head.slot, &out.receipts)?;
-            let mut log = txn.open_table(WRITES).map_err(dberr(path, "opening writes"))?;
+            let mut log = txn
+                .open_table(WRITES)
+                .map_err(dberr(path, "opening writes"))?;
             let mut meta = txn.open_table(META).map_err(dberr(path, "opening meta"))?;
             if fold {
-                let mut state = txn.open_table(STATE).map_err(dberr(path, "opening state"))?;
+                let mut state = txn
+                    .open_table(STATE)
+                    .map_err(dberr(path, "opening state"))?;
                 fold_writes(
                     &mut state,
                     path,
@@ -554,16 +626,23 @@ impl Store {
             slot: self.head.slot,
             height: self.head.height,
         };
-        let mut txn = self.db.begin_write().map_err(dberr(path, "starting a checkpoint"))?;
+        let mut txn = self
+            .db
+            .begin_write()
+            .map_err(dberr(path, "starting a checkpoint"))?;
         txn.set_durability(Durability::Immediate);
         {
-            let mut state = txn.open_table(STATE).map_err(dberr(path, "opening state"))?;
+            let mut state = txn
+                .open_table(STATE)
+                .map_err(dberr(path, "opening state"))?;
             fold_writes(&mut state, path, self.pending.writes.iter())?;
             let mut index = txn
                 .open_table(TX_INDEX)
                 .map_err(dberr(path, "opening tx_index"))?;
-            fold_index(&mut index, path, &self.pending.index, &HashMap::new())?;
-            let mut log = txn.open_table(WRITES).map_err(dberr(path, "opening writes"))?;
+            fold_index(&mut index, path, &self.pending.index, &[])?;
+            let mut log = txn
+                .open_table(WRITES)
+                .map_err(dberr(path, "opening writes"))?;
             for slot in &self.pending.slots {
                 log.remove(*slot).map_err(dberr(path, "emptying writes"))?;
             }
@@ -571,7 +650,8 @@ impl Store {
             meta.insert(META_CHECKPOINT, to_bytes(&checkpoint).as_slice())
                 .map_err(dberr(path, "writing the checkpoint"))?;
         }
-        txn.commit().map_err(dberr(path, "committing a checkpoint"))?;
+        txn.commit()
+            .map_err(dberr(path, "committing a checkpoint"))?;
         self.pending = Pending::default();
         self.checkpoint = checkpoint;
         Ok(())
@@ -636,25 +716,50 @@ impl Store {
     }
 
     /// The slot and result of the transaction with this id, if the store has seen it.
-    pub fn tx_status(
-        &self,
-        id: &Signature,
-    ) -> Result<Option<(Slot, Result<(), TxError>)>, StoreError> {
-        if let Some(entry) = self.pending.index.get(id) {
-            return Ok(Some((entry.slot, entry.result.clone())));
-        }
+    pub fn tx_status(&self, id: &Signature) -> Result<Option<TxStatus>, StoreError> {
         let read = self.read()?;
-        let index = read
-            .open_table(TX_INDEX)
-            .map_err(|e| redb_error(&self.path, "opening tx_index", e))?;
-        let Some(bytes) = index
-            .get(&id.0)
-            .map_err(|e| redb_error(&self.path, "reading tx_index", e))?
-        else {
-            return Ok(None);
+        let slot = match self.pending.index.get(id) {
+            Some(slot) => *slot,
+            None => {
+                let index = read
+                    .open_table(TX_INDEX)
+                    .map_err(|e| redb_error(&self.path, "opening tx_index", e))?;
+                let slot = index
+                    .get(&id.0)
+                    .map_err(|e| redb_error(&self.path, "reading tx_index", e))?;
+                match slot {
+                    Some(slot) => slot.value(),
+                    None => return Ok(None),
+                }
+            }
         };
-        let entry: TxIndexEntry = decode(&self.path, "a tx_index entry", bytes.value())?;
-        Ok(Some((entry.slot, entry.result)))
+        // The block's receipt for it: the one that used the id up, else the first.
+        let receipts = self.receipts_table(&read)?;
+        let bytes = receipts
+            .get(slot)
+            .map_err(|e| redb_error(&self.path, "reading receipts", e))?
+            .ok_or_else(|| {
+                corrupt(
+                    &self.path,
+                    format!("tx_index points at slot {slot}, which has no receipts"),
+                )
+            })?;
+        let list: Vec<Receipt> = decode(
+            &self.path,
+            &format!("receipts of slot {slot}"),
+            bytes.value(),
+        )?;
+        let mine = || list.iter().filter(|r| r.tx == *id);
+        let Some(r) = mine()
+            .find(|r| used_up(&r.result))
+            .or_else(|| mine().next())
+        else {
+            return Err(corrupt(
+                &self.path,
+                format!("tx_index points at slot {slot}, whose block does not hold {id}"),
+            ));
+        };
+        Ok(Some((slot, r.result.clone())))
     }
 
     /// Re-apply every stored block to a fresh ledger from the genesis, re-checking every
@@ -763,8 +868,11 @@ impl Store {
             .get(slot)
             .map_err(|e| redb_error(&self.path, "reading receipts", e))?
             .ok_or_else(|| corrupt(&self.path, format!("receipts of slot {slot} are missing")))?;
-        let receipts: Vec<Receipt> =
-            decode(&self.path, &format!("receipts of slot {slot}"), bytes.value())?;
+        let receipts: Vec<Receipt> = decode(
+            &self.path,
+            &format!("receipts of slot {slot}"),
+            bytes.value(),
+        )?;
         if block.header.slot != slot || receipts.len() != block.txs.len() {
             return Err(corrupt(
                 &self.path,
@@ -788,15 +896,23 @@ fn check_block_log(
     genesis: &Genesis,
     head: &Head,
 ) -> Result<(), StoreError> {
-    let blocks = read.open_table(BLOCKS).map_err(dberr(&path, "opening blocks"))?;
-    let count = blocks.len().map_err(dberr(&path, "counting blocks"))?;
+    let blocks = read
+        .open_table(BLOCKS)
+        .map_err(dberr(path, "opening blocks"))?;
+    let count = blocks.len().map_err(dberr(path, "counting blocks"))?;
     if count != head.height {
         return Err(corrupt(
             path,
-            format!("it holds {count} blocks, its head is at height {}", head.height),
+            format!(
+                "it holds {count} blocks, its head is at height {}",
+                head.height
+            ),
         ));
     }
-    match blocks.last().map_err(dberr(&path, "reading the last block"))? {
+    match blocks
+        .last()
+        .map_err(dberr(path, "reading the last block"))?
+    {
         None => {
             if head.hash != genesis.hash() {
                 return Err(corrupt(
@@ -878,7 +994,9 @@ fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
         builder.open(path)
     };
     result.map_err(|e| match e {
-        DatabaseError::Storage(StorageError::Io(io)) if io.kind() == std::io::ErrorKind::NotFound => {
+        DatabaseError::Storage(StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::NotFound =>
+        {
             StoreError::NotFound {
                 path: path.to_path_buf(),
             }
@@ -908,7 +1026,7 @@ fn redb_error(path: &Path, doing: &'static str, e: impl Into<redb::Error>) -> St
     StoreError::Db {
         path: path.to_path_buf(),
         doing,
-        source: e.into(),
+        source: Box::new(e.into()),
     }
 }
 
@@ -953,34 +1071,38 @@ fn read_meta<T: BorshDeserialize>(
     decode(path, what, bytes.value())
 }
 
-/// The `tx_index` entries a block adds, given what is pending and what is folded: an id
-/// that was used up always takes its latest result; any other result only fills a gap.
+/// The `tx_index` entries a block adds, in order (a later entry for an id replaces an
+/// earlier one), given what is pending and what is folded: an id that was used up always
+/// takes its block; any other attempt only fills a gap.
 fn stage_index(
-    pending: &HashMap<Signature, TxIndexEntry>,
-    folded: &impl ReadableTable<[u8; 64], &'static [u8]>,
+    pending: &HashMap<Signature, Slot>,
+    folded: &impl ReadableTable<[u8; 64], u64>,
     path: &Path,
     slot: Slot,
     receipts: &[Receipt],
-) -> Result<HashMap<Signature, TxIndexEntry>, StoreError> {
-    let mut staged = HashMap::with_capacity(receipts.len());
+) -> Result<Vec<(Signature, Slot)>, StoreError> {
+    let mut staged = Vec::with_capacity(receipts.len());
+    // Ids staged so far; built only if the block has an attempt that did not use its id up.
+    let mut seen: Option<std::collections::HashSet<Signature>> = None;
     for r in receipts {
-        let entry = TxIndexEntry {
-            slot,
-            result: r.result.clone(),
-        };
         if used_up(&r.result) {
-            staged.insert(r.tx, entry);
+            if let Some(seen) = &mut seen {
+                seen.insert(r.tx);
+            }
+            staged.push((r.tx, slot));
             continue;
         }
+        let seen = seen.get_or_insert_with(|| staged.iter().map(|(id, _)| *id).collect());
         // Keep what is known (e.g. the original of a duplicate).
-        let known = staged.contains_key(&r.tx)
+        let known = seen.contains(&r.tx)
             || pending.contains_key(&r.tx)
             || folded
                 .get(&r.tx.0)
                 .map_err(dberr(path, "reading tx_index"))?
                 .is_some();
         if !known {
-            staged.insert(r.tx, entry);
+            seen.insert(r.tx);
+            staged.push((r.tx, slot));
         }
     }
     Ok(staged)
@@ -1009,27 +1131,26 @@ fn fold_writes<'a>(
     Ok(())
 }
 
-/// Write pending and staged `tx_index` entries (staged win), in key order.
+/// Write pending and then staged `tx_index` entries (a later entry for an id wins), in key
+/// order.
 fn fold_index(
-    index: &mut redb::Table<[u8; 64], &'static [u8]>,
+    index: &mut redb::Table<[u8; 64], u64>,
     path: &Path,
-    pending: &HashMap<Signature, TxIndexEntry>,
-    staged: &HashMap<Signature, TxIndexEntry>,
+    pending: &HashMap<Signature, Slot>,
+    staged: &[(Signature, Slot)],
 ) -> Result<(), StoreError> {
-    let mut entries: Vec<(&Signature, &TxIndexEntry)> = pending
+    let mut entries: Vec<(&Signature, &Slot)> = pending
         .iter()
-        .filter(|(id, _)| !staged.contains_key(*id))
-        .chain(staged.iter())
+        .chain(staged.iter().map(|(id, slot)| (id, slot)))
         .collect();
-    entries.sort_by(|a, b| a.0 .0.cmp(&b.0 .0));
-    let mut value = Vec::new();
-    for (id, entry) in entries {
-        value.clear();
-        entry
-            .serialize(&mut value)
-            .expect("writing to a Vec cannot fail");
+    // Stable: of two entries for one id, the later (staged) one stays last.
+    entries.sort_by_key(|(id, _)| **id);
+    for (i, (id, slot)) in entries.iter().enumerate() {
+        if entries.get(i + 1).is_some_and(|next| next.0 == *id) {
+            continue;
+        }
         index
-            .insert(&id.0, value.as_slice())
+            .insert(&id.0, **slot)
             .map_err(dberr(path, "writing tx_index"))?;
     }
     Ok(())

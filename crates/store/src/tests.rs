@@ -285,8 +285,8 @@ fn open_or_create_creates_then_opens_and_refuses_another_genesis() {
     let (b, _) = genesis("b", 6);
     let err = fails(Store::open_or_create(&path, &b));
     assert!(
-        matches!(&err, StoreError::GenesisMismatch { stored_chain, given_chain, .. }
-            if stored_chain == "a" && given_chain == "b"),
+        matches!(&err, StoreError::GenesisMismatch { stored, given, .. }
+            if stored.chain_id == "a" && given.chain_id == "b"),
         "{err}"
     );
     let msg = err.to_string();
@@ -420,7 +420,14 @@ fn commit_refuses_a_block_that_does_not_follow_the_head() {
     let head = node.store.head();
     let err = node.store.commit(&out).unwrap_err();
     assert!(
-        matches!(err, StoreError::NotNextBlock { slot: 1, head_slot: 1, .. }),
+        matches!(
+            err,
+            StoreError::NotNextBlock {
+                slot: 1,
+                head_slot: 1,
+                ..
+            }
+        ),
         "{err}"
     );
     assert_eq!(node.store.head(), head, "a refused commit changes nothing");
@@ -557,10 +564,7 @@ fn reopening_restores_replay_protection() {
     for slot in [1, 2, 3, 22] {
         again.extend(node.store.block(slot).unwrap().unwrap().block.txs);
     }
-    let replays: Vec<Transaction> = again
-        .into_iter()
-        .filter(|t| ok.contains(&t.id()))
-        .collect();
+    let replays: Vec<Transaction> = again.into_iter().filter(|t| ok.contains(&t.id())).collect();
     assert_eq!(replays.len(), ok.len());
     let mut txs = replays.clone();
     txs.push(fresh);
@@ -590,6 +594,7 @@ fn in_memory_backend_works_like_a_file() {
 fn a_tampered_write_set_log_is_refused_on_open() {
     let dir = TempDir::new().unwrap();
     let (path, mut node, keys) = create(&dir, "a");
+    node.store.set_checkpoint_interval(100);
     busy_chain(&mut node, &keys);
     assert_eq!(node.store.logged_blocks(), 13, "nothing folded yet");
     drop(node);
@@ -629,7 +634,7 @@ fn a_tampered_write_set_log_is_refused_on_open() {
 
 /// Runs the busy chain into a store that folds every `interval` blocks; returns what a
 /// reader can see of it, before and after reopening.
-fn run_with_interval(interval: u64) -> (Head, Vec<StateWrite>, Vec<Option<(Slot, Result<(), TxError>)>>) {
+fn run_with_interval(interval: u64) -> (Head, Vec<StateWrite>, Vec<Option<TxStatus>>) {
     let dir = TempDir::new().unwrap();
     let (path, mut node, keys) = create(&dir, "a");
     node.store.set_checkpoint_interval(interval);
@@ -642,14 +647,21 @@ fn run_with_interval(interval: u64) -> (Head, Vec<StateWrite>, Vec<Option<(Slot,
         .iter()
         .flat_map(|b| b.block.txs.iter().map(Transaction::id))
         .collect();
-    let status = |store: &Store| -> Vec<_> {
-        ids.iter().map(|id| store.tx_status(id).unwrap()).collect()
-    };
-    let live = (node.store.head(), node.ledger.records(), status(&node.store));
+    let status =
+        |store: &Store| -> Vec<_> { ids.iter().map(|id| store.tx_status(id).unwrap()).collect() };
+    let live = (
+        node.store.head(),
+        node.ledger.records(),
+        status(&node.store),
+    );
     assert_eq!(node.store.replay().unwrap(), live.0.state_root);
     drop(node);
     let node = reopen(&path);
-    let reopened = (node.store.head(), node.ledger.records(), status(&node.store));
+    let reopened = (
+        node.store.head(),
+        node.ledger.records(),
+        status(&node.store),
+    );
     assert_eq!(reopened, live, "interval {interval}: reopen differs");
     live
 }
@@ -659,7 +671,11 @@ fn folding_at_any_interval_gives_the_same_chain_state_and_index() {
     let every_block = run_with_interval(1);
     assert!(every_block.2.iter().all(Option::is_some));
     for interval in [2, 5, 13, CHECKPOINT_BLOCKS_DEFAULT] {
-        assert_eq!(run_with_interval(interval), every_block, "interval {interval}");
+        assert_eq!(
+            run_with_interval(interval),
+            every_block,
+            "interval {interval}"
+        );
     }
 }
 
@@ -689,6 +705,31 @@ fn checkpoint_folds_the_log_and_reopen_agrees() {
     assert_eq!(node.store.head(), head);
     assert_eq!(node.store.logged_blocks(), 0);
     for id in &ok {
-        assert!(matches!(node.store.tx_status(id).unwrap(), Some((_, Ok(())))));
+        assert!(matches!(
+            node.store.tx_status(id).unwrap(),
+            Some((_, Ok(())))
+        ));
     }
+}
+
+#[test]
+fn create_builds_the_file_aside_and_moves_it_into_place() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("chain.redb");
+    let aside = dir.path().join("chain.redb.creating");
+    // What a crash while creating leaves behind: no store at `path`, junk aside.
+    std::fs::write(&aside, b"half a database").unwrap();
+    let err = fails(Store::open(&path));
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    let (g, _) = genesis("a", 2);
+    let (store, _) = Store::open_or_create(&path, &g).unwrap();
+    assert_eq!(store.path(), path.as_path());
+    assert!(
+        !aside.exists(),
+        "the file under the temporary name was moved"
+    );
+    drop(store);
+    let (store, ledger) = Store::open(&path).unwrap();
+    assert_eq!(store.head().hash, g.hash());
+    assert_eq!(ledger.state_root(), store.head().state_root);
 }

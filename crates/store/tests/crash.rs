@@ -21,7 +21,8 @@
 //! The child folds its write-set log into the state every few blocks (the interval changes
 //! from run to run), so kills land both in plain commits and in folding ones.
 //!
-//! A SIGKILL loses the process, not the page cache, so this does not simulate power loss.
+//! A SIGKILL loses the process, not the page cache, so this does not simulate power loss;
+//! `power_loss.rs` does.
 //!
 //! Reproduce a run with `GRADUAL_CRASH_SEED=<seed> cargo test -p gradual-store --test crash`.
 
@@ -344,11 +345,7 @@ fn crash_loop_reopens_consistent_store() {
                 .expect("read block")
                 .unwrap_or_else(|| panic!("run {kill}: committed block at slot {slot} is lost"));
             assert_eq!(b.block.header.height, *height, "run {kill}: slot {slot}");
-            assert_eq!(
-                b.block.hash().to_string(),
-                *hash,
-                "run {kill}: slot {slot}"
-            );
+            assert_eq!(b.block.hash().to_string(), *hash, "run {kill}: slot {slot}");
         }
         let in_flight = reported.begun.filter(|b| *b > last_slot);
         if in_flight.is_some() {
@@ -358,7 +355,11 @@ fn crash_loop_reopens_consistent_store() {
             assert_eq!(head.hash.to_string(), last_hash, "run {kill}");
         } else {
             // Only the block whose commit had begun may be there beyond what was reported.
-            assert_eq!(Some(head.slot), in_flight, "run {kill}: unexpected head {head:?}");
+            assert_eq!(
+                Some(head.slot),
+                in_flight,
+                "run {kill}: unexpected head {head:?}"
+            );
             assert_eq!(head.height, last_height + 1, "run {kill}");
             in_flight_kept += 1;
             let b = store.block(head.slot).expect("read").expect("head block");

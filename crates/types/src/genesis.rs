@@ -49,7 +49,9 @@ pub enum GenesisError {
     SlotMs,
     #[error("tx_max_age_slots must be at least 1, got 0")]
     TxMaxAge,
-    #[error("initial balances add up to more than the largest supply (18446744073.709551615 KOII)")]
+    #[error(
+        "initial balances add up to more than the largest supply (18446744073.709551615 KOII)"
+    )]
     SupplyOverflow,
     #[error("faucet mint_max_roe must be at least 1, got 0")]
     FaucetMax,
@@ -60,7 +62,10 @@ impl Genesis {
     pub fn validate(&self) -> Result<(), GenesisError> {
         let max = crate::constants::CHAIN_ID_BYTES_MAX;
         if self.chain_id.is_empty() || self.chain_id.len() > max {
-            return Err(GenesisError::ChainId { got: self.chain_id.len(), max });
+            return Err(GenesisError::ChainId {
+                got: self.chain_id.len(),
+                max,
+            });
         }
         if self.slot_ms == 0 {
             return Err(GenesisError::SlotMs);
@@ -90,12 +95,31 @@ mod tests {
     #[test]
     fn validate_names_the_bad_field() {
         assert!(Genesis::default().validate().is_ok());
-        let g = Genesis { chain_id: String::new(), ..Genesis::default() };
-        assert_eq!(g.validate().unwrap_err(), GenesisError::ChainId { got: 0, max: 32 });
-        let g = Genesis { slot_ms: 0, ..Genesis::default() };
+        let g = Genesis {
+            chain_id: String::new(),
+            ..Genesis::default()
+        };
+        assert_eq!(
+            g.validate().unwrap_err(),
+            GenesisError::ChainId { got: 0, max: 32 }
+        );
+        let g = Genesis {
+            slot_ms: 0,
+            ..Genesis::default()
+        };
         assert_eq!(g.validate().unwrap_err(), GenesisError::SlotMs);
-        let g = Genesis { accounts: vec![(Pubkey([1; 32]), u64::MAX), (Pubkey([2; 32]), 1)], ..Genesis::default() };
+        let g = Genesis {
+            accounts: vec![(Pubkey([1; 32]), u64::MAX), (Pubkey([2; 32]), 1)],
+            ..Genesis::default()
+        };
         assert_eq!(g.validate().unwrap_err(), GenesisError::SupplyOverflow);
-        assert_ne!(Genesis::default().hash(), Genesis { fee_roe: 1, ..Genesis::default() }.hash());
+        assert_ne!(
+            Genesis::default().hash(),
+            Genesis {
+                fee_roe: 1,
+                ..Genesis::default()
+            }
+            .hash()
+        );
     }
 }

@@ -223,28 +223,7 @@ async fn dispatch(shared: &Shared, method: &str, params: Value) -> RpcResult {
 
 /// The closest method name, if one is close enough to be a typo.
 fn suggest(method: &str) -> Option<&'static str> {
-    let lower = method.to_ascii_lowercase();
-    m::ALL
-        .iter()
-        .copied()
-        .map(|n| (edit_distance(&lower, &n.to_ascii_lowercase()), n))
-        .filter(|(d, _)| *d <= 3)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, n)| n)
-}
-
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+    gradual_rpc::suggest::closest(method, m::ALL.iter().copied(), |_| 3)
 }
 
 fn not_found(msg: String) -> RpcError {

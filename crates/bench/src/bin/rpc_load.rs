@@ -1,5 +1,7 @@
 //! RPC load: many client tasks send signed transfers over HTTP; prints accepted and committed
-//! transactions per second. A measurement, not a test.
+//! transactions per second, then measures the in-process ledger pipeline (decode → verify on
+//! 2 threads → apply → durable commit, `gradual_bench::run_pipelined`) on as many signed
+//! transactions in the same run, and prints the ratio. A measurement, not a test.
 //!
 //! ```text
 //! cargo run --release -p gradual-bench --bin rpc_load -- [--url URL]
@@ -164,5 +166,31 @@ async fn main() -> anyhow::Result<()> {
     if let Some(v) = validator {
         v.shutdown().await?;
     }
+    // The in-process ledger on the same number of signed transactions, same machine, same run.
+    let n = (accepted as usize).max(1);
+    let bench_dir = tempfile::tempdir()?;
+    let config = gradual_bench::Config {
+        txs: n,
+        block_txs: n.clamp(1, 2_000),
+        nodes: n,
+        verify_threads: 2,
+        checkpoint_every: 64,
+    };
+    let inproc = tokio::task::spawn_blocking(move || -> anyhow::Result<gradual_bench::Run> {
+        let path = bench_dir.path().join("ledger.redb");
+        let (mut store, mut ledger, work) = gradual_bench::setup(&config, &path)?;
+        gradual_bench::run_pipelined(&mut store, &mut ledger, work.blocks, config.verify_threads)
+    })
+    .await??;
+    let http_rate = accepted as f64 / sent.as_secs_f64();
+    println!(
+        "in-process ledger (SubmitProof, decode+verify+apply+commit): {:.0} tx/s over {} txs",
+        inproc.tx_per_s(),
+        inproc.txs
+    );
+    println!(
+        "ratio HTTP accepted / in-process ledger = {:.2}",
+        http_rate / inproc.tx_per_s()
+    );
     Ok(())
 }

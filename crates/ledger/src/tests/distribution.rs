@@ -767,7 +767,8 @@ fn an_unstaking_candidate_forfeits_its_attempt() {
     let list = n.fair_list(1);
     let res = n.distribute_at(31, first, 1, 0, &list);
     assert!(
-        res.iter().all(|r| *r == Err(TxError::Unstaking { since_round: 2 })),
+        res.iter()
+            .all(|r| *r == Err(TxError::Unstaking { since_round: 2 })),
         "no stake at risk, no list: {res:?}"
     );
     // Its attempt fails unslashed at 37; the next candidate distributes in round 4.

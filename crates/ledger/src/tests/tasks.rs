@@ -523,9 +523,17 @@ fn an_update_does_not_reach_windows_of_the_old_round() {
     );
     n.c.run_to(start(3));
     assert_eq!(n.task_rec().params, gentle, "update applied at start(3)");
-    let outcome = n.c.ledger.audit(&task, 1, &n.pk(1)).unwrap().outcome.clone();
+    let outcome =
+        n.c.ledger
+            .audit(&task, 1, &n.pk(1))
+            .unwrap()
+            .outcome
+            .clone();
     assert!(
-        matches!(outcome, Some(crate::state::AuditOutcome::Upheld { slashed: 7_000, .. })),
+        matches!(
+            outcome,
+            Some(crate::state::AuditOutcome::Upheld { slashed: 7_000, .. })
+        ),
         "old slash_bps applied: {outcome:?}"
     );
     n.finish();

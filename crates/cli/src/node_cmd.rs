@@ -1,0 +1,224 @@
+//! `gradual node` (run a task node from a config file) and `gradual devnet` (a local network
+//! with a validator, a task and N nodes, with live progress and a verdict).
+
+use anyhow::{bail, Context};
+use clap::Args;
+use gradual_node::devnet::{
+    node_line, progress_line, render_summary, Devnet, DevnetConfig, TaskChoice,
+};
+use gradual_node::NodeConfig;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// Node config file (TOML, or YAML with a .yaml/.yml extension); see docs/operator-guide.md.
+    #[arg(long, short)]
+    pub config: PathBuf,
+}
+
+fn init_logs(level: &str) -> anyhow::Result<()> {
+    use tracing_subscriber::prelude::*;
+    let filter: tracing_subscriber::filter::Targets = level.parse().with_context(|| {
+        format!("log_level '{level}' is not a filter like 'info' or 'gradual_node=debug,info'")
+    })?;
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr),
+        )
+        .try_init()
+        .context("cannot install the logger")
+}
+
+pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
+    let config = NodeConfig::load(&args.config)?;
+    init_logs(&config.log_level)?;
+    let node = gradual_node::start(config).await?;
+    println!("node {} listening on http://{}", node.shared.me, node.addr);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+    }
+    node.shutdown().await;
+    tracing::info!("node stopped");
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct DevnetArgs {
+    /// Number of node processes (the last one is the adversary unless --adversary none).
+    #[arg(long, default_value_t = 5)]
+    pub nodes: usize,
+    /// Misbehaviour of the last node: garbage, false-accuser, bad-distribution, offline, none.
+    #[arg(long, default_value = "garbage")]
+    pub adversary: String,
+    /// Stop after this many rounds have settled (default: run until Ctrl-C).
+    #[arg(long)]
+    pub rounds: Option<u64>,
+    /// Slot duration in milliseconds (10 to 60000).
+    #[arg(long, default_value_t = 100)]
+    pub slot_ms: u64,
+    /// Slots per round.
+    #[arg(long, default_value_t = 30)]
+    pub round_time: u64,
+    /// Task to deploy: auto, chain-indexer, rest-monitor, builtin, or a path to an executable.
+    #[arg(long, default_value = "auto")]
+    pub task: TaskChoice,
+    /// Working directory (default: a new directory under the system temp dir).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Give up when no round settles for this many seconds.
+    #[arg(long, default_value_t = 120)]
+    pub stall_secs: u64,
+}
+
+pub async fn run_devnet(args: DevnetArgs, json: bool) -> anyhow::Result<()> {
+    if args.round_time < 6 {
+        bail!(
+            "--round-time {}: use at least 6 slots (a third each for proofs, audits and work)",
+            args.round_time
+        );
+    }
+    let dir = match args.dir {
+        Some(d) => {
+            if d.exists()
+                && std::fs::read_dir(&d)
+                    .map(|mut r| r.next().is_some())
+                    .unwrap_or(false)
+            {
+                bail!(
+                    "--dir '{}' is not empty; give a new or empty directory",
+                    d.display()
+                );
+            }
+            d
+        }
+        None => std::env::temp_dir().join(format!("gradual-devnet-{}", std::process::id())),
+    };
+    let bin =
+        std::env::current_exe().context("cannot find the gradual binary to run nodes with")?;
+    let mut cfg = DevnetConfig::new(dir.clone(), bin);
+    cfg.nodes = args.nodes;
+    cfg.adversary = (args.adversary != "none").then(|| args.adversary.clone());
+    cfg.slot_ms = args.slot_ms;
+    cfg.round_time = args.round_time;
+    cfg.submission_window = (args.round_time / 3).max(1);
+    cfg.audit_window = (args.round_time * 2 / 5).max(1);
+    cfg.task = args.task;
+    cfg.check().map_err(anyhow::Error::msg)?;
+    eprintln!("starting devnet in {} ...", dir.display());
+    let mut net = Devnet::start(cfg).await.map_err(anyhow::Error::msg)?;
+    eprintln!(
+        "validator {} | task {} | {} nodes (logs: {}/node-*/node.log, task logs: node-*/data/logs/)",
+        net.client.url(),
+        net.task,
+        net.nodes.len(),
+        dir.display()
+    );
+    let result = watch(&mut net, args.rounds, args.stall_secs).await;
+    eprintln!("stopping nodes and validator ...");
+    net.stop_nodes().await;
+    let summary = net.summary().await;
+    net.shutdown().await;
+    result?;
+    let summary = summary.map_err(anyhow::Error::msg)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", render_summary(&net, &summary));
+    }
+    if !summary.ok {
+        bail!(
+            "devnet verdict: FAILED ({} problem(s), listed above)",
+            summary.failures.len()
+        );
+    }
+    Ok(())
+}
+
+/// Live progress until Ctrl-C, `rounds` settled, or a stall.
+async fn watch(net: &mut Devnet, rounds: Option<u64>, stall_secs: u64) -> anyhow::Result<()> {
+    let tty = std::io::stderr().is_terminal();
+    let multi = indicatif::MultiProgress::with_draw_target(if tty {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    });
+    let style = indicatif::ProgressStyle::with_template("{spinner} {msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    let head = multi.add(indicatif::ProgressBar::new_spinner().with_style(style.clone()));
+    let lines: Vec<_> = net
+        .nodes
+        .iter()
+        .map(|_| multi.add(indicatif::ProgressBar::new_spinner().with_style(style.clone())))
+        .collect();
+    let poll_every = Duration::from_millis((net.cfg.slot_ms * 3).clamp(100, 2_000));
+    let mut last_settled = 0;
+    let mut last_change = std::time::Instant::now();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => { head.finish_with_message("interrupted"); break; }
+            _ = tokio::time::sleep(poll_every) => {}
+        }
+        let t = match net.poll().await {
+            Ok(t) => t,
+            Err(e) => {
+                head.set_message(format!("cannot read the task: {e}"));
+                continue;
+            }
+        };
+        head.set_message(progress_line(net, &t));
+        head.tick();
+        for (bar, n) in lines.iter().zip(&net.nodes) {
+            bar.set_message(node_line(net, n, &t));
+            bar.tick();
+        }
+        let settled = net.settled();
+        if settled != last_settled {
+            if !tty {
+                eprintln!("{}", progress_line(net, &t));
+            }
+            last_settled = settled;
+            last_change = std::time::Instant::now();
+        }
+        if rounds.is_some_and(|n| settled >= n) {
+            head.finish_with_message(format!("{settled} round(s) settled"));
+            break;
+        }
+        if last_change.elapsed() > Duration::from_secs(stall_secs) {
+            bail!(
+                "no round settled for {stall_secs} s; see the node logs under {}",
+                net.cfg.dir.display()
+            );
+        }
+    }
+    for l in lines {
+        l.finish();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Cli;
+    use clap::Parser;
+
+    #[test]
+    fn devnet_and_node_args_are_checked() {
+        let e = Cli::try_parse_from(["gradual", "devnet", "--task", "nope"]).unwrap_err();
+        assert!(e.to_string().contains("neither auto, chain-indexer"), "{e}");
+        let ok = Cli::try_parse_from(["gradual", "devnet", "--rounds", "6", "--task", "builtin"])
+            .unwrap();
+        assert!(matches!(ok.command, crate::Command::Devnet(_)));
+        let e = Cli::try_parse_from(["gradual", "node"]).unwrap_err();
+        assert!(e.to_string().contains("--config"), "{e}");
+    }
+}

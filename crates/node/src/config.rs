@@ -1,0 +1,538 @@
+//! `node.toml` (or `.yaml`): who the node is, where the validator is, and which tasks to run
+//! with what stake and limits. Every problem in the file is reported at once, each saying
+//! what was wrong and how to fix it.
+//!
+//! ```toml
+//! keypair = "node.json"                 # the node's key (gradual keygen --outfile node.json)
+//! rpc_url = "http://127.0.0.1:8899"
+//! data_dir = "node-data"
+//! listen = "127.0.0.1:8080"             # peers, tasks and /metrics
+//! public_url = "http://my-host:8080"    # what peers use; registered when staking
+//! low_balance_warn = "0.5"              # KOII
+//!
+//! [limits]                              # defaults for every task
+//! call_timeout_ms = 5000
+//! memory_mb = 512
+//!
+//! [[task]]
+//! id = "<task id>"
+//! stake = "2"                           # KOII staked whenever below the task minimum ...
+//! auto_stake = true                     # ... only with this consent
+//! claim_at = "0.1"                      # claim pending rewards from this many KOII
+//! ```
+
+use gradual_types::{parse_koii, Keypair, TaskId};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Supervision limits of a task process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Control calls (`/gradual/v1/*`) time out after this.
+    pub call_timeout_ms: u64,
+    /// How long a starting task may take to answer its health check.
+    pub start_timeout_ms: u64,
+    /// Health checks run this often; three failures in a row restart the task.
+    pub health_interval_ms: u64,
+    /// Resident memory the task may use; above it the node kills it. Its address space is
+    /// capped (RLIMIT_AS) at twice this plus 1 GiB.
+    pub memory_mb: u64,
+    /// CPU seconds a task process may use over its life (RLIMIT_CPU); then it is restarted.
+    pub cpu_seconds: u64,
+    /// First restart delay; doubles after each failure up to `restart_backoff_max_ms`.
+    pub restart_backoff_ms: u64,
+    pub restart_backoff_max_ms: u64,
+    /// Task log file size before it is rotated, and rotated files kept.
+    pub log_max_bytes: u64,
+    pub log_files: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            call_timeout_ms: 5_000,
+            start_timeout_ms: 15_000,
+            health_interval_ms: 1_000,
+            memory_mb: 512,
+            cpu_seconds: 24 * 3600,
+            restart_backoff_ms: 1_000,
+            restart_backoff_max_ms: 60_000,
+            log_max_bytes: 10 * 1024 * 1024,
+            log_files: 3,
+        }
+    }
+}
+
+/// One task the node runs.
+#[derive(Debug, Clone)]
+pub struct TaskEntry {
+    pub id: TaskId,
+    /// ROE to stake whenever the stake is below the task minimum; `None` never stakes.
+    pub stake_roe: Option<u64>,
+    /// Claim pending rewards once they reach this many ROE.
+    pub claim_at_roe: Option<u64>,
+    /// Extra environment for the task process.
+    pub env: BTreeMap<String, String>,
+    pub limits: Limits,
+}
+
+/// A checked node configuration.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub keypair: Keypair,
+    pub keypair_path: PathBuf,
+    pub rpc_url: String,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub low_balance_warn_roe: u64,
+    pub log_level: String,
+    pub tasks: Vec<TaskEntry>,
+}
+
+/// The file's problems, all of them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("config file '{path}' has {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "))]
+pub struct ConfigError {
+    pub path: String,
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Amount {
+    Text(String),
+    Int(u64),
+    Float(f64),
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    call_timeout_ms: Option<u64>,
+    start_timeout_ms: Option<u64>,
+    health_interval_ms: Option<u64>,
+    memory_mb: Option<u64>,
+    cpu_seconds: Option<u64>,
+    restart_backoff_ms: Option<u64>,
+    restart_backoff_max_ms: Option<u64>,
+    log_max_bytes: Option<u64>,
+    log_files: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTask {
+    id: String,
+    stake: Option<Amount>,
+    #[serde(default)]
+    auto_stake: bool,
+    claim_at: Option<Amount>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    adversary: Option<String>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    keypair: PathBuf,
+    #[serde(default = "default_rpc")]
+    rpc_url: String,
+    #[serde(default = "default_data_dir")]
+    data_dir: PathBuf,
+    #[serde(default = "default_listen")]
+    listen: String,
+    public_url: Option<String>,
+    low_balance_warn: Option<Amount>,
+    #[serde(default = "default_log_level")]
+    log_level: String,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default, rename = "task")]
+    tasks: Vec<RawTask>,
+}
+
+fn default_rpc() -> String {
+    "http://127.0.0.1:8899".into()
+}
+fn default_data_dir() -> PathBuf {
+    "node-data".into()
+}
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+
+/// Adversary modes the example tasks understand (`GRADUAL_ADVERSARY`).
+pub const ADVERSARIES: &[&str] = &["garbage", "false-accuser", "bad-distribution", "offline"];
+
+fn amount(field: &str, a: &Amount, problems: &mut Vec<String>) -> Option<u64> {
+    let text = match a {
+        Amount::Text(s) => s.clone(),
+        Amount::Int(n) => n.to_string(),
+        Amount::Float(f) => format!("{f}"),
+    };
+    match parse_koii(&text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            problems.push(format!(
+                "{field} = '{text}': {e}; write KOII with up to 9 decimals, e.g. \"2.5\""
+            ));
+            None
+        }
+    }
+}
+
+fn limits(base: &Limits, raw: &RawLimits, at: &str, problems: &mut Vec<String>) -> Limits {
+    let mut l = base.clone();
+    let mut set = |name: &str, v: Option<u64>, min: u64, max: u64, slot: &mut u64| {
+        if let Some(v) = v {
+            if v < min || v > max {
+                problems.push(format!("{at}{name} = {v}: must be between {min} and {max}"));
+            } else {
+                *slot = v;
+            }
+        }
+    };
+    set(
+        "call_timeout_ms",
+        raw.call_timeout_ms,
+        50,
+        600_000,
+        &mut l.call_timeout_ms,
+    );
+    set(
+        "start_timeout_ms",
+        raw.start_timeout_ms,
+        100,
+        600_000,
+        &mut l.start_timeout_ms,
+    );
+    set(
+        "health_interval_ms",
+        raw.health_interval_ms,
+        50,
+        600_000,
+        &mut l.health_interval_ms,
+    );
+    set("memory_mb", raw.memory_mb, 16, 1 << 20, &mut l.memory_mb);
+    set(
+        "cpu_seconds",
+        raw.cpu_seconds,
+        1,
+        1 << 32,
+        &mut l.cpu_seconds,
+    );
+    set(
+        "restart_backoff_ms",
+        raw.restart_backoff_ms,
+        10,
+        3_600_000,
+        &mut l.restart_backoff_ms,
+    );
+    set(
+        "restart_backoff_max_ms",
+        raw.restart_backoff_max_ms,
+        10,
+        3_600_000,
+        &mut l.restart_backoff_max_ms,
+    );
+    set(
+        "log_max_bytes",
+        raw.log_max_bytes,
+        4096,
+        1 << 40,
+        &mut l.log_max_bytes,
+    );
+    if let Some(n) = raw.log_files {
+        if !(1..=100).contains(&n) {
+            problems.push(format!("{at}log_files = {n}: must be between 1 and 100"));
+        } else {
+            l.log_files = n;
+        }
+    }
+    if l.restart_backoff_max_ms < l.restart_backoff_ms {
+        problems.push(format!(
+            "{at}restart_backoff_max_ms ({}) is below restart_backoff_ms ({}); raise it",
+            l.restart_backoff_max_ms, l.restart_backoff_ms
+        ));
+    }
+    l
+}
+
+impl NodeConfig {
+    /// Read and check a config file; relative paths in it are relative to its directory.
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let display = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: display.clone(),
+            problems: vec![format!(
+                "cannot read it: {e}; pass an existing file with --config"
+            )],
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let yaml = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml") | Some("yml")
+        );
+        NodeConfig::parse(&text, yaml, &base, &display)
+    }
+
+    /// Parse config text (TOML, or YAML when `yaml`).
+    pub fn parse(
+        text: &str,
+        yaml: bool,
+        base: &Path,
+        display: &str,
+    ) -> Result<NodeConfig, ConfigError> {
+        let fail = |problems: Vec<String>| ConfigError {
+            path: display.to_string(),
+            problems,
+        };
+        let raw: RawConfig = if yaml {
+            serde_yaml::from_str(text)
+                .map_err(|e| fail(vec![format!("not a valid node config: {e}")]))?
+        } else {
+            toml::from_str(text).map_err(|e| {
+                fail(vec![format!(
+                    "not a valid node config: {}",
+                    e.to_string().trim()
+                )])
+            })?
+        };
+        let mut problems = Vec::new();
+        let keypair_path = if raw.keypair.is_absolute() {
+            raw.keypair.clone()
+        } else {
+            base.join(&raw.keypair)
+        };
+        let keypair = match gradual_client::read_keypair_file(&keypair_path) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                problems.push(format!(
+                    "keypair = '{}': {e}; create one with `gradual keygen --outfile {}`",
+                    raw.keypair.display(),
+                    raw.keypair.display()
+                ));
+                None
+            }
+        };
+        if !(raw.rpc_url.starts_with("http://") || raw.rpc_url.starts_with("https://")) {
+            problems.push(format!(
+                "rpc_url = '{}': must start with http:// or https://",
+                raw.rpc_url
+            ));
+        }
+        let listen = match raw.listen.parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(e) => {
+                problems.push(format!(
+                    "listen = '{}': {e}; write an address like \"127.0.0.1:8080\"",
+                    raw.listen
+                ));
+                None
+            }
+        };
+        if let Some(u) = &raw.public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                problems.push(format!(
+                    "public_url = '{u}': must start with http:// or https://"
+                ));
+            }
+            if u.len() > gradual_types::constants::URL_BYTES_MAX {
+                problems.push(format!(
+                    "public_url is {} bytes, the ledger keeps at most {}; use a shorter URL",
+                    u.len(),
+                    gradual_types::constants::URL_BYTES_MAX
+                ));
+            }
+        }
+        if raw
+            .log_level
+            .parse::<tracing::level_filters::LevelFilter>()
+            .is_err()
+            && !raw.log_level.contains('=')
+        {
+            problems.push(format!(
+                "log_level = '{}': use error, warn, info, debug or trace",
+                raw.log_level
+            ));
+        }
+        let low = raw
+            .low_balance_warn
+            .as_ref()
+            .and_then(|a| amount("low_balance_warn", a, &mut problems))
+            .unwrap_or(0);
+        let base_limits = limits(&Limits::default(), &raw.limits, "limits.", &mut problems);
+        if raw.tasks.is_empty() {
+            problems.push("no [[task]] entries: add one per task to run, with its id from `gradual task list`".into());
+        }
+        let mut tasks = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, t) in raw.tasks.iter().enumerate() {
+            let at = format!("task[{i}].");
+            let id = match TaskId::from_base58(&t.id) {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    problems.push(format!(
+                        "{at}id = '{}': {e}; copy the id from `gradual task list`",
+                        t.id
+                    ));
+                    None
+                }
+            };
+            if let Some(id) = id {
+                if !seen.insert(id) {
+                    problems.push(format!(
+                        "{at}id = '{}' is listed twice; keep one entry per task",
+                        t.id
+                    ));
+                }
+            }
+            let stake = t
+                .stake
+                .as_ref()
+                .and_then(|a| amount(&format!("{at}stake"), a, &mut problems));
+            if stake == Some(0) {
+                problems.push(format!(
+                    "{at}stake is 0; give the KOII to stake, or leave it out"
+                ));
+            }
+            if t.auto_stake && t.stake.is_none() {
+                problems.push(format!(
+                    "{at}auto_stake = true needs stake = \"<KOII>\" (how much to stake)"
+                ));
+            }
+            let claim = t
+                .claim_at
+                .as_ref()
+                .and_then(|a| amount(&format!("{at}claim_at"), a, &mut problems));
+            let mut env = t.env.clone();
+            for k in env.keys() {
+                if k.starts_with("GRADUAL_") {
+                    problems.push(format!(
+                        "{at}env.{k}: GRADUAL_* variables are set by the node; pick another name"
+                    ));
+                }
+            }
+            if let Some(a) = &t.adversary {
+                if !ADVERSARIES.contains(&a.as_str()) {
+                    problems.push(format!(
+                        "{at}adversary = '{a}': expected one of {}",
+                        ADVERSARIES.join(", ")
+                    ));
+                }
+                env.insert(gradual_task_sdk::protocol::env::ADVERSARY.into(), a.clone());
+            }
+            let limits = limits(
+                &base_limits,
+                &t.limits,
+                &format!("{at}limits."),
+                &mut problems,
+            );
+            if let Some(id) = id {
+                tasks.push(TaskEntry {
+                    id,
+                    stake_roe: if t.auto_stake { stake } else { None },
+                    claim_at_roe: claim,
+                    env,
+                    limits,
+                });
+            }
+        }
+        match (problems.is_empty(), keypair, listen) {
+            (true, Some(keypair), Some(listen)) => {
+                let data_dir = if raw.data_dir.is_absolute() {
+                    raw.data_dir
+                } else {
+                    base.join(raw.data_dir)
+                };
+                Ok(NodeConfig {
+                    keypair,
+                    keypair_path,
+                    rpc_url: raw.rpc_url.trim_end_matches('/').to_string(),
+                    data_dir,
+                    listen,
+                    public_url: raw.public_url.map(|u| u.trim_end_matches('/').to_string()),
+                    low_balance_warn_roe: low,
+                    log_level: raw.log_level,
+                    tasks,
+                })
+            }
+            _ => Err(fail(problems)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with_key() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        gradual_client::write_keypair_file(
+            &d.path().join("k.json"),
+            &Keypair::from_seed([3; 32]),
+            false,
+        )
+        .unwrap();
+        d
+    }
+
+    const ID: &str = "11111111111111111111111111111111";
+
+    #[test]
+    fn a_good_file_parses_with_defaults() {
+        let d = dir_with_key();
+        let text = format!("keypair = \"k.json\"\n[[task]]\nid = \"{ID}\"\nstake = \"2\"\nauto_stake = true\nclaim_at = 0.5\n");
+        let c = NodeConfig::parse(&text, false, d.path(), "node.toml").unwrap();
+        assert_eq!(c.tasks.len(), 1);
+        assert_eq!(c.tasks[0].stake_roe, Some(2_000_000_000));
+        assert_eq!(c.tasks[0].claim_at_roe, Some(500_000_000));
+        assert_eq!(c.tasks[0].limits, Limits::default());
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, d.path().join("node-data"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_a_fix() {
+        let d = dir_with_key();
+        let text = "keypair = \"missing.json\"\nlisten = \"nope\"\n[[task]]\nid = \"zz\"\nstake = \"1.0000000001\"\nauto_stake = true\nadversary = \"evil\"\n[task.limits]\nmemory_mb = 1\n";
+        let e = NodeConfig::parse(text, false, d.path(), "node.toml").unwrap_err();
+        let all = e.to_string();
+        for want in [
+            "gradual keygen",
+            "listen = 'nope'",
+            "task[0].id = 'zz'",
+            "9 decimals",
+            "adversary = 'evil'",
+            "memory_mb = 1",
+        ] {
+            assert!(all.contains(want), "missing '{want}' in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_yaml() {
+        let d = dir_with_key();
+        let e = NodeConfig::parse(
+            "keypair = \"k.json\"\nstak = 1\n",
+            false,
+            d.path(),
+            "n.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("unknown field `stak`"), "{e}");
+        let y = format!("keypair: k.json\ntask:\n  - id: \"{ID}\"\n    adversary: garbage\n");
+        let c = NodeConfig::parse(&y, true, d.path(), "n.yaml").unwrap();
+        assert_eq!(c.tasks[0].env["GRADUAL_ADVERSARY"], "garbage");
+        assert_eq!(c.tasks[0].stake_roe, None);
+    }
+}

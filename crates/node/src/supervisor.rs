@@ -1,0 +1,679 @@
+//! Task processes: fetch the executable (digest-checked, cached), start it with the
+//! environment of `docs/task-protocol.md`, wait for its health check, make control calls with
+//! timeouts, and restart it with exponential backoff when it exits, hangs, or outgrows its
+//! memory. Its stdout/stderr and the supervisor's own notes go to a size-rotated log file.
+//!
+//! **Limits.** `unsafe` is forbidden in this workspace, so the node cannot call `setrlimit`
+//! between `fork` and `exec` (`pre_exec` is unsafe). It launches the task through
+//! `prlimit --as=<bytes> --cpu=<seconds> -- <cmd>` (util-linux) when that is on `PATH`, else
+//! through `sh -c 'ulimit -v ..; ulimit -t ..; exec "$@"'`. Both set the limits in the child
+//! and then `exec` the task, so the task keeps the child's pid. The address-space cap is a
+//! backstop (twice the memory limit plus 1 GiB, because runtimes reserve far more address
+//! space than they touch); the memory limit itself is enforced on resident memory
+//! (`/proc/<pid>/status` `VmRSS`), sampled every 200 ms: above it the task is killed.
+
+use crate::config::Limits;
+use gradual_task_sdk::protocol::{env as task_env, paths};
+use gradual_types::{Pubkey, TaskId};
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+/// Largest answer the node reads from a task (control calls and proxied routes).
+pub const TASK_ANSWER_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+/// Where a task process is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Fetching the artifact or waiting for the first health check.
+    Starting,
+    Running {
+        port: u16,
+        pid: u32,
+    },
+    /// Waiting to restart after a failure.
+    Backoff {
+        until_ms: u64,
+    },
+    /// Stopped by the node (shutdown).
+    Stopped,
+}
+
+/// What the supervisor knows about one task process (for status, /info and /metrics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcInfo {
+    pub phase: Phase,
+    pub restarts: u64,
+    pub last_error: Option<String>,
+    pub starts: u64,
+}
+
+/// Why a control call did not give an answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    #[error("task process is not running ({0})")]
+    NotRunning(String),
+    #[error("no answer within {0} ms")]
+    Timeout(u64),
+    #[error("answered HTTP {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("connection failed: {0}")]
+    Transport(String),
+    #[error("answer is not what the protocol expects: {0}")]
+    BadAnswer(String),
+}
+
+/// How to run the artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub artifact: PathBuf,
+    pub runtime: String,
+}
+
+/// A log file rotated by size: `<name>.log`, `<name>.log.1`, ... `<name>.log.<keep>`.
+pub struct LogFile {
+    path: PathBuf,
+    max_bytes: u64,
+    keep: u32,
+    file: Mutex<Option<(std::fs::File, u64)>>,
+}
+
+impl LogFile {
+    pub fn new(path: PathBuf, max_bytes: u64, keep: u32) -> LogFile {
+        LogFile {
+            path,
+            max_bytes,
+            keep,
+            file: Mutex::new(None),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append bytes (a failure to log is reported once on stderr, never fatal).
+    pub fn write(&self, bytes: &[u8]) {
+        let Ok(mut guard) = self.file.lock() else {
+            return;
+        };
+        if guard
+            .as_ref()
+            .is_some_and(|(_, len)| len + bytes.len() as u64 > self.max_bytes)
+        {
+            *guard = None;
+            for i in (1..self.keep).rev() {
+                let _ = std::fs::rename(self.rotated(i), self.rotated(i + 1));
+            }
+            let _ = std::fs::rename(&self.path, self.rotated(1));
+        }
+        if guard.is_none() {
+            match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+            {
+                Ok(f) => {
+                    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+                    *guard = Some((f, len));
+                }
+                Err(e) => {
+                    tracing::warn!(path = %self.path.display(), error = %e, "cannot open task log file");
+                    return;
+                }
+            }
+        }
+        if let Some((f, len)) = guard.as_mut() {
+            if f.write_all(bytes).is_ok() {
+                *len += bytes.len() as u64;
+            }
+        }
+    }
+
+    /// A line from the node itself, stamped.
+    pub fn note(&self, msg: &str) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        self.write(
+            format!(
+                "[node {}.{:03}] {msg}\n",
+                now.as_secs(),
+                now.subsec_millis()
+            )
+            .as_bytes(),
+        );
+    }
+
+    fn rotated(&self, i: u32) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(format!(".{i}"));
+        PathBuf::from(p)
+    }
+}
+
+/// One supervised task process.
+pub struct TaskProcess {
+    pub task: TaskId,
+    pub token: String,
+    pub limits: Limits,
+    pub log: Arc<LogFile>,
+    pub dir: PathBuf,
+    info: watch::Sender<ProcInfo>,
+    http: reqwest::Client,
+}
+
+/// What the node gives a task in its environment.
+#[derive(Debug, Clone)]
+pub struct TaskEnv {
+    pub node: Pubkey,
+    pub node_url: String,
+    pub extra: Vec<(String, String)>,
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+/// Read an HTTP body of at most `max` bytes.
+pub async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, CallError> {
+    let mut out = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(c)) => {
+                if out.len() + c.len() > max {
+                    return Err(CallError::BadAnswer(format!("answer is over {max} bytes")));
+                }
+                out.extend_from_slice(&c);
+            }
+            Ok(None) => return Ok(out),
+            Err(e) => return Err(CallError::Transport(e.to_string())),
+        }
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        15 => "SIGTERM",
+        24 => "SIGXCPU",
+        _ => "signal",
+    }
+}
+
+fn describe_exit(status: std::process::ExitStatus, limits: &Limits) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(sig) = status.signal() {
+        let hint = match sig {
+            24 => format!(" (its CPU limit of {} s was reached)", limits.cpu_seconds),
+            6 => " (aborted; an allocation failing under the address-space limit does this)"
+                .to_string(),
+            _ => String::new(),
+        };
+        return format!(
+            "crashed: killed by signal {sig} ({}){hint}",
+            signal_name(sig)
+        );
+    }
+    format!("exited with status {}", status.code().unwrap_or(-1))
+}
+
+/// Resident memory of `pid`, in bytes (Linux `/proc`); `None` when unknown.
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn on_path(prog: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(prog).is_file()))
+}
+
+/// The program and arguments that run `launch` (before the limit wrapper).
+pub fn runtime_command(launch: &Launch) -> Result<(String, Vec<String>), String> {
+    let file = launch.artifact.display().to_string();
+    match launch.runtime.as_str() {
+        "native" => Ok((file, vec![])),
+        "python3" | "python" => Ok(("python3".into(), vec!["-u".into(), file])),
+        "node" => Ok(("node".into(), vec![file])),
+        "sh" => Ok(("sh".into(), vec![file])),
+        other => Err(format!("runtime '{other}' is not supported by this node (it runs native, python3, node and sh)")),
+    }
+}
+
+impl TaskProcess {
+    pub fn new(task: TaskId, limits: Limits, dir: PathBuf, log: Arc<LogFile>) -> TaskProcess {
+        let token = bs58::encode(rand::random::<[u8; 32]>()).into_string();
+        let (info, _) = watch::channel(ProcInfo {
+            phase: Phase::Starting,
+            restarts: 0,
+            last_error: None,
+            starts: 0,
+        });
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap_or_default();
+        TaskProcess {
+            task,
+            token,
+            limits,
+            log,
+            dir,
+            info,
+            http,
+        }
+    }
+
+    pub fn info(&self) -> ProcInfo {
+        self.info.borrow().clone()
+    }
+
+    fn set(&self, f: impl FnOnce(&mut ProcInfo)) {
+        self.info.send_modify(f);
+    }
+
+    fn fail(&self, reason: &str) {
+        tracing::warn!(task = %self.task, reason, "task process failed");
+        self.log.note(&format!("task failed: {reason}"));
+        self.set(|i| i.last_error = Some(reason.to_string()));
+    }
+
+    /// Wait up to `wait` for the process to be running; its port.
+    async fn running_port(&self, wait: Duration) -> Result<u16, CallError> {
+        let mut rx = self.info.subscribe();
+        let got = tokio::time::timeout(wait, async {
+            rx.wait_for(|i| matches!(i.phase, Phase::Running { .. } | Phase::Stopped))
+                .await
+                .is_ok()
+        })
+        .await;
+        let phase = self.info.borrow().phase.clone();
+        match (got, phase) {
+            (Ok(true), Phase::Running { port, .. }) => Ok(port),
+            (_, p) => Err(CallError::NotRunning(format!("{p:?}").to_lowercase())),
+        }
+    }
+
+    /// A control call: `POST <path>` (one of [`paths`]' control paths) with `body`; the JSON
+    /// answer.
+    pub async fn call(&self, path: &str, body: &Value) -> Result<Value, CallError> {
+        let timeout = Duration::from_millis(self.limits.call_timeout_ms);
+        let port = self
+            .running_port(timeout.max(Duration::from_millis(self.limits.start_timeout_ms)))
+            .await?;
+        let url = format!("http://127.0.0.1:{port}{path}");
+        let req = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.token)
+            .json(body)
+            .timeout(timeout)
+            .send();
+        let resp = match req.await {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => {
+                return Err(CallError::Timeout(self.limits.call_timeout_ms))
+            }
+            Err(e) => return Err(CallError::Transport(e.to_string())),
+        };
+        let status = resp.status();
+        let bytes = tokio::time::timeout(timeout, read_limited(resp, TASK_ANSWER_BYTES_MAX))
+            .await
+            .map_err(|_| CallError::Timeout(self.limits.call_timeout_ms))??;
+        if !status.is_success() {
+            let body: String = String::from_utf8_lossy(&bytes).chars().take(300).collect();
+            return Err(CallError::Status {
+                status: status.as_u16(),
+                body,
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| CallError::BadAnswer(format!("not JSON: {e}")))
+    }
+
+    /// Forward a peer's request to the task's own route `path` (with its query string).
+    pub async fn proxy(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        content_type: Option<String>,
+        body: Vec<u8>,
+    ) -> Result<(u16, Option<String>, Vec<u8>), CallError> {
+        let timeout = Duration::from_millis(self.limits.call_timeout_ms);
+        let port = self.running_port(Duration::from_millis(0)).await?;
+        let url = format!(
+            "http://127.0.0.1:{port}/{}",
+            path_and_query.trim_start_matches('/')
+        );
+        let mut req = self.http.request(method, &url).timeout(timeout).body(body);
+        if let Some(ct) = content_type {
+            req = req.header(reqwest::header::CONTENT_TYPE, ct);
+        }
+        let resp = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                CallError::Timeout(self.limits.call_timeout_ms)
+            } else {
+                CallError::Transport(e.to_string())
+            }
+        })?;
+        let status = resp.status().as_u16();
+        let ct = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = tokio::time::timeout(timeout, read_limited(resp, TASK_ANSWER_BYTES_MAX))
+            .await
+            .map_err(|_| CallError::Timeout(self.limits.call_timeout_ms))??;
+        Ok((status, ct, bytes))
+    }
+
+    async fn health(&self, port: u16, timeout: Duration) -> Result<(), String> {
+        let url = format!("http://127.0.0.1:{port}{}", paths::HEALTH);
+        match self
+            .http
+            .get(&url)
+            .bearer_auth(&self.token)
+            .timeout(timeout)
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!(
+                "health check answered HTTP {}",
+                r.status().as_u16()
+            )),
+            Err(e) if e.is_timeout() => Err(format!(
+                "health check got no answer within {} ms",
+                ms(timeout)
+            )),
+            Err(e) => Err(format!("health check failed: {e}")),
+        }
+    }
+
+    fn pid_file(&self) -> PathBuf {
+        self.dir.join("task.pid")
+    }
+
+    /// A task process left behind by a node that was killed: end it (only if its
+    /// environment shows it is this task's process).
+    fn reap_stale(&self, data_dir: &Path) {
+        let Ok(text) = std::fs::read_to_string(self.pid_file()) else {
+            return;
+        };
+        let Ok(pid) = text.trim().parse::<u32>() else {
+            return;
+        };
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            return;
+        };
+        let marker = format!("{}={}", task_env::DATA_DIR, data_dir.display());
+        if environ.split(|b| *b == 0).any(|v| v == marker.as_bytes()) {
+            self.log.note(&format!(
+                "ending task process {pid} left by an earlier run of this node"
+            ));
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+
+    fn spawn(
+        &self,
+        launch: &Launch,
+        env: &TaskEnv,
+        port: u16,
+        data_dir: &Path,
+    ) -> Result<Child, String> {
+        let (prog, args) = runtime_command(launch)?;
+        let mem = self.limits.memory_mb * 1024 * 1024;
+        let as_bytes = mem.saturating_mul(2).saturating_add(1 << 30);
+        let mut cmd = if on_path("prlimit") {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--as={as_bytes}"))
+                .arg(format!("--cpu={}", self.limits.cpu_seconds))
+                .arg("--")
+                .arg(&prog)
+                .args(&args);
+            c
+        } else {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(format!(
+                    "ulimit -v {} && ulimit -t {} && exec \"$@\"",
+                    as_bytes / 1024,
+                    self.limits.cpu_seconds
+                ))
+                .arg("sh")
+                .arg(&prog)
+                .args(&args);
+            c
+        };
+        cmd.env(task_env::TASK_ID, self.task.to_base58())
+            .env(task_env::NODE_PUBKEY, env.node.to_base58())
+            .env(task_env::TASK_PORT, port.to_string())
+            .env(task_env::NODE_URL, &env.node_url)
+            .env(task_env::TASK_TOKEN, &self.token)
+            .env(task_env::DATA_DIR, data_dir)
+            .envs(env.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .current_dir(data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .process_group(0);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start '{prog}': {e}"))?;
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(pump(out, self.log.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(pump(err, self.log.clone()));
+        }
+        if let Some(pid) = child.id() {
+            let _ = std::fs::write(self.pid_file(), pid.to_string());
+        }
+        Ok(child)
+    }
+
+    /// Run the task until `stop` turns true: start, watch, restart with backoff.
+    /// `prepare` fetches the artifact (called before every start, so an updated task is
+    /// picked up on restart).
+    pub async fn supervise<F, Fut>(
+        self: Arc<Self>,
+        env: TaskEnv,
+        prepare: F,
+        mut stop: watch::Receiver<bool>,
+    ) where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Launch, String>>,
+    {
+        let data_dir = self.dir.join("data");
+        if let Err(e) = std::fs::create_dir_all(&data_dir) {
+            self.fail(&format!("cannot create '{}': {e}", data_dir.display()));
+        }
+        self.reap_stale(&data_dir);
+        let mut failures: u32 = 0;
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            self.set(|i| i.phase = Phase::Starting);
+            let started = Instant::now();
+            let reason = match self.run_once(&env, &prepare, &data_dir, &mut stop).await {
+                None => break,
+                Some(reason) => reason,
+            };
+            self.fail(&reason);
+            if started.elapsed() >= Duration::from_secs(60) {
+                failures = 0;
+            }
+            failures = failures.saturating_add(1);
+            let delay = self
+                .limits
+                .restart_backoff_ms
+                .saturating_mul(1u64 << (failures - 1).min(20))
+                .min(self.limits.restart_backoff_max_ms);
+            self.log.note(&format!(
+                "restarting in {delay} ms (failure {failures} in a row)"
+            ));
+            let until = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(ms)
+                .unwrap_or(0)
+                + delay;
+            self.set(|i| {
+                i.phase = Phase::Backoff { until_ms: until };
+                i.restarts += 1;
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
+                _ = stopped(&mut stop) => break,
+            }
+        }
+        self.set(|i| i.phase = Phase::Stopped);
+        let _ = std::fs::remove_file(self.pid_file());
+    }
+
+    /// One life of the process. `None` when stopped by the node, else why it ended.
+    async fn run_once<F, Fut>(
+        &self,
+        env: &TaskEnv,
+        prepare: &F,
+        data_dir: &Path,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<String>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Launch, String>>,
+    {
+        let launch = match prepare().await {
+            Ok(l) => l,
+            Err(e) => return Some(e),
+        };
+        let port = match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+            Ok(a) => a.port(),
+            Err(e) => return Some(format!("cannot find a free port: {e}")),
+        };
+        let mut child = match self.spawn(&launch, env, port, data_dir) {
+            Ok(c) => c,
+            Err(e) => return Some(e),
+        };
+        let pid = child.id().unwrap_or(0);
+        self.set(|i| i.starts += 1);
+        self.log.note(&format!(
+            "started task process {pid} on port {port} ({})",
+            launch.artifact.display()
+        ));
+        // Wait for the first health check.
+        let deadline = Instant::now() + Duration::from_millis(self.limits.start_timeout_ms);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let _ = child.kill().await;
+                return Some(format!(
+                    "did not answer its health check within {} ms of starting",
+                    self.limits.start_timeout_ms
+                ));
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(format!(
+                    "{} while starting",
+                    describe_exit(status, &self.limits)
+                ));
+            }
+            if self
+                .health(port, left.min(Duration::from_millis(1000)))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                _ = stopped(stop) => { let _ = child.kill().await; return None; }
+            }
+        }
+        self.log.note("task is healthy");
+        tracing::info!(task = %self.task, pid, port, "task process running");
+        self.set(|i| i.phase = Phase::Running { port, pid });
+        let mem_max = self.limits.memory_mb * 1024 * 1024;
+        let health_every = Duration::from_millis(self.limits.health_interval_ms);
+        let health_timeout = Duration::from_millis(self.limits.call_timeout_ms.min(2_000));
+        let mut last_health = Instant::now();
+        let mut misses = 0u32;
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                status = child.wait() => {
+                    return Some(match status {
+                        Ok(s) => describe_exit(s, &self.limits),
+                        Err(e) => format!("cannot wait for the task process: {e}"),
+                    });
+                }
+                _ = stopped(stop) => {
+                    let _ = child.kill().await;
+                    self.log.note("stopped by the node");
+                    return None;
+                }
+                _ = tick.tick() => {
+                    if let Some(rss) = rss_bytes(pid) {
+                        if rss > mem_max {
+                            let _ = child.kill().await;
+                            return Some(format!(
+                                "used {} MiB of resident memory, over its limit of {} MiB; killed",
+                                rss / (1024 * 1024),
+                                self.limits.memory_mb
+                            ));
+                        }
+                    }
+                    if last_health.elapsed() >= health_every {
+                        last_health = Instant::now();
+                        match self.health(port, health_timeout).await {
+                            Ok(()) => misses = 0,
+                            Err(e) => {
+                                misses += 1;
+                                self.log.note(&format!("{e} ({misses} in a row)"));
+                                if misses >= 3 {
+                                    let _ = child.kill().await;
+                                    return Some(format!("hung: {e}, 3 times in a row; killed"));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Copy the task's output into its log file until it closes.
+async fn pump<R: tokio::io::AsyncRead + Unpin>(mut r: R, log: Arc<LogFile>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => log.write(&buf[..n]),
+        }
+    }
+}
