@@ -530,14 +530,23 @@ fn round_missing(task: &TaskId, round: u64, l: &Ledger) -> RpcError {
     ))
 }
 
-fn get_task_submission_info(shared: &Shared, p: Params) -> RpcResult {
+/// The `(task, round)` params of the round-info methods, and that round's view.
+fn round_view_param(
+    l: &Ledger,
+    p: &Params,
+) -> Result<(TaskId, u64, gradual_ledger::query::RoundView), RpcError> {
     let task = p.hash(0)?;
     let round = p.u64(1)?;
-    let l = shared.read_ledger()?;
     l.task(&task).ok_or_else(|| unknown_task(&task))?;
     let v = l
         .round_view(&task, round)
-        .ok_or_else(|| round_missing(&task, round, &l))?;
+        .ok_or_else(|| round_missing(&task, round, l))?;
+    Ok((task, round, v))
+}
+
+fn get_task_submission_info(shared: &Shared, p: Params) -> RpcResult {
+    let l = shared.read_ledger()?;
+    let (task, round, v) = round_view_param(&l, &p)?;
     to_value(SubmissionInfoDto {
         task: task.to_base58(),
         round,
@@ -552,13 +561,8 @@ fn get_task_submission_info(shared: &Shared, p: Params) -> RpcResult {
 }
 
 fn get_task_distribution_info(shared: &Shared, p: Params) -> RpcResult {
-    let task = p.hash(0)?;
-    let round = p.u64(1)?;
     let l = shared.read_ledger()?;
-    l.task(&task).ok_or_else(|| unknown_task(&task))?;
-    let v = l
-        .round_view(&task, round)
-        .ok_or_else(|| round_missing(&task, round, &l))?;
+    let (task, round, v) = round_view_param(&l, &p)?;
     to_value(DistributionInfoDto {
         task: task.to_base58(),
         round,
