@@ -21,9 +21,11 @@ use anyhow::{bail, ensure, Context};
 use gradual_ledger::testkit::key;
 use gradual_ledger::{BlockOutput, CheckedTx, Ledger};
 use gradual_store::Store;
-use gradual_types::{Genesis, Hash, Instruction, Keypair, Slot, TaskId, TaskParams, Transaction};
+use gradual_types::{
+    Genesis, Hash, Instruction, Keypair, Slot, TaskId, TaskParams, Transaction, ValidatorKey,
+};
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// What to measure.
@@ -61,6 +63,12 @@ impl Workload {
     }
 }
 
+/// The block producer: the well-known devnet validator `Genesis::default()` names.
+fn producer() -> &'static ValidatorKey {
+    static KEY: OnceLock<ValidatorKey> = OnceLock::new();
+    KEY.get_or_init(ValidatorKey::devnet)
+}
+
 /// Sign `count` transactions on `threads` threads; `make(i)` gives the i-th.
 fn sign_parallel(
     count: usize,
@@ -89,8 +97,14 @@ fn setup_block(
     txs: Vec<Transaction>,
     threads: usize,
 ) -> anyhow::Result<()> {
+    let seal = ledger.seal(producer(), slot);
     let out = ledger
-        .apply_block(slot, ledger.head_hash(), CheckedTx::check_all(txs, threads))
+        .apply_block(
+            slot,
+            ledger.head_hash(),
+            seal,
+            CheckedTx::check_all(txs, threads),
+        )
         .with_context(|| format!("setup block at slot {slot}"))?;
     if let Some(r) = out.receipts.iter().find(|r| r.result.is_err()) {
         bail!("setup transaction {} failed: {:?}", r.tx, r.result);
@@ -158,6 +172,7 @@ pub fn setup(config: &Config, path: &Path) -> anyhow::Result<(Store, Ledger, Wor
                 task,
                 amount: STAKE_ROE,
                 url: format!("http://node{i}.bench"),
+                owner: None,
             },
         )
     });
@@ -330,10 +345,12 @@ fn apply_and_commit(
 ) -> anyhow::Result<()> {
     phases.decode += v.decode;
     phases.verify += v.verify;
+    // The producer's VRF proof is made outside the timing; checking it is part of apply.
+    let seal = ledger.seal(producer(), v.slot);
     let c0 = thread_cpu();
     let t0 = Instant::now();
     let out: BlockOutput = ledger
-        .apply_block(v.slot, ledger.head_hash(), v.checked)
+        .apply_block(v.slot, ledger.head_hash(), seal, v.checked)
         .with_context(|| format!("applying block at slot {}", v.slot))?;
     let t1 = Instant::now();
     phases.apply_cpu += cpu_since(c0);

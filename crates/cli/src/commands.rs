@@ -156,49 +156,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             task,
             amount,
             node_url,
+            owner,
         } => {
-            if node_url.len() > gradual_types::constants::URL_BYTES_MAX {
-                bail!(
-                    "--node-url is {} bytes, the most is {}",
-                    node_url.len(),
-                    gradual_types::constants::URL_BYTES_MAX
-                );
-            }
+            let to = owner.map(|o| format!("; owner {o}")).unwrap_or_default();
             ctx.submit(
                 Instruction::Stake {
                     task,
                     amount,
                     url: node_url,
+                    owner,
                 },
-                format!("staked {} on task {task}", koii(amount)),
+                format!("staked {} on task {task}{to}", koii(amount)),
             )
             .await
             .map(drop)
         }
-        Command::Unstake { task } => {
-            let t = ctx
-                .client
-                .get_task_account_info(&task, TaskInfoFlags::default())
-                .await?;
-            let cooldown = t.params.unstake_cooldown;
-            ctx.submit(
-                Instruction::Unstake { task },
-                format!(
-                    "unstake requested in round {}; withdraw from round {}",
-                    t.current_round,
-                    t.current_round + cooldown
-                ),
-            )
-            .await
-            .map(drop)
+        Command::SetUrl {
+            task,
+            node_url: url,
+        } => {
+            let what = if url.is_empty() {
+                format!("removed the node URL of task {task}")
+            } else {
+                format!("node URL of task {task} is now {url}")
+            };
+            ctx.submit(Instruction::SetNodeUrl { task, url }, what)
+                .await
+                .map(drop)
         }
-        Command::Withdraw { task } => ctx
+        Command::SetOwner { task, node, owner } => ctx
             .submit(
-                Instruction::Withdraw { task },
-                format!("withdrew the stake of task {task}"),
+                Instruction::SetStakeOwner { task, node, owner },
+                format!("the stake of {node} on task {task} now belongs to {owner}"),
             )
             .await
             .map(drop),
+        Command::Unstake { task } => unstake(&ctx, task).await,
+        Command::Withdraw { task } => withdraw(&ctx, task).await,
         Command::Claim { task, all } => claim(&ctx, task, all).await,
         Command::Rewards { address } => {
             let who = ctx.me_or(address)?;
@@ -217,6 +211,91 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
         }
     }
+}
+
+/// `Unstake`, then the round the stake can be withdrawn in: the ledger fixes it at
+/// `round of the unstake + unstake_cooldown` (SPEC §7).
+async fn unstake(ctx: &Ctx, task: TaskId) -> anyhow::Result<()> {
+    let kp = ctx.keypair()?;
+    let t = ctx
+        .client
+        .get_task_account_info(&task, TaskInfoFlags::default())
+        .await?;
+    let c = ctx
+        .client
+        .send_and_confirm(&kp, Instruction::Unstake { task })
+        .await?;
+    let clock = gradual_client::task_clock(&t);
+    let round = clock.round(c.slot);
+    // The ledger fixed the withdraw round when the Unstake landed; read it back.
+    let after = ctx
+        .client
+        .get_task_account_info(
+            &task,
+            TaskInfoFlags {
+                stakes: true,
+                ..TaskInfoFlags::default()
+            },
+        )
+        .await?;
+    let me = kp.pubkey().to_base58();
+    let withdraw_round = after
+        .stakes
+        .iter()
+        .flatten()
+        .find(|s| s.node == me)
+        .and_then(stake_withdraw_round)
+        .unwrap_or(round + t.params.unstake_cooldown);
+    ctx.emit(
+        json!({
+            "signature": c.signature.to_base58(),
+            "slot": c.slot,
+            "result": "ok",
+            "unstake_round": round,
+            "withdraw_round": withdraw_round,
+            "withdraw_slot": clock.start(withdraw_round),
+        }),
+        || {
+            format!(
+                "unstake requested in round {round}; withdraw from round {withdraw_round} (slot {})\nsignature {} (slot {})",
+                clock.start(withdraw_round),
+                c.signature,
+                c.slot
+            )
+        },
+    )
+}
+
+/// `Withdraw`: the stake goes back to its owner once the withdraw round fixed by `Unstake`
+/// has come (the ledger's refusal names that round).
+async fn withdraw(ctx: &Ctx, task: TaskId) -> anyhow::Result<()> {
+    let me = ctx.keypair()?.pubkey();
+    let t = ctx
+        .client
+        .get_task_account_info(
+            &task,
+            TaskInfoFlags {
+                stakes: true,
+                ..TaskInfoFlags::default()
+            },
+        )
+        .await?;
+    let stake = t.stakes.iter().flatten().find(|s| s.node == me.to_base58());
+    let what = match stake.and_then(|s| Some((s, stake_withdraw_round(s)?))) {
+        Some((s, r)) => format!(
+            "withdrew the stake of task {task}: {} (withdraw round {r})",
+            koii(s.amount)
+        ),
+        None => format!("withdrew the stake of task {task}"),
+    };
+    ctx.submit(Instruction::Withdraw { task }, what)
+        .await
+        .map(drop)
+}
+
+/// The first round `Withdraw` is allowed, once an unstake was requested.
+fn stake_withdraw_round(s: &StakeDto) -> Option<u64> {
+    s.withdraw_round
 }
 
 async fn claim(ctx: &Ctx, task: Option<TaskId>, all: bool) -> anyhow::Result<()> {
@@ -379,8 +458,10 @@ async fn create_task(ctx: &Ctx, file: PathBuf, nonce: Option<u64>) -> anyhow::Re
     // Everything local first: a bad file never reaches the network.
     let kp = ctx.keypair()?;
     let parsed = taskfile::load(&file)?;
+    let genesis = ctx.client.genesis().await?;
+    let fee = genesis.fee_roe;
+    taskfile::check_for_chain(&parsed, &file.display().to_string(), genesis.slot_ms)?;
     let balance = ctx.client.get_balance(&kp.pubkey()).await?;
-    let fee = ctx.client.genesis().await?.fee_roe;
     let needed = parsed.total_bounty.saturating_add(fee);
     if balance < needed {
         bail!(
@@ -429,6 +510,8 @@ async fn create_task(ctx: &Ctx, file: PathBuf, nonce: Option<u64>) -> anyhow::Re
 
 async fn update_task(ctx: &Ctx, task: TaskId, file: PathBuf) -> anyhow::Result<()> {
     let parsed = taskfile::load(&file)?;
+    let slot_ms = ctx.client.genesis().await?.slot_ms;
+    taskfile::check_for_chain(&parsed, &file.display().to_string(), slot_ms)?;
     let current = ctx
         .client
         .get_task_account_info(&task, TaskInfoFlags::default())
@@ -559,11 +642,23 @@ async fn show_task(ctx: &Ctx, task: TaskId) -> anyhow::Result<()> {
             koii(t.total_stake)
         );
         for st in t.stakes.iter().flatten() {
-            let unstaking = st
-                .unstake_round
-                .map(|r| format!(" (unstaking since round {r})"))
-                .unwrap_or_default();
-            s += &format!("  {}  {}{unstaking}\n", st.node, koii(st.amount));
+            let unstaking = match (st.unstake_round, st.withdraw_round) {
+                (Some(r), Some(w)) => {
+                    format!(" (unstaking since round {r}, withdraw from round {w})")
+                }
+                (Some(r), None) => format!(" (unstaking since round {r})"),
+                _ => String::new(),
+            };
+            let owner = if st.owner != st.node {
+                format!(" owner {}", st.owner)
+            } else {
+                String::new()
+            };
+            s += &format!(
+                "  {}  {}{owner}{unstaking}\n",
+                st.node,
+                koii(st.amount)
+            );
         }
         let pending: u64 = t.pending_rewards.iter().flatten().map(|r| r.amount).sum();
         s += &format!("rewards      {} pending\n", koii(pending));
@@ -672,15 +767,27 @@ async fn show_round(ctx: &Ctx, task: TaskId, round: u64) -> anyhow::Result<()> {
                 Some(AttemptOutcomeDto::PayoutSuccessful { total }) => {
                     format!("payout successful, {}", koii(*total))
                 }
-                Some(AttemptOutcomeDto::FailedNotSubmitted) => {
-                    "failed: no list submitted in the window".into()
+                Some(AttemptOutcomeDto::FailedNotSubmitted { slashed }) => format!(
+                    "failed: no list submitted in the window, submitter slashed {}",
+                    koii(*slashed)
+                ),
+                Some(AttemptOutcomeDto::FailedNoCommittee) => {
+                    "failed: no committee was drawn in time (nobody slashed)".into()
                 }
-                Some(AttemptOutcomeDto::FailedRejected { slashed }) => {
-                    format!(
-                        "failed: list rejected, submitter slashed {}",
-                        koii(*slashed)
-                    )
-                }
+                Some(AttemptOutcomeDto::FailedRejected {
+                    slashed,
+                    vindicated,
+                }) => match (slashed, vindicated) {
+                    (_, true) => {
+                        "failed: list rejected, then vindicated by an accepted list with the same digest (submitter not slashed)".into()
+                    }
+                    (Some(x), false) => {
+                        format!("failed: list rejected, submitter slashed {}", koii(*x))
+                    }
+                    (None, false) => {
+                        "failed: list rejected; the submitter's slash waits for the round to settle".into()
+                    }
+                },
             };
             s += &format!("attempt {} by {}: {outcome}\n", a.attempt, a.submitter);
             match &a.list {

@@ -60,6 +60,12 @@ fn pubkey(s: &str) -> Result<Pubkey, String> {
         .map_err(|e: gradual_types::ParseKeyError| format!("{e}; expected a base58 address"))
 }
 
+fn node_url(s: &str) -> Result<String, String> {
+    gradual_types::validate_node_url(s)
+        .map(|()| s.to_string())
+        .map_err(|e| format!("{e}; expected e.g. http://203.0.113.7:8080"))
+}
+
 fn task_id(s: &str) -> Result<Hash, String> {
     Hash::from_base58(s)
         .map_err(|e| format!("{e}; expected a base58 task id (see `gradual task list`)"))
@@ -120,16 +126,39 @@ pub enum Command {
         task: Hash,
         #[arg(value_parser = koii)]
         amount: u64,
-        /// URL peers reach this node at (for audits).
-        #[arg(long, default_value = "")]
+        /// URL peers reach this node at (for audits); http(s)://host[:port][/path].
+        #[arg(long, default_value = "", value_parser = node_url)]
+        node_url: String,
+        /// Who may withdraw the stake and claim its rewards (default: --keypair). Only on
+        /// the first stake; change it later with `gradual set-owner`.
+        #[arg(long, value_parser = pubkey)]
+        owner: Option<Pubkey>,
+    },
+    /// Change the URL peers reach this node at for a task (the stake stays as it is).
+    SetUrl {
+        #[arg(value_parser = task_id)]
+        task: Hash,
+        /// http(s)://host[:port][/path]; "" removes it.
+        #[arg(value_parser = node_url, value_name = "URL")]
         node_url: String,
     },
-    /// Start the unstake cooldown on a task.
+    /// Hand a stake's withdraw authority to another owner (signed by the current owner).
+    SetOwner {
+        #[arg(value_parser = task_id)]
+        task: Hash,
+        /// The staking node.
+        #[arg(value_parser = pubkey)]
+        node: Pubkey,
+        /// The new owner.
+        #[arg(value_parser = pubkey)]
+        owner: Pubkey,
+    },
+    /// Start the unstake cooldown on a task; prints the round the stake can be withdrawn in.
     Unstake {
         #[arg(value_parser = task_id)]
         task: Hash,
     },
-    /// Return the stake of a task whose cooldown is over.
+    /// Return the stake of a task to its owner once its withdraw round has come.
     Withdraw {
         #[arg(value_parser = task_id)]
         task: Hash,
@@ -253,6 +282,46 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn stake_owner_and_url_commands_parse() {
+        let task = Hash::domain("t", &[]).to_base58();
+        let node = gradual_types::Keypair::from_seed([1; 32])
+            .pubkey()
+            .to_string();
+        let owner = gradual_types::Keypair::from_seed([2; 32]).pubkey();
+        let owner_s = owner.to_string();
+        let ok = Cli::try_parse_from([
+            "gradual",
+            "stake",
+            &task,
+            "2",
+            "--node-url",
+            "http://10.0.0.1:8080",
+            "--owner",
+            &owner_s,
+        ])
+        .unwrap();
+        assert!(matches!(ok.command, Command::Stake { owner: Some(o), .. } if o == owner));
+        let e =
+            Cli::try_parse_from(["gradual", "stake", &task, "2", "--owner", "nope"]).unwrap_err();
+        assert!(e.to_string().contains("expected a base58 address"), "{e}");
+        let e = Cli::try_parse_from(["gradual", "stake", &task, "2", "--node-url", "ftp://x"])
+            .unwrap_err();
+        assert!(e.to_string().contains("http:// or https://"), "{e}");
+        let ok = Cli::try_parse_from(["gradual", "set-url", &task, "https://n.example"]).unwrap();
+        assert!(
+            matches!(ok.command, Command::SetUrl { node_url, .. } if node_url == "https://n.example")
+        );
+        // The URL is the node's, never the global --url of the validator.
+        assert_eq!(ok.url, "http://127.0.0.1:8899");
+        let e = Cli::try_parse_from(["gradual", "set-url", &task, "http://u:p@host"]).unwrap_err();
+        assert!(e.to_string().contains("user info"), "{e}");
+        let ok = Cli::try_parse_from(["gradual", "set-owner", &task, &node, &owner_s]).unwrap();
+        assert!(matches!(ok.command, Command::SetOwner { owner: o, .. } if o == owner));
+        let e = Cli::try_parse_from(["gradual", "set-owner", &task, &node]).unwrap_err();
+        assert!(e.to_string().contains("<OWNER>"), "{e}");
     }
 
     #[test]

@@ -64,8 +64,9 @@ pub struct DevnetArgs {
     /// Slot duration in milliseconds (10 to 60000).
     #[arg(long, default_value_t = 100)]
     pub slot_ms: u64,
-    /// Slots per round.
-    #[arg(long, default_value_t = 30)]
+    /// Slots per round. An eighth of it takes proofs; the audit window is at least 6 s of
+    /// slots (the vote window: committees get at least 3 s to vote).
+    #[arg(long, default_value_t = 80)]
     pub round_time: u64,
     /// Task to deploy: auto, chain-indexer, rest-monitor, builtin, or a path to an executable.
     #[arg(long, default_value = "auto")]
@@ -79,12 +80,6 @@ pub struct DevnetArgs {
 }
 
 pub async fn run_devnet(args: DevnetArgs, json: bool) -> anyhow::Result<()> {
-    if args.round_time < 6 {
-        bail!(
-            "--round-time {}: use at least 6 slots (a third each for proofs, audits and work)",
-            args.round_time
-        );
-    }
     let dir = match args.dir {
         Some(d) => {
             if d.exists()
@@ -106,10 +101,7 @@ pub async fn run_devnet(args: DevnetArgs, json: bool) -> anyhow::Result<()> {
     let mut cfg = DevnetConfig::new(dir.clone(), bin);
     cfg.nodes = args.nodes;
     cfg.adversary = (args.adversary != "none").then(|| args.adversary.clone());
-    cfg.slot_ms = args.slot_ms;
-    cfg.round_time = args.round_time;
-    cfg.submission_window = (args.round_time / 3).max(1);
-    cfg.audit_window = (args.round_time * 2 / 5).max(1);
+    cfg.set_timing(args.slot_ms, args.round_time);
     cfg.task = args.task;
     cfg.check().map_err(anyhow::Error::msg)?;
     eprintln!("starting devnet in {} ...", dir.display());

@@ -198,15 +198,18 @@ task_name: "{display}"
 task_description: "A gradual task created with gradual task new"
 task_executable: target/release/{name}
 runtime: native
-round_time: 20
-submission_window: 5
-audit_window: 5
+# Slots. The audit window must be at least twice the vote window: 6 s of slots
+# (60 at 100 ms slots, 16 at 400 ms). These fit both.
+round_time: 80
+submission_window: 10
+audit_window: 60
 minimum_stake_amount: 1
 total_bounty_amount: 100
 bounty_amount_per_round: 1
 allowed_failed_distributions: 3
-audit_sample: 5
-committee_size: 32
+audit_sample: 8
+committee_size: 64
+missed_list_bps: 100
 "#
     )
 }
@@ -287,6 +290,10 @@ mod tests {
         let tf = crate::taskfile::parse(&yml, "task.yml", &root).unwrap();
         assert_eq!(tf.params.name, "my-task");
         assert_eq!(tf.executable_path, root.join("target/release/my-task"));
+        // ... and the vote window of a devnet (100 ms slots) and a default validator (400 ms).
+        for slot_ms in [100, 400] {
+            crate::taskfile::check_for_chain(&tf, "task.yml", slot_ms).unwrap();
+        }
     }
 
     #[test]

@@ -52,18 +52,19 @@ const FIELDS: &[(&str, &str)] = &[
     ("task_metadata", "free-form metadata string, at most 1024 bytes"),
     ("round_time", "slots per round"),
     ("submission_window", "slots of the submission window (>= 1)"),
-    ("audit_window", "slots of the audit window (>= 1)"),
+    ("audit_window", "slots of the audit window: at least twice the vote window, i.e. 6 s of slots (>= 2 x ceil(3000 / slot_ms))"),
     ("minimum_stake_amount", "KOII a node must stake"),
     ("total_bounty_amount", "KOII escrowed in the task"),
     ("bounty_amount_per_round", "KOII paid per round, at most"),
     ("allowed_failed_distributions", "retries of a failed distribution (0-16, default 3)"),
-    ("audit_sample", "peers each node checks per round (default 5)"),
-    ("committee_size", "seats deciding an audit (1-1024, default 32)"),
+    ("audit_sample", "peers each node checks per round, also the raises it may make (0-16, default 8)"),
+    ("committee_size", "seats deciding an audit (1-256, default 64)"),
     ("slash_bps", "share of stake slashed on an upheld audit, in bps (default 7000)"),
     ("accuser_bps", "share of the slash paid to the accuser, in bps (default 2000)"),
     ("voter_bps", "share of the slash paid to voters, in bps (default 3000)"),
     ("false_accusation_bps", "share of a false accuser's stake slashed, in bps (default 1000)"),
-    ("unstake_cooldown", "rounds between unstake and withdraw (default 3)"),
+    ("unstake_cooldown", "rounds between unstake and withdraw (1 or more, default 3)"),
+    ("missed_list_bps", "share of stake slashed from a selected node that submits no distribution list, in bps (default 100)"),
 ];
 
 /// Reference fields kept in the task's metadata (JSON) for display.
@@ -310,9 +311,18 @@ pub fn parse(text: &str, display: &str, base: &Path) -> Result<TaskFile, TaskFil
                 params.false_accusation_bps = r.bps(key, v).unwrap_or(params.false_accusation_bps)
             }
             "unstake_cooldown" => {
-                if let Some(n) = r.whole(key, v, 0, UNSTAKE_COOLDOWN_MAX, "rounds") {
+                if let Some(n) = r.whole(
+                    key,
+                    v,
+                    UNSTAKE_COOLDOWN_MIN,
+                    UNSTAKE_COOLDOWN_MAX,
+                    "rounds",
+                ) {
                     params.unstake_cooldown = n;
                 }
+            }
+            "missed_list_bps" => {
+                params.missed_list_bps = r.bps(key, v).unwrap_or(params.missed_list_bps)
             }
             "task_type" => match v.as_str() {
                 Some(t) if t.eq_ignore_ascii_case("koii") => {}
@@ -477,6 +487,17 @@ pub fn load(path: &Path) -> Result<TaskFile, TaskFileError> {
     parse(&text, &path.display().to_string(), base)
 }
 
+/// The rules that depend on the chain (SPEC §5 *Vote window*: `audit_window ≥ 2·V` at the
+/// chain's `slot_ms`), in the ledger's own words, before anything is uploaded or sent.
+pub fn check_for_chain(f: &TaskFile, display: &str, slot_ms: u64) -> Result<(), TaskFileError> {
+    f.params
+        .validate_for_chain(slot_ms)
+        .map_err(|e| TaskFileError {
+            path: display.to_string(),
+            problems: vec![e.to_string()],
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,6 +515,7 @@ bounty_amount_per_round: "0.5"
 allowed_failed_distributions: 2
 committee_size: 5
 unstake_cooldown: 1
+missed_list_bps: 250
 author: Koii
 space: 0.1
 "#;
@@ -509,6 +531,7 @@ space: 0.1
         assert_eq!(f.params.allowed_failed_distributions, 2);
         assert_eq!(f.params.committee_size, 5);
         assert_eq!(f.params.unstake_cooldown, 1);
+        assert_eq!(f.params.missed_list_bps, 250);
         assert_eq!(f.params.executable.runtime, "node");
         assert_eq!(f.executable_path, Path::new("/x/dist/main.js"));
         assert_eq!(f.params.metadata, br#"{"author":"Koii"}"#);
@@ -584,6 +607,13 @@ space: 0.1
             p[0].starts_with("task_name is 30 bytes, the most is 24"),
             "{p:?}"
         );
+        let p = problems(&GOOD.replace("unstake_cooldown: 1", "unstake_cooldown: 0"));
+        assert_eq!(
+            p,
+            vec!["unstake_cooldown is 0, it must be between 1 and 1000 rounds"]
+        );
+        let p = problems(&GOOD.replace("missed_list_bps: 250", "missed_list_bps: 10001"));
+        assert!(p[0].starts_with("missed_list_bps is 10001"), "{p:?}");
         let p = problems(&format!("{GOOD}\ntask_type: KPL\n"));
         assert!(p[0].contains("only KOII tasks"), "{p:?}");
         let p = problems("- a\n- b\n");

@@ -38,6 +38,11 @@ pub struct ValidatorArgs {
     /// Slots a transaction stays valid after its recent slot (new chain).
     #[arg(long, default_value_t = 600)]
     pub tx_max_age_slots: u64,
+    /// Validator identity key file (the key that seals blocks; its VRF key is derived from
+    /// it). Default: <data-dir>/validator-identity.json, generated when a new chain is
+    /// created without a genesis file naming validators.
+    #[arg(long)]
+    pub identity: Option<PathBuf>,
     /// Devnet faucet key: makes it the genesis faucet authority of a new chain and enables
     /// requestAirdrop.
     #[arg(long)]
@@ -116,13 +121,25 @@ pub async fn run(args: ValidatorArgs) -> anyhow::Result<()> {
                 mint_max_roe: args.faucet_mint_max,
             }),
             accounts: Vec::new(),
+            // No validators named: the validator's own identity is the set.
+            validators: Vec::new(),
+            admin: None,
+            ..Genesis::default()
         },
+    };
+    let identity = match &args.identity {
+        Some(p) => Some(
+            read_keypair_file(p)
+                .with_context(|| format!("validator identity '{}'", p.display()))?,
+        ),
+        None => None,
     };
     if args.mempool_max == 0 || args.block_max_txs == 0 {
         bail!("--mempool-max and --block-max-txs must be at least 1");
     }
     let mut config = ValidatorConfig::new(args.data_dir.clone(), args.rpc_bind, genesis);
     config.faucet_keypair = faucet_keypair;
+    config.identity = identity;
     config.mempool_max_txs = args.mempool_max;
     config.block_max_txs = args.block_max_txs;
     config.artifact_max_bytes = args.artifact_max_bytes;

@@ -252,7 +252,7 @@ async fn bad_transactions_are_refused_and_change_nothing() {
     c.airdrop_and_confirm(&mgr.pubkey(), parse_koii("200").unwrap())
         .await
         .unwrap();
-    let yml = write_task_yml(dir.path(), 30, 12, 12);
+    let yml = write_task_yml(dir.path(), RT, SW, AW);
     let created = v
         .cli_json(
             Some(&mgr_path),
@@ -454,8 +454,21 @@ async fn cli_refuses_bad_files_and_arguments_before_sending() {
         out.stderr
     );
 
-    // More bounty than the manager has: refused before any upload or transaction.
+    // Windows that fit the round but not this chain's vote window (20 ms slots: V = 150):
+    // the ledger's rule, in its words, before anything is uploaded.
     let yml = write_task_yml(d, 30, 12, 12);
+    let out = v
+        .cli(Some(&mgr_path), &["task", "create", yml.to_str().unwrap()])
+        .await;
+    out.assert_error("audit_window (12 slots) must be at least twice the vote window (150 slots at 20 ms per slot");
+    assert!(
+        out.stderr.contains("make audit_window at least 300"),
+        "{}",
+        out.stderr
+    );
+
+    // More bounty than the manager has: refused before any upload or transaction.
+    let yml = write_task_yml(d, RT, SW, AW);
     let text = std::fs::read_to_string(&yml).unwrap();
     std::fs::write(
         &yml,

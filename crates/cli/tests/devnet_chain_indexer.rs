@@ -84,10 +84,8 @@ async fn devnet_runs_the_chain_indexer_task() {
         .expect("the chain-indexer builds");
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = DevnetConfig::new(dir.path().join("net"), BIN.into());
-    cfg.slot_ms = 40;
-    cfg.round_time = 25;
-    cfg.submission_window = 8;
-    cfg.audit_window = 10;
+    // v2 vote window: at 40 ms slots the audit window needs 150 slots (6 s).
+    cfg.set_timing(40, 175);
     cfg.task = TaskChoice::Path(exe);
     cfg.adversary = Some("garbage".into());
     let mut net = Devnet::start(cfg).await.expect("devnet starts");
@@ -95,8 +93,8 @@ async fn devnet_runs_the_chain_indexer_task() {
     // Never panic with the nodes running: stop them first, then judge.
     let mut problem = None;
     while net.settled() < 4 {
-        if started.elapsed() > Duration::from_secs(60) {
-            problem = Some(format!("only {} rounds settled in 60 s", net.settled()));
+        if started.elapsed() > Duration::from_secs(120) {
+            problem = Some(format!("only {} rounds settled in 120 s", net.settled()));
             break;
         }
         tokio::time::sleep(Duration::from_millis(150)).await;

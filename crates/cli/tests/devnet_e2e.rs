@@ -12,18 +12,17 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_gradual");
 async fn devnet_pays_honest_nodes_and_slashes_the_cheater() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = DevnetConfig::new(dir.path().join("net"), BIN.into());
-    cfg.slot_ms = 40;
-    cfg.round_time = 25;
-    cfg.submission_window = 8;
-    cfg.audit_window = 10;
+    // v2 vote window: at 40 ms slots V = 75 slots, so the audit window needs 150 (6 s);
+    // 175-slot rounds (7 s) leave 21 slots for proofs.
+    cfg.set_timing(40, 175);
     cfg.task = TaskChoice::Builtin;
     cfg.adversary = Some("garbage".into());
     let mut net = Devnet::start(cfg).await.expect("devnet starts");
     let started = Instant::now();
     while net.settled() < 6 {
         assert!(
-            started.elapsed() < Duration::from_secs(100),
-            "only {} rounds settled in 100 s; logs in {:?}",
+            started.elapsed() < Duration::from_secs(160),
+            "only {} rounds settled in 160 s; logs in {:?}",
             net.settled(),
             dir.keep()
         );

@@ -228,7 +228,7 @@ async fn full_task_lifecycle_over_http() {
     }
 
     // Create the task from a task.yml: the executable goes to the artifact store.
-    let yml = write_task_yml(d, 30, 12, 12);
+    let yml = write_task_yml(d, RT, SW, AW);
     let created = v
         .cli_json(
             Some(&mgr_path),
@@ -363,6 +363,9 @@ async fn full_task_lifecycle_over_http() {
     let early = v.cli(Some(&b_path), &["withdraw", &task_s]).await;
     early.assert_error("cooldown not over");
     let unstake_round = clock.round(un["slot"].as_u64().unwrap());
+    // The ledger fixed the withdraw round when the Unstake landed (SPEC §7 [v2]).
+    assert_eq!(un["unstake_round"], unstake_round);
+    assert_eq!(un["withdraw_round"], unstake_round + 1);
     c.wait_until_slot(clock.start(unstake_round + 1))
         .await
         .unwrap();
@@ -372,6 +375,31 @@ async fn full_task_lifecycle_over_http() {
         c.get_balance(&b.pubkey()).await.unwrap(),
         before + parse_koii("10").unwrap()
     );
+
+    // [v2] A's node URL changes without touching its stake; its withdraw authority moves to
+    // the manager, after which A's key can no longer move it.
+    v.cli_json(Some(&a_path), &["set-url", &task_s, "http://node-a:8080"])
+        .await;
+    let mgr_s = mgr_pk.to_base58();
+    let a_s = a.pubkey().to_base58();
+    v.cli_json(Some(&a_path), &["set-owner", &task_s, &a_s, &mgr_s])
+        .await;
+    let acct = c.get_account(&a.pubkey()).await.unwrap();
+    let st = &acct.stakes[0];
+    assert_eq!(st.url, "http://node-a:8080");
+    assert_eq!(st.owner, mgr_s);
+    assert_eq!(st.amount, parse_koii("10").unwrap());
+    let again = v
+        .cli(Some(&a_path), &["set-owner", &task_s, &a_s, &a_s])
+        .await;
+    again.assert_error("only the stake's owner");
+    let show = v.cli(None, &["task", "show", &task_s]).await;
+    assert!(
+        show.stdout.contains(&format!("owner {mgr_s}")),
+        "{}",
+        show.stdout
+    );
+
     let status = v.terminate();
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
 }
@@ -391,7 +419,7 @@ async fn restart_mid_task_loses_no_block() {
     c.airdrop_and_confirm(&a.pubkey(), parse_koii("20").unwrap())
         .await
         .unwrap();
-    let yml = write_task_yml(d, 30, 12, 12);
+    let yml = write_task_yml(d, RT, SW, AW);
     let created = v
         .cli_json(
             Some(&mgr_path),

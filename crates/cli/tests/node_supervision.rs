@@ -22,9 +22,10 @@ async fn create_task(client: &Client, manager: &Keypair, nonce: u64, url: &str) 
             runtime: "python3".into(),
         },
         bounty_per_round: ROE_PER_KOII,
-        round_time: 20,
-        submission_window: 7,
-        audit_window: 7,
+        // v2 vote window: at 50 ms slots the audit window needs 120 slots (6 s).
+        round_time: 135,
+        submission_window: 15,
+        audit_window: 120,
         minimum_stake: ROE_PER_KOII,
         ..TaskParams::default()
     };

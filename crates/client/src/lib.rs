@@ -19,7 +19,10 @@ use base64::Engine;
 use gradual_ledger::Clock;
 use gradual_rpc::dto::*;
 use gradual_rpc::{methods as m, paths, Request, Response, RpcError};
-use gradual_types::{Hash, Instruction, Keypair, Pubkey, Signature, TaskId, Transaction};
+use gradual_types::{
+    Hash, Instruction, Keypair, Pubkey, Signature, TaskId, Transaction, ValidatorInfo, VrfInput,
+    VrfProof, VrfPublicKey,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -545,4 +548,56 @@ pub fn hash(s: &str) -> Result<Hash> {
         method: "decode".into(),
         reason: e.to_string(),
     })
+}
+
+fn bad_field(what: &str, reason: String) -> ClientError {
+    ClientError::BadAnswer {
+        method: "decode".into(),
+        reason: format!("{what}: {reason}"),
+    }
+}
+
+/// Parse a validator set member from a DTO (`getGenesis`, `SetValidators`).
+pub fn validator(v: &ValidatorDto) -> Result<ValidatorInfo> {
+    // A VRF key is 32 bytes in base58, like a hash.
+    let key = Hash::from_base58(&v.vrf_key).map_err(|e| bad_field("vrf key", e.to_string()))?;
+    Ok(ValidatorInfo {
+        id: pubkey(&v.id)?,
+        vrf_key: VrfPublicKey(key.0),
+    })
+}
+
+/// Parse a block's VRF proof from its DTO.
+pub fn vrf_proof(p: &VrfProofDto) -> Result<VrfProof> {
+    let preout = hash(&p.preout)?.0;
+    let proof = base64::engine::general_purpose::STANDARD
+        .decode(&p.proof)
+        .map_err(|e| bad_field("vrf proof", e.to_string()))?;
+    let proof: [u8; 64] = proof
+        .try_into()
+        .map_err(|p: Vec<u8>| bad_field("vrf proof", format!("{} bytes, not 64", p.len())))?;
+    Ok(VrfProof { preout, proof })
+}
+
+/// Check a block's randomness (SPEC §1 *Randomness*): its producer's VRF proof on
+/// `(chain_id, slot, parent randomness)` must verify under `producer`'s VRF key and give
+/// the block's `randomness`. `parent_randomness` is the previous block's randomness (the
+/// genesis hash for the first block). `Ok(false)`: the block's randomness is not the one
+/// its producer's key gives.
+pub fn verify_block_randomness(
+    chain_id: &str,
+    block: &BlockDto,
+    parent_randomness: Hash,
+    producer: &ValidatorInfo,
+) -> Result<bool> {
+    if pubkey(&block.producer)? != producer.id {
+        return Ok(false);
+    }
+    let input = VrfInput {
+        chain_id: chain_id.to_string(),
+        slot: block.slot,
+        parent_randomness,
+    };
+    let claimed = hash(&block.randomness)?;
+    Ok(input.verify(&producer.vrf_key, &vrf_proof(&block.vrf_proof)?) == Some(claimed))
 }

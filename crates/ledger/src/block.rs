@@ -5,13 +5,27 @@ use crate::state::AuditOutcome;
 use crate::table::StateWrite;
 use borsh::{BorshDeserialize, BorshSerialize};
 use gradual_types::hash::tags;
-use gradual_types::{Hash, Pubkey, Signature, Slot, TaskId, Transaction};
+use gradual_types::{Hash, Pubkey, Signature, Slot, TaskId, Transaction, VrfProof};
+
+/// What the producer adds to a block before it is applied (SPEC §1 *Randomness*): who
+/// produced it and the VRF proof of its randomness. Make one with [`crate::Ledger::seal`].
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct BlockSeal {
+    pub producer: Pubkey,
+    pub vrf_proof: VrfProof,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct BlockHeader {
     pub slot: Slot,
     pub height: u64,
     pub parent_hash: Hash,
+    /// The validator that produced the block.
+    pub producer: Pubkey,
+    /// VRF output of the producer on `(chain_id, slot, parent randomness)`: the only source
+    /// of ledger randomness (committees, candidate ranking).
+    pub randomness: Hash,
+    pub vrf_proof: VrfProof,
     pub tx_root: Hash,
     pub state_root: Hash,
     pub tx_count: u32,
@@ -20,6 +34,14 @@ pub struct BlockHeader {
 impl BlockHeader {
     pub fn hash(&self) -> Hash {
         Hash::domain(tags::BLOCK, &[&borsh::to_vec(self).expect("vec write")])
+    }
+
+    /// The seal this block was applied with (for replay).
+    pub fn seal(&self) -> BlockSeal {
+        BlockSeal {
+            producer: self.producer,
+            vrf_proof: self.vrf_proof.clone(),
+        }
     }
 }
 
@@ -78,8 +100,25 @@ pub enum LedgerEvent {
         task: TaskId,
         round: u64,
         attempt: u16,
-        rejected: bool,
+        reason: FailReason,
+        /// Slashed at once (a missed turn); a rejected list's slash waits for the round.
         slashed: u64,
+    },
+    /// A rejected list's submitter was slashed when its round settled.
+    RejectionSlashed {
+        task: TaskId,
+        round: u64,
+        attempt: u16,
+        submitter: Pubkey,
+        slashed: u64,
+    },
+    /// A later attempt, accepted by a `Valid` majority with the same digest, proved this
+    /// rejection false: the submitter is spared, the `Invalid` voters slashed.
+    Vindicated {
+        task: TaskId,
+        round: u64,
+        attempt: u16,
+        voters_slashed: u64,
     },
     RoundSettledUnpaid {
         task: TaskId,
@@ -89,6 +128,14 @@ pub enum LedgerEvent {
         task: TaskId,
         round: u64,
     },
+}
+
+/// Why a distribution attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum FailReason {
+    NotSubmitted,
+    NoCommittee,
+    Rejected,
 }
 
 #[derive(Debug, Clone)]

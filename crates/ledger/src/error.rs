@@ -89,6 +89,25 @@ pub enum TxError {
     UrlTooLong { got: usize, max: usize },
     #[error("no pending rewards to claim")]
     NothingToClaim,
+    #[error(
+        "the stake belongs to owner {owner}, not {got}; the owner changes it with SetStakeOwner"
+    )]
+    OwnerMismatch { owner: Pubkey, got: Pubkey },
+    #[error("only the stake's owner {owner} may do this")]
+    NotOwner { owner: Pubkey },
+    #[error(
+        "stake is held until {rounds} distribution attempt(s) it submitted or voted on settle"
+    )]
+    LockedUntilSettled { rounds: u32 },
+    #[error("round {round} was active when it started and may still take proofs; close the task once it settles")]
+    RoundStillActive { round: u64 },
+    // --- validators (SPEC §1) ---
+    #[error("this chain has no admin; its validator set is fixed")]
+    NoAdmin,
+    #[error("only the admin {admin} may change the validator set")]
+    NotAdmin { admin: Pubkey },
+    #[error("a new validator set must start after the current slot {slot}, got {from_slot}")]
+    ValidatorsTooSoon { from_slot: Slot, slot: Slot },
     // --- windows (SPEC §3) ---
     #[error("{window} for round {round} is slots {opens}..{closes}, got slot {slot}")]
     OutsideWindow {
@@ -105,6 +124,10 @@ pub enum TxError {
     SelfAudit,
     #[error("no audit is raised against {candidate}; only an Invalid vote raises one")]
     NoAuditRaised { candidate: Pubkey },
+    #[error("audits may be raised until slot {last_slot} so the committee has time to vote, got slot {slot}")]
+    RaiseTooLate { last_slot: Slot, slot: Slot },
+    #[error("this node already raised the {max} audits it may raise this round (audit_sample)")]
+    TooManyRaises { max: u16 },
     #[error("committee is drawn at the block after the trigger; votes count from slot {opens}")]
     CommitteeNotDrawn { opens: Slot },
     #[error("{node} holds no seat on this committee")]
@@ -117,7 +140,7 @@ pub enum TxError {
     InBatch { index: u32, error: Box<TxError> },
     // --- distribution (SPEC §6) ---
     #[error("round {round} is not distributing ({status})")]
-    NotDistributing { round: u64, status: String },
+    NotDistributing { round: u64, status: RoundState },
     #[error("attempt {got} is not the current attempt {current} for round {round}")]
     WrongAttempt { round: u64, got: u16, current: u16 },
     #[error("attempt {attempt} belongs to {selected}, not the signer")]
@@ -132,12 +155,125 @@ pub enum TxError {
     CountMismatch { got: u32, expected: u32 },
     #[error("list digest is {got}, the submission says {expected}")]
     DigestMismatch { got: Hash, expected: Hash },
+    #[error("chunk {got} is out of order: the next chunk to upload is {expected}")]
+    ChunkOutOfOrder { got: u32, expected: u32 },
+    #[error("the list would have more entries than the round's {max} submitters")]
+    TooManyEntries { max: u64 },
     #[error("entry {index} is not in strictly ascending node order (no duplicates allowed)")]
     EntriesNotSorted { index: u32 },
     #[error("entry {node} is not a valid submitter of round {round}")]
     NotASubmitter { node: Pubkey, round: u64 },
     #[error("list pays {sum} ROE, the most this round may pay is {limit}")]
     RewardsExceedLimit { sum: u64, limit: u64 },
+}
+
+impl TxError {
+    /// A stable, machine-readable name of the rule that refused the transaction
+    /// (`"outside_window"`, `"insufficient_funds"`, ...). Clients branch on this, never on
+    /// the message text. A batch error reports the failing vote's code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TxError::BadSignature { .. } => "bad_signature",
+            TxError::WrongChain { .. } => "wrong_chain",
+            TxError::Expired { .. } => "expired",
+            TxError::FutureSlot { .. } => "future_slot",
+            TxError::Duplicate => "duplicate",
+            TxError::FeeTooLow { .. } => "fee_too_low",
+            TxError::InsufficientFunds { .. } => "insufficient_funds",
+            TxError::ZeroAmount => "zero_amount",
+            TxError::Overflow => "overflow",
+            TxError::Limits(..) => "limits",
+            TxError::FaucetDisabled => "faucet_disabled",
+            TxError::NotFaucet { .. } => "not_faucet",
+            TxError::MintTooLarge { .. } => "mint_too_large",
+            TxError::UnknownTask(..) => "unknown_task",
+            TxError::TaskExists(..) => "task_exists",
+            TxError::NotManager { .. } => "not_manager",
+            TxError::BadParams(..) => "bad_params",
+            TxError::TimingIsFixed => "timing_is_fixed",
+            TxError::TaskInactive => "task_inactive",
+            TxError::TaskClosed => "task_closed",
+            TxError::TaskStillActive => "task_still_active",
+            TxError::RoundsNotSettled { .. } => "rounds_not_settled",
+            TxError::NotStaked { .. } => "not_staked",
+            TxError::StakeBelowMinimum { .. } => "stake_below_minimum",
+            TxError::StakedTooLate { .. } => "staked_too_late",
+            TxError::Unstaking { .. } => "unstaking",
+            TxError::NotUnstaking => "not_unstaking",
+            TxError::CooldownNotOver { .. } => "cooldown_not_over",
+            TxError::UrlTooLong { .. } => "url_too_long",
+            TxError::NothingToClaim => "nothing_to_claim",
+            TxError::OwnerMismatch { .. } => "owner_mismatch",
+            TxError::NotOwner { .. } => "not_owner",
+            TxError::LockedUntilSettled { .. } => "locked_until_settled",
+            TxError::RoundStillActive { .. } => "round_still_active",
+            TxError::NoAdmin => "no_admin",
+            TxError::NotAdmin { .. } => "not_admin",
+            TxError::ValidatorsTooSoon { .. } => "validators_too_soon",
+            TxError::OutsideWindow { .. } => "outside_window",
+            TxError::NoSubmission { .. } => "no_submission",
+            TxError::SelfAudit => "self_audit",
+            TxError::NoAuditRaised { .. } => "no_audit_raised",
+            TxError::RaiseTooLate { .. } => "raise_too_late",
+            TxError::TooManyRaises { .. } => "too_many_raises",
+            TxError::CommitteeNotDrawn { .. } => "committee_not_drawn",
+            TxError::NotOnCommittee { .. } => "not_on_committee",
+            TxError::AlreadyVoted { .. } => "already_voted",
+            TxError::DuplicateVote { .. } => "duplicate_vote",
+            TxError::InBatch { error, .. } => error.code(),
+            TxError::NotDistributing { .. } => "not_distributing",
+            TxError::WrongAttempt { .. } => "wrong_attempt",
+            TxError::NotSelected { .. } => "not_selected",
+            TxError::ListAlreadySubmitted => "list_already_submitted",
+            TxError::ListNotSubmitted => "list_not_submitted",
+            TxError::MissingChunk { .. } => "missing_chunk",
+            TxError::CountMismatch { .. } => "count_mismatch",
+            TxError::DigestMismatch { .. } => "digest_mismatch",
+            TxError::ChunkOutOfOrder { .. } => "chunk_out_of_order",
+            TxError::TooManyEntries { .. } => "too_many_entries",
+            TxError::EntriesNotSorted { .. } => "entries_not_sorted",
+            TxError::NotASubmitter { .. } => "not_a_submitter",
+            TxError::RewardsExceedLimit { .. } => "rewards_exceed_limit",
+        }
+    }
+}
+
+/// What a round is doing, as an error reports it (a stable code, not a debug string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum RoundState {
+    /// No proofs were submitted for it, or it was pruned.
+    Unknown,
+    Reviewing,
+    Paid,
+    Failed,
+    NoCandidates,
+    Distributing,
+}
+
+impl RoundState {
+    pub fn of(status: &crate::state::RoundStatus) -> RoundState {
+        use crate::state::RoundStatus as S;
+        match status {
+            S::Reviewing => RoundState::Reviewing,
+            S::Distributing => RoundState::Distributing,
+            S::Paid { .. } => RoundState::Paid,
+            S::Failed => RoundState::Failed,
+            S::NoCandidates => RoundState::NoCandidates,
+        }
+    }
+}
+
+impl std::fmt::Display for RoundState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RoundState::Unknown => "no proofs were submitted for it, or it was pruned",
+            RoundState::Reviewing => "its proofs are still under review",
+            RoundState::Paid => "it is paid",
+            RoundState::Failed => "every attempt failed",
+            RoundState::NoCandidates => "it had no valid submitter",
+            RoundState::Distributing => "distributing",
+        })
+    }
 }
 
 /// A block that cannot be applied at all (a bug in the producer or a corrupt log).
@@ -152,4 +288,37 @@ pub enum BlockError {
     TooManyTxs { got: usize, max: usize },
     #[error("block state root is {got}, replay computed {expected}")]
     StateRootMismatch { got: Hash, expected: Hash },
+    #[error("block producer {producer} is not in the validator set")]
+    UnknownProducer { producer: Pubkey },
+    #[error("block randomness proof of {producer} does not verify for this slot and parent")]
+    BadRandomness { producer: Pubkey },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_names_and_batches_report_the_inner_code() {
+        assert_eq!(TxError::Duplicate.code(), "duplicate");
+        assert_eq!(
+            TxError::OutsideWindow {
+                window: Window::ProofAudit,
+                round: 1,
+                slot: 2,
+                opens: 3,
+                closes: 4
+            }
+            .code(),
+            "outside_window"
+        );
+        let inner = TxError::NotOnCommittee {
+            node: Pubkey([1; 32]),
+        };
+        let batch = TxError::InBatch {
+            index: 3,
+            error: Box::new(inner.clone()),
+        };
+        assert_eq!(batch.code(), inner.code());
+    }
 }

@@ -1,10 +1,12 @@
 //! One handler per instruction (SPEC §4–7). Handlers may fail half-way: the ledger rolls
 //! the transaction back, so "check, then write" ordering is for clarity, not safety.
 
-use crate::error::TxError;
-use crate::ledger::Ledger;
+use crate::committee::{audit_seed, distribution_seed};
+use crate::error::{RoundState, TxError};
+use crate::ledger::{record_terms, Ledger};
 use crate::state::*;
 use crate::window::{Clock, Window};
+use gradual_types::constants::raise_last_slot;
 use gradual_types::hash::tags;
 use gradual_types::{task_id, Hash, Instruction, Pubkey, TaskId, TaskParams, Verdict};
 use std::collections::BTreeSet;
@@ -72,21 +74,75 @@ impl Ledger {
             Instruction::UpdateTask { task, params } => self.update_task(signer, task, params),
             Instruction::SetActive { task, active } => {
                 self.managed_task(signer, task)?;
-                self.tasks.get_mut(task).expect("checked").is_active = *active;
+                // Round terms (SPEC §2): rounds already started keep the state they started
+                // with; the change counts from the next round on.
+                let current = self.slot_round(task);
+                let t = self.tasks.get_mut(task).expect("checked");
+                t.is_active = *active;
+                record_terms(t, current + 1, current);
                 Ok(())
             }
             Instruction::CloseTask { task } => self.close_task(signer, task),
-            Instruction::Stake { task, amount, url } => self.stake_roe(signer, task, *amount, url),
-            Instruction::Unstake { task } => {
-                let round = self.current_round(task)?;
+            Instruction::Stake {
+                task,
+                amount,
+                url,
+                owner,
+            } => self.stake_roe(signer, task, *amount, url, *owner),
+            Instruction::SetNodeUrl { task, url } => {
+                self.open_task(task)?;
                 let s = self
                     .stakes
                     .get_mut(&(*task, *signer))
+                    .filter(|s| s.amount > 0)
+                    .ok_or(TxError::NotStaked { node: *signer })?;
+                s.url = url.clone();
+                Ok(())
+            }
+            Instruction::SetStakeOwner { task, node, owner } => {
+                self.known_task(task)?;
+                let s = self
+                    .stakes
+                    .get_mut(&(*task, *node))
+                    .ok_or(TxError::NotStaked { node: *node })?;
+                if s.owner != *signer {
+                    return Err(TxError::NotOwner { owner: s.owner });
+                }
+                s.owner = *owner;
+                Ok(())
+            }
+            Instruction::SetValidators {
+                validators,
+                from_slot,
+            } => {
+                let admin = self.genesis.admin.ok_or(TxError::NoAdmin)?;
+                if *signer != admin {
+                    return Err(TxError::NotAdmin { admin });
+                }
+                if *from_slot <= self.slot {
+                    return Err(TxError::ValidatorsTooSoon {
+                        from_slot: *from_slot,
+                        slot: self.slot,
+                    });
+                }
+                self.meta.get_mut(&()).expect("meta").next_validators =
+                    Some((*from_slot, validators.clone()));
+                Ok(())
+            }
+            Instruction::Unstake { task } => {
+                let round = self.current_round(task)?;
+                // SPEC §7 [v2]: the withdrawal round is fixed now, by the cooldown in force.
+                let cooldown = self.known_task(task)?.params.unstake_cooldown;
+                let s = self
+                    .stakes
+                    .get_mut(&(*task, *signer))
+                    .filter(|s| s.amount > 0)
                     .ok_or(TxError::NotStaked { node: *signer })?;
                 if let Some(since_round) = s.unstake_round {
                     return Err(TxError::Unstaking { since_round });
                 }
                 s.unstake_round = Some(round);
+                s.withdraw_round = Some(round.saturating_add(cooldown));
                 Ok(())
             }
             Instruction::Withdraw { task } => self.withdraw(signer, task),
@@ -96,7 +152,8 @@ impl Ledger {
                     .rewards
                     .remove(&(*task, *signer))
                     .ok_or(TxError::NothingToClaim)?;
-                self.credit(signer, amount)
+                let to = self.payee(task, signer);
+                self.credit(&to, amount)
             }
             Instruction::SubmitProof { task, round, value } => {
                 self.submit_proof(signer, task, *round, value)
@@ -141,18 +198,7 @@ impl Ledger {
                     *attempt,
                     Window::DistributionSubmission,
                 )?;
-                if self
-                    .attempts
-                    .get(&(*task, *round, *attempt))
-                    .expect("checked")
-                    .list
-                    .is_some()
-                {
-                    return Err(TxError::ListAlreadySubmitted);
-                }
-                self.chunks
-                    .insert((*task, *round, *attempt, *index), entries.clone());
-                Ok(())
+                self.upload_chunk(task, *round, *attempt, *index, entries)
             }
             Instruction::SubmitDistribution {
                 task,
@@ -199,7 +245,9 @@ impl Ledger {
         params: &TaskParams,
         bounty: u64,
     ) -> Result<(), TxError> {
-        params.validate().map_err(TxError::BadParams)?;
+        params
+            .validate_for_chain(self.genesis.slot_ms)
+            .map_err(TxError::BadParams)?;
         let id = task_id(signer, nonce);
         if self.tasks.contains(&id) {
             return Err(TxError::TaskExists(id));
@@ -218,6 +266,7 @@ impl Ledger {
                 pending_params: None,
                 open_rounds: 0,
                 paid_total_roe: 0,
+                terms_log: vec![(0, RoundTerms::of(params, true))],
             },
         );
         Ok(())
@@ -230,7 +279,9 @@ impl Ledger {
         params: &TaskParams,
     ) -> Result<(), TxError> {
         self.managed_task(signer, task)?;
-        params.validate().map_err(TxError::BadParams)?;
+        params
+            .validate_for_chain(self.genesis.slot_ms)
+            .map_err(TxError::BadParams)?;
         let t = self.tasks.get(task).expect("checked");
         if !t.params.same_timing(params) {
             return Err(TxError::TimingIsFixed);
@@ -247,6 +298,16 @@ impl Ledger {
         let t = self.tasks.get(task).expect("checked");
         if t.is_active {
             return Err(TxError::TaskStillActive);
+        }
+        // Round terms (SPEC §2): the round that was active when the task was deactivated
+        // still takes proofs in the next round; wait until no round that may still receive
+        // proofs was active.
+        let current = self.task_clock(t).round(self.slot);
+        if let Some(round) = [current.saturating_sub(1), current]
+            .into_iter()
+            .find(|r| t.terms_for(*r).is_active)
+        {
+            return Err(TxError::RoundStillActive { round });
         }
         if t.open_rounds > 0 {
             return Err(TxError::RoundsNotSettled {
@@ -266,27 +327,62 @@ impl Ledger {
         task: &TaskId,
         amount: u64,
         url: &str,
+        owner: Option<Pubkey>,
     ) -> Result<(), TxError> {
         nonzero(amount)?;
         let minimum = self.open_task(task)?.params.minimum_stake;
+        let current = self.slot_round(task);
         let key = (*task, *signer);
-        let prev = self.stakes.get(&key).cloned();
+        // A record with nothing staked only remembers an owner other than the node.
+        let prev = self.stakes.get(&key).cloned().filter(|s| s.amount > 0);
         if let Some(since_round) = prev.as_ref().and_then(|s| s.unstake_round) {
             return Err(TxError::Unstaking { since_round });
         }
-        self.debit(signer, amount)?;
         let slot = self.slot;
         let rec = match prev {
-            None => StakeRecord {
-                amount,
-                url: url.to_string(),
-                staked_slot: slot,
-                unstake_round: None,
-            },
+            None => {
+                // SPEC §7 [v2]: no dust records; a first stake must reach the minimum.
+                if amount < minimum {
+                    return Err(TxError::StakeBelowMinimum {
+                        stake: amount,
+                        minimum,
+                    });
+                }
+                // An empty record left by a withdrawal remembers its owner; only that owner
+                // may hand it to another (SetStakeOwner).
+                let kept = self.stakes.get(&key).map(|s| s.owner);
+                if let (Some(kept), Some(o)) = (kept, owner) {
+                    if kept != o {
+                        return Err(TxError::OwnerMismatch {
+                            owner: kept,
+                            got: o,
+                        });
+                    }
+                }
+                let owner = kept.or(owner).unwrap_or(*signer);
+                StakeRecord {
+                    amount,
+                    url: url.to_string(),
+                    owner,
+                    staked_slot: slot,
+                    unstake_round: None,
+                    withdraw_round: None,
+                    // Nothing was staked at this round's start.
+                    history: vec![(current, 0)],
+                    settlement_locks: self.stakes.get(&key).map_or(0, |s| s.settlement_locks),
+                }
+            }
             Some(mut s) => {
+                if let Some(o) = owner.filter(|o| *o != s.owner) {
+                    return Err(TxError::OwnerMismatch {
+                        owner: s.owner,
+                        got: o,
+                    });
+                }
                 if s.amount < minimum {
                     s.staked_slot = slot;
                 }
+                s.note_change(current);
                 s.amount = s.amount.checked_add(amount).ok_or(TxError::Overflow)?;
                 if !url.is_empty() {
                     s.url = url.to_string();
@@ -294,23 +390,29 @@ impl Ledger {
                 s
             }
         };
+        self.debit(signer, amount)?;
         self.stakes.insert(key, rec);
         Ok(())
     }
 
+    /// Who receives a node's withdrawals and claims: its stake's owner (SPEC §7 [v2]).
+    fn payee(&self, task: &TaskId, node: &Pubkey) -> Pubkey {
+        self.stakes.get(&(*task, *node)).map_or(*node, |s| s.owner)
+    }
+
     fn withdraw(&mut self, signer: &Pubkey, task: &TaskId) -> Result<(), TxError> {
         let round = self.current_round(task)?;
-        let t = self.tasks.get(task).expect("checked");
-        let (closed, cooldown) = (t.closed, t.params.unstake_cooldown);
+        let closed = self.known_task(task)?.closed;
         let key = (*task, *signer);
         let s = self
             .stakes
             .get(&key)
+            .filter(|s| s.amount > 0)
             .ok_or(TxError::NotStaked { node: *signer })?;
         // A closed task has nothing left to slash: its stakes come back at once.
         if !closed {
             let unstake_round = s.unstake_round.ok_or(TxError::NotUnstaking)?;
-            let withdraw_round = unstake_round.saturating_add(cooldown);
+            let withdraw_round = s.withdraw_round.unwrap_or(unstake_round);
             if round < withdraw_round {
                 return Err(TxError::CooldownNotOver {
                     unstake_round,
@@ -318,9 +420,24 @@ impl Ledger {
                     round,
                 });
             }
+            if s.settlement_locks > 0 {
+                return Err(TxError::LockedUntilSettled {
+                    rounds: s.settlement_locks,
+                });
+            }
         }
-        let amount = self.stakes.remove(&key).expect("checked").amount;
-        self.credit(signer, amount)
+        let (amount, owner) = (s.amount, s.owner);
+        if owner == *signer {
+            self.stakes.remove(&key);
+        } else {
+            // Keep an empty record so rewards that arrive later still go to the owner.
+            let s = self.stakes.get_mut(&key).expect("checked");
+            s.amount = 0;
+            s.unstake_round = None;
+            s.withdraw_round = None;
+            s.history.clear();
+        }
+        self.credit(&owner, amount)
     }
 
     fn submit_proof(
@@ -331,12 +448,17 @@ impl Ledger {
         value: &[u8],
     ) -> Result<(), TxError> {
         let t = self.open_task(task)?;
-        if !t.is_active {
+        let clock = self.task_clock(t);
+        self.in_window(task, Window::ProofSubmission, round, 0)?;
+        // Round terms (SPEC §2): whether round `round` takes proofs was fixed at its start.
+        let terms = match self.rounds.get(&(*task, round)) {
+            Some(r) => r.terms.clone(),
+            None => t.terms_for(round).clone(),
+        };
+        if !terms.is_active {
             return Err(TxError::TaskInactive);
         }
-        let clock = self.task_clock(t);
-        let minimum = t.params.minimum_stake;
-        self.in_window(task, Window::ProofSubmission, round, 0)?;
+        let minimum = terms.minimum_stake;
         let s = self
             .stakes
             .get(&(*task, *signer))
@@ -377,6 +499,7 @@ impl Ledger {
                     rk,
                     RoundRecord {
                         status: RoundStatus::Reviewing,
+                        terms,
                         submitters: 1,
                         seed: None,
                         candidates: Vec::new(),
@@ -416,12 +539,42 @@ impl Ledger {
                 });
             }
             // Raising an audit puts the accuser's stake at risk: it must be a full staker.
-            self.full_staker(task, signer)?;
+            let terms = self
+                .rounds
+                .get(&(*task, round))
+                .expect("a proof exists")
+                .terms
+                .clone();
+            self.full_staker(task, signer, terms.minimum_stake)?;
+            // SPEC §5 *Vote window*: raises only in the first AW − V slots, so every
+            // committee has at least V slots to vote.
+            let t = self.known_task(task)?;
+            let opens = self
+                .task_clock(t)
+                .window(Window::ProofAudit, round, 0)
+                .opens;
+            let last = raise_last_slot(opens, t.params.audit_window, self.genesis.slot_ms);
+            if self.slot > last {
+                return Err(TxError::RaiseTooLate {
+                    last_slot: last,
+                    slot: self.slot,
+                });
+            }
+            // SPEC §5 *Bounded work*: at most `audit_sample` raises per node per round.
+            let rkey = (*task, round, *signer);
+            let raised = self.raises.get(&rkey).copied().unwrap_or(0);
+            if raised >= terms.audit_sample {
+                return Err(TxError::TooManyRaises {
+                    max: terms.audit_sample,
+                });
+            }
+            self.raises.insert(rkey, raised + 1);
             self.audits.insert(
                 key,
                 AuditRecord {
                     accuser: *signer,
                     trigger_slot: self.slot,
+                    seed: audit_seed(&self.randomness, task, round, candidate),
                     committee: None,
                     votes: Vec::new(),
                     outcome: None,
@@ -462,9 +615,9 @@ impl Ledger {
         let rec = self
             .rounds
             .get(&(*task, round))
-            .ok_or_else(|| TxError::NotDistributing {
+            .ok_or(TxError::NotDistributing {
                 round,
-                status: "no proofs were submitted for it, or it was pruned".into(),
+                status: RoundState::Unknown,
             })?;
         // SPEC §3: a transaction outside its window is rejected with an error naming the
         // window. Check the window first, so that e.g. a vote at the slot where the
@@ -480,7 +633,7 @@ impl Ledger {
         if rec.status != RoundStatus::Distributing {
             return Err(TxError::NotDistributing {
                 round,
-                status: format!("{:?}", rec.status),
+                status: RoundState::of(&rec.status),
             });
         }
         if attempt != rec.current_attempt {
@@ -503,7 +656,7 @@ impl Ledger {
         // The list's submitter must have stake at risk when it submits: a candidate that has
         // since unstaked or been slashed below the minimum forfeits its attempt.
         if window == Window::DistributionSubmission {
-            self.full_staker(task, signer)?;
+            self.full_staker(task, signer, rec.terms.minimum_stake)?;
         }
         Ok(())
     }
@@ -522,41 +675,25 @@ impl Ledger {
         if self.attempts.get(&akey).expect("checked").list.is_some() {
             return Err(TxError::ListAlreadySubmitted);
         }
+        let up = self.attempts.get(&akey).expect("checked").upload.clone();
+        if up.chunks == 0 {
+            return Err(TxError::MissingChunk { index: 0 });
+        }
+        if up.entries != count {
+            return Err(TxError::CountMismatch {
+                got: up.entries,
+                expected: count,
+            });
+        }
+        // Entries were checked chunk by chunk at upload; only the digest is left.
         let mut hasher = DistributionHasher::new();
-        let mut n: u32 = 0;
-        let mut chunks: u32 = 0;
-        let mut sum: u64 = 0;
-        let mut prev: Option<Pubkey> = None;
-        for ((_, _, _, index), entries) in self
+        for (_, entries) in self
             .chunks
             .range((*task, round, attempt, 0)..=(*task, round, attempt, u32::MAX))
         {
-            if *index != chunks {
-                return Err(TxError::MissingChunk { index: chunks });
-            }
-            chunks += 1;
             for e in entries {
-                if prev.is_some_and(|p| p >= e.0) {
-                    return Err(TxError::EntriesNotSorted { index: n });
-                }
-                prev = Some(e.0);
-                match self.submissions.get(&(*task, round, e.0)) {
-                    Some(s) if !s.voided => {}
-                    _ => return Err(TxError::NotASubmitter { node: e.0, round }),
-                }
-                sum = sum.saturating_add(e.1);
                 hasher.update(e);
-                n += 1;
             }
-        }
-        if chunks == 0 {
-            return Err(TxError::MissingChunk { index: 0 });
-        }
-        if n != count {
-            return Err(TxError::CountMismatch {
-                got: n,
-                expected: count,
-            });
         }
         let got = hasher.finalize();
         if got != *digest {
@@ -565,11 +702,8 @@ impl Ledger {
                 expected: *digest,
             });
         }
-        let t = self.tasks.get(task).expect("checked");
-        let limit = t
-            .params
-            .bounty_per_round
-            .min(t.total_bounty - t.reserved_bounty);
+        let sum = up.sum_roe;
+        let limit = self.payable_limit(task, round);
         if sum > limit {
             return Err(TxError::RewardsExceedLimit { sum, limit });
         }
@@ -577,10 +711,13 @@ impl Ledger {
         self.attempts.get_mut(&akey).expect("checked").list = Some(SubmittedList {
             digest: *digest,
             count,
-            chunks,
+            chunks: up.chunks,
             total_roe: sum,
             slot: self.slot,
+            seed: distribution_seed(&self.randomness, task, round, attempt),
         });
+        // SPEC §6 *Vindication*: the submitter stays slashable until the round settles.
+        self.lock(task, signer);
         self.draws.insert(
             Draw::Distribution {
                 task: *task,
@@ -613,14 +750,82 @@ impl Ledger {
             .expect("checked")
             .votes
             .push((*signer, verdict));
+        // A voter may be slashed if a later attempt vindicates the list (SPEC §6).
+        self.lock(task, signer);
+        Ok(())
+    }
+
+    /// Most a list of `round` may pay: the round's `bounty_per_round`, within what the task
+    /// holds and has not promised to other lists.
+    fn payable_limit(&self, task: &TaskId, round: u64) -> u64 {
+        let t = self.tasks.get(task).expect("checked");
+        let per_round = self
+            .rounds
+            .get(&(*task, round))
+            .map_or(0, |r| r.terms.bounty_per_round);
+        per_round.min(t.total_bounty - t.reserved_bounty)
+    }
+
+    /// Chunks are checked as they arrive (SPEC §6 [v2]): in order, entries strictly
+    /// ascending across the whole list, only non-voided submitters, never more entries than
+    /// the round has submitters, never more than the round may pay. So no attempt can park
+    /// more data than one full list.
+    fn upload_chunk(
+        &mut self,
+        task: &TaskId,
+        round: u64,
+        attempt: u16,
+        index: u32,
+        entries: &[(Pubkey, u64)],
+    ) -> Result<(), TxError> {
+        let akey = (*task, round, attempt);
+        let att = self.attempts.get(&akey).expect("checked");
+        if att.list.is_some() {
+            return Err(TxError::ListAlreadySubmitted);
+        }
+        let mut up = att.upload.clone();
+        if index != up.chunks {
+            return Err(TxError::ChunkOutOfOrder {
+                got: index,
+                expected: up.chunks,
+            });
+        }
+        let submitters = self.rounds.get(&(*task, round)).map_or(0, |r| r.submitters);
+        if u64::from(up.entries) + entries.len() as u64 > submitters {
+            return Err(TxError::TooManyEntries { max: submitters });
+        }
+        for (i, e) in entries.iter().enumerate() {
+            if up.last_node.is_some_and(|p| p >= e.0) {
+                return Err(TxError::EntriesNotSorted {
+                    index: up.entries + i as u32,
+                });
+            }
+            up.last_node = Some(e.0);
+            match self.submissions.get(&(*task, round, e.0)) {
+                Some(s) if !s.voided => {}
+                _ => return Err(TxError::NotASubmitter { node: e.0, round }),
+            }
+            up.sum_roe = up.sum_roe.checked_add(e.1).ok_or(TxError::Overflow)?;
+        }
+        up.entries += entries.len() as u32;
+        up.chunks += 1;
+        let limit = self.payable_limit(task, round);
+        if up.sum_roe > limit {
+            return Err(TxError::RewardsExceedLimit {
+                sum: up.sum_roe,
+                limit,
+            });
+        }
+        self.chunks
+            .insert((*task, round, attempt, index), entries.to_vec());
+        self.attempts.get_mut(&akey).expect("checked").upload = up;
         Ok(())
     }
 
     // ----- shared checks ---------------------------------------------------------------------
 
     /// Stake ≥ minimum and not unstaking: who may raise audits and submit lists.
-    fn full_staker(&self, task: &TaskId, node: &Pubkey) -> Result<(), TxError> {
-        let minimum = self.known_task(task)?.params.minimum_stake;
+    fn full_staker(&self, task: &TaskId, node: &Pubkey, minimum: u64) -> Result<(), TxError> {
         let s = self
             .stakes
             .get(&(*task, *node))

@@ -1,7 +1,8 @@
 //! `Ledger::apply_block`: the pure function from (state, slot, parent, txs) to the next state.
 //!
 //! ```text
-//!           parent hash ─┐
+//!   seal (VRF proof) ────┐ 0. producer in the validator set, randomness verified
+//!           parent hash ─┤
 //!  slot ─────────────────┼─▶ 1. draw committees triggered in the previous block
 //!  txs (sig-checked) ────┘   2. end-of-window work due at or before `slot`, in slot order
 //!                            3. transactions, each all-or-nothing
@@ -10,17 +11,25 @@
 //!                                  ▼
 //!                  BlockOutput { block, receipts, events, writes }
 //! ```
-//! No clock, no randomness, no I/O: randomness comes from block hashes.
+//! No clock, no I/O, no randomness of its own: every random choice derives from the block's
+//! VRF randomness, checked against the producer's key before anything runs (SPEC §1).
 
-use crate::block::{tx_root, Block, BlockHeader, BlockOutput, LedgerEvent, Receipt};
-use crate::committee::{audit_seed, distribution_seed, rank_candidates, StakePool};
+use crate::block::{
+    tx_root, Block, BlockHeader, BlockOutput, BlockSeal, FailReason, LedgerEvent, Receipt,
+};
+use crate::committee::{rank_candidates, StakePool};
 use crate::error::{BlockError, TxError};
 use crate::lthash::LtHash;
 use crate::state::*;
 use crate::table::{StateWrite, Table};
 use crate::window::{Clock, Window};
-use gradual_types::constants::{BLOCK_TXS_MAX, BPS_DENOMINATOR, PRUNE_MARGIN_ROUNDS};
-use gradual_types::{Genesis, Hash, Pubkey, Signature, Slot, TaskId, Transaction, Verdict};
+use gradual_types::constants::{
+    vote_window_slots, BLOCK_TXS_MAX, BPS_DENOMINATOR, PRUNE_MARGIN_ROUNDS,
+};
+use gradual_types::{
+    Genesis, Hash, Pubkey, Signature, Slot, TaskId, Transaction, ValidatorInfo, ValidatorKey,
+    Verdict, VrfInput,
+};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -159,6 +168,10 @@ macro_rules! each_table {
             let $t = &mut $self.draws;
             $op;
         }
+        {
+            let $t = &mut $self.raises;
+            $op;
+        }
     }};
 }
 
@@ -176,6 +189,8 @@ pub struct Ledger {
     pub(crate) chunks: Table<ChunkKey, Vec<(Pubkey, u64)>>,
     pub(crate) schedule: Table<ScheduleKey, ()>,
     pub(crate) draws: Table<Draw, ()>,
+    /// Audits each node raised per round of a task (SPEC §5 *Bounded work*).
+    pub(crate) raises: Table<NodeRoundKey, u16>,
     pub(crate) lthash: LtHash,
     pub(crate) head_hash: Hash,
     pub(crate) state_root: Hash,
@@ -185,6 +200,8 @@ pub struct Ledger {
     seen: HashSet<Signature>,
     /// Slot of the block being applied.
     pub(crate) slot: Slot,
+    /// Randomness of the block being applied (verified from its seal before anything runs).
+    pub(crate) randomness: Hash,
     pub(crate) events: Vec<LedgerEvent>,
     /// Check supply conservation over the whole state after every block (O(state)).
     pub paranoid: bool,
@@ -213,6 +230,9 @@ impl Ledger {
                 height: 0,
                 minted_roe: minted,
                 burned_roe: 0,
+                randomness: genesis.hash(),
+                validators: genesis.validators.clone(),
+                next_validators: None,
             },
         );
         let mut writes = Vec::new();
@@ -237,12 +257,14 @@ impl Ledger {
             chunks: Table::new(tag::CHUNKS),
             schedule: Table::new(tag::SCHEDULE),
             draws: Table::new(tag::DRAWS),
+            raises: Table::new(tag::RAISES),
             lthash: LtHash::default(),
             head_hash: Hash::ZERO,
             state_root: Hash::ZERO,
             recent: VecDeque::new(),
             seen: HashSet::new(),
             slot: 0,
+            randomness: Hash::ZERO,
             events: Vec::new(),
             paranoid: cfg!(debug_assertions),
         }
@@ -277,6 +299,7 @@ impl Ledger {
         dump(tag::CHUNKS, self.chunks.iter(), &mut out);
         dump(tag::SCHEDULE, self.schedule.iter(), &mut out);
         dump(tag::DRAWS, self.draws.iter(), &mut out);
+        dump(tag::RAISES, self.raises.iter(), &mut out);
         out
     }
 
@@ -323,6 +346,7 @@ impl Ledger {
                 tag::CHUNKS => put(&mut l.chunks, &key, &value)?,
                 tag::SCHEDULE => put(&mut l.schedule, &key, &value)?,
                 tag::DRAWS => put(&mut l.draws, &key, &value)?,
+                tag::RAISES => put(&mut l.raises, &key, &value)?,
                 other => return Err(LoadError::UnknownTable(other)),
             }
         }
@@ -363,6 +387,7 @@ impl Ledger {
         self.chunks.hash_all(&mut h);
         self.schedule.hash_all(&mut h);
         self.draws.hash_all(&mut h);
+        self.raises.hash_all(&mut h);
         h
     }
 
@@ -383,6 +408,16 @@ impl Ledger {
         self.meta().height
     }
 
+    /// ROE created since genesis (genesis balances and faucet mints).
+    pub fn minted_roe(&self) -> u64 {
+        self.meta().minted_roe
+    }
+
+    /// ROE burned since genesis: fees and the unpaid parts of slashes.
+    pub fn burned_roe(&self) -> u64 {
+        self.meta().burned_roe
+    }
+
     /// Hash of the last applied block (the genesis hash before the first block).
     pub fn head_hash(&self) -> Hash {
         self.head_hash
@@ -392,12 +427,45 @@ impl Ledger {
         self.state_root
     }
 
+    /// Randomness of the last applied block (the genesis hash before the first block).
+    pub fn head_randomness(&self) -> Hash {
+        self.meta().randomness
+    }
+
+    /// The validator set in force for a block at `slot`.
+    pub fn validators_at(&self, slot: Slot) -> &[ValidatorInfo] {
+        let m = self.meta();
+        match &m.next_validators {
+            Some((from, next)) if *from <= slot => next,
+            _ => &m.validators,
+        }
+    }
+
+    /// The VRF input of a block at `slot` on top of the current head.
+    pub fn vrf_input(&self, slot: Slot) -> VrfInput {
+        VrfInput {
+            chain_id: self.genesis.chain_id.clone(),
+            slot,
+            parent_randomness: self.head_randomness(),
+        }
+    }
+
+    /// The seal `key` puts on a block at `slot` on top of the current head.
+    pub fn seal(&self, key: &ValidatorKey, slot: Slot) -> BlockSeal {
+        let (_, vrf_proof) = key.prove(&self.vrf_input(slot));
+        BlockSeal {
+            producer: key.id(),
+            vrf_proof,
+        }
+    }
+
     /// Apply one block. Fails only if the block as a whole is out of place; a bad
     /// transaction is a failed receipt instead.
     pub fn apply_block(
         &mut self,
         slot: Slot,
         parent_hash: Hash,
+        seal: BlockSeal,
         txs: Vec<CheckedTx>,
     ) -> Result<BlockOutput, BlockError> {
         let head = self.meta().slot;
@@ -416,12 +484,42 @@ impl Ledger {
                 expected: self.head_hash,
             });
         }
+        // SPEC §1 *Randomness*: the producer must be in the validator set and its VRF proof
+        // must hold for (chain_id, slot, parent randomness); that output is the block's
+        // only randomness.
+        let producer = self
+            .validators_at(slot)
+            .iter()
+            .find(|v| v.id == seal.producer)
+            .copied()
+            .ok_or(BlockError::UnknownProducer {
+                producer: seal.producer,
+            })?;
+        let randomness = self
+            .vrf_input(slot)
+            .verify(&producer.vrf_key, &seal.vrf_proof)
+            .ok_or(BlockError::BadRandomness {
+                producer: seal.producer,
+            })?;
         self.slot = slot;
+        self.randomness = randomness;
         self.events.clear();
         self.expire_recent(slot);
+        {
+            let meta = self.meta.get_mut(&()).expect("meta");
+            if meta
+                .next_validators
+                .as_ref()
+                .is_some_and(|(from, _)| *from <= slot)
+            {
+                let (_, next) = meta.next_validators.take().expect("checked");
+                meta.validators = next;
+            }
+            meta.randomness = randomness;
+        }
 
-        self.draw_committees(&parent_hash);
-        self.run_due_events(slot, &parent_hash);
+        self.draw_committees();
+        self.run_due_events(slot);
 
         let mut receipts = Vec::with_capacity(txs.len());
         let mut ids = Vec::with_capacity(txs.len());
@@ -450,6 +548,9 @@ impl Ledger {
             slot,
             height,
             parent_hash,
+            producer: seal.producer,
+            randomness,
+            vrf_proof: seal.vrf_proof,
             tx_root: tx_root(&txs),
             state_root: self.state_root,
             tx_count: txs.len() as u32,
@@ -594,63 +695,88 @@ impl Ledger {
 
     // ----- committees ---------------------------------------------------------------------
 
-    /// Nodes eligible for committee seats: stake ≥ minimum and not unstaking.
-    pub fn eligible_stakers(&self, task: &TaskId) -> Vec<(Pubkey, u64)> {
-        let Some(t) = self.tasks.get(task) else {
-            return Vec::new();
-        };
-        let min = t.params.minimum_stake;
+    /// Nodes eligible for seats in a draw whose weights are taken at the start of `round`
+    /// (SPEC §5 *Committee weights*): staked at least `minimum` by then, no unstake
+    /// requested before it; weight = stake at that round's start.
+    pub fn eligible_stakers(&self, task: &TaskId, round: u64, minimum: u64) -> Vec<(Pubkey, u64)> {
         self.stakes
             .range((*task, Pubkey([0; 32]))..=(*task, Pubkey([0xff; 32])))
-            .filter(|(_, s)| s.amount >= min && s.unstake_round.is_none())
-            .map(|((_, n), s)| (*n, s.amount))
+            .filter_map(|((_, n), s)| s.eligible_weight(round, minimum).map(|w| (*n, w)))
             .collect()
     }
 
-    /// Draw the committees of audits raised and lists submitted in the previous block; the
-    /// seed is that block's hash (SPEC §5–6).
-    fn draw_committees(&mut self, prev_block: &Hash) {
+    /// Draw the committees of audits raised and lists submitted in the previous block; each
+    /// seed was fixed by the randomness of the block that holds its trigger (SPEC §5–6).
+    fn draw_committees(&mut self) {
         let draws: Vec<Draw> = self.draws.iter().map(|(d, _)| *d).collect();
-        let mut pools: BTreeMap<TaskId, StakePool> = BTreeMap::new();
+        // Pools per (task, weight round, minimum): built once per block.
+        let mut pools: BTreeMap<(TaskId, u64, u64), StakePool> = BTreeMap::new();
         for d in draws {
             self.draws.remove(&d);
-            let task_id = match d {
-                Draw::Audit { task, .. } | Draw::Distribution { task, .. } => task,
+            let (task_id, round) = match d {
+                Draw::Audit { task, round, .. } | Draw::Distribution { task, round, .. } => {
+                    (task, round)
+                }
             };
-            let Some(task) = self.tasks.get(&task_id) else {
+            let (Some(task), Some(rec)) =
+                (self.tasks.get(&task_id), self.rounds.get(&(task_id, round)))
+            else {
                 continue;
             };
-            let size = task.params.committee_size;
-            let pool = pools
-                .entry(task_id)
-                .or_insert_with(|| StakePool::new(&self.eligible_stakers(&task_id)));
-            match d {
-                Draw::Audit {
-                    task,
-                    round,
-                    candidate,
-                } => {
-                    let key = (task, round, candidate);
-                    let Some(audit) = self.audits.get(&key) else {
+            let terms = rec.terms.clone();
+            let clock = self.task_clock(task);
+            // Weights at the start of the round in which the voting window lies. A committee
+            // is drawn only while it can still vote: an audit's before its window closes; a
+            // list's with at least V slots left (SPEC §6 [v2]: acceptance needs a committee
+            // that had time to vote; the validator may have been down since the submission).
+            let v = vote_window_slots(self.genesis.slot_ms, task.params.audit_window);
+            let (weight_round, exclude, seed) = match d {
+                Draw::Audit { candidate, .. } => {
+                    let Some(audit) = self.audits.get(&(task_id, round, candidate)) else {
                         continue;
                     };
-                    let seed = audit_seed(prev_block, &task, round, &candidate);
-                    let seats = pool.draw(&seed, size, &[candidate, audit.accuser]);
-                    let committee = committee_of(seed, size, seats);
+                    let w = clock.window(Window::ProofAudit, round, 0);
+                    if self.slot >= w.closes {
+                        continue;
+                    }
+                    (
+                        clock.round(w.opens),
+                        vec![candidate, audit.accuser],
+                        audit.seed,
+                    )
+                }
+                Draw::Distribution { attempt, .. } => {
+                    let Some(att) = self.attempts.get(&(task_id, round, attempt)) else {
+                        continue;
+                    };
+                    let Some(list) = &att.list else {
+                        continue;
+                    };
+                    let w = clock.window(Window::DistributionAudit, round, attempt);
+                    if self.slot.saturating_add(v) > w.closes {
+                        continue;
+                    }
+                    (clock.round(w.opens), vec![att.submitter], list.seed)
+                }
+            };
+            let pool = pools
+                .entry((task_id, weight_round, terms.minimum_stake))
+                .or_insert_with(|| {
+                    StakePool::new(&self.eligible_stakers(
+                        &task_id,
+                        weight_round,
+                        terms.minimum_stake,
+                    ))
+                });
+            let seats = pool.draw(&seed, terms.committee_size, &exclude);
+            let committee = committee_of(seed, terms.committee_size, seats);
+            match d {
+                Draw::Audit { candidate, .. } => {
+                    let key = (task_id, round, candidate);
                     self.audits.get_mut(&key).expect("exists").committee = Some(committee);
                 }
-                Draw::Distribution {
-                    task,
-                    round,
-                    attempt,
-                } => {
-                    let key = (task, round, attempt);
-                    let Some(att) = self.attempts.get(&key) else {
-                        continue;
-                    };
-                    let seed = distribution_seed(prev_block, &task, round, attempt);
-                    let seats = pool.draw(&seed, size, &[att.submitter]);
-                    let committee = committee_of(seed, size, seats);
+                Draw::Distribution { attempt, .. } => {
+                    let key = (task_id, round, attempt);
                     self.attempts.get_mut(&key).expect("exists").committee = Some(committee);
                 }
             }
@@ -659,17 +785,15 @@ impl Ledger {
 
     // ----- end-of-window work -----------------------------------------------------------------
 
-    fn run_due_events(&mut self, slot: Slot, parent_hash: &Hash) {
+    fn run_due_events(&mut self, slot: Slot) {
         while let Some(&(due, task, event)) = self.schedule.first_key() {
             if due > slot {
                 break;
             }
             self.schedule.remove(&(due, task, event));
             match event {
-                Event::ApplyUpdate => self.apply_update(&task),
-                Event::ProofAuditClose { round } => {
-                    self.close_proof_audit(&task, round, parent_hash)
-                }
+                Event::ApplyUpdate => self.apply_update(&task, due),
+                Event::ProofAuditClose { round } => self.close_proof_audit(&task, round),
                 Event::DistributionClose { round, attempt } => {
                     self.close_distribution(&task, round, attempt)
                 }
@@ -682,56 +806,80 @@ impl Ledger {
         self.schedule.insert((slot, task, event), ());
     }
 
-    fn apply_update(&mut self, task_id: &TaskId) {
-        if let Some(t) = self.tasks.get_mut(task_id) {
-            if let Some(p) = t.pending_params.take() {
-                t.params = p;
-            }
+    /// Pending parameters take effect at `start(r)`, before round r's terms are fixed.
+    fn apply_update(&mut self, task_id: &TaskId, due: Slot) {
+        let Some(t) = self.tasks.get(task_id) else {
+            return;
+        };
+        let round = self.task_clock(t).round(due);
+        let t = self.tasks.get_mut(task_id).expect("checked");
+        if let Some(p) = t.pending_params.take() {
+            t.params = p;
         }
+        let current = self.slot_round(task_id);
+        record_terms(
+            self.tasks.get_mut(task_id).expect("checked"),
+            round,
+            current,
+        );
+    }
+
+    /// Round of the block being applied, on a task's clock.
+    pub(crate) fn slot_round(&self, task_id: &TaskId) -> u64 {
+        self.tasks
+            .get(task_id)
+            .map_or(0, |t| self.task_clock(t).round(self.slot))
     }
 
     /// Proof audit window of `round` closed: verdicts (SPEC §5), then rank candidates (§6).
-    fn close_proof_audit(&mut self, task_id: &TaskId, round: u64, parent_hash: &Hash) {
+    fn close_proof_audit(&mut self, task_id: &TaskId, round: u64) {
         let lo = (*task_id, round, Pubkey([0; 32]));
         let hi = (*task_id, round, Pubkey([0xff; 32]));
         let audit_keys: Vec<NodeRoundKey> = self.audits.range(lo..=hi).map(|(k, _)| *k).collect();
         for key in audit_keys {
             self.resolve_audit(key);
         }
-        let Some(task) = self.tasks.get(task_id) else {
+        let (Some(task), Some(rec)) =
+            (self.tasks.get(task_id), self.rounds.get(&(*task_id, round)))
+        else {
             return;
         };
-        let attempts = usize::from(task.params.allowed_failed_distributions) + 1;
+        let terms = rec.terms.clone();
+        let attempts = usize::from(terms.allowed_failed_distributions) + 1;
         let clock = self.task_clock(task);
+        // Ranking weights: stakes at the start of the round of the audit window just closed.
+        let weight_round = clock.round(clock.window(Window::ProofAudit, round, 0).opens);
         // "Also submitted" means a proof that stood: a voided proof earns no preference.
         let submitted = |l: &Ledger, r: u64, n: &Pubkey| {
             l.submissions
                 .get(&(*task_id, r, *n))
                 .is_some_and(|s| !s.voided)
         };
-        let candidates: Vec<(Pubkey, u8)> = self
+        let candidates: Vec<(Pubkey, u8, u64)> = self
             .submissions
             .range(lo..=hi)
             .filter(|(_, s)| !s.voided)
             .map(|((_, _, n), _)| {
                 let steady = (round < 1 || submitted(self, round - 1, n))
                     && (round < 2 || submitted(self, round - 2, n));
-                (*n, if steady { 0 } else { 1 })
+                let weight = self
+                    .stakes
+                    .get(&(*task_id, *n))
+                    .map_or(0, |s| s.amount_at_start(weight_round));
+                (*n, if steady { 0 } else { 1 }, weight)
             })
             .collect();
-        // seed_r: the parent of the first block at or after the window's close is the last
-        // block at or before the window's last slot.
-        let ranked = rank_candidates(parent_hash, &candidates, attempts);
+        // seed_r: the randomness of this block, the first after the window closed.
+        let seed = self.randomness;
+        let ranked = rank_candidates(&seed, &candidates, attempts);
         self.events.push(LedgerEvent::CandidatesRanked {
             task: *task_id,
             round,
             candidates: ranked.clone(),
         });
         let rk = (*task_id, round);
-        let Some(rec) = self.rounds.get_mut(&rk) else {
-            return;
-        };
-        rec.seed = Some(*parent_hash);
+        let rec = self.rounds.get_mut(&rk).expect("checked");
+        rec.seed = Some(seed);
         rec.candidates = ranked.clone();
         if ranked.is_empty() {
             rec.status = RoundStatus::NoCandidates;
@@ -755,6 +903,7 @@ impl Ledger {
             (*task_id, round, attempt),
             AttemptRecord {
                 submitter,
+                upload: UploadProgress::default(),
                 list: None,
                 committee: None,
                 votes: Vec::new(),
@@ -767,7 +916,10 @@ impl Ledger {
         self.schedule_at(close, *task_id, Event::DistributionClose { round, attempt });
     }
 
+    /// A round is settled: apply the slashes that waited for it (SPEC §6 *Vindication*),
+    /// release the nodes it locked, schedule its pruning.
     fn settle_round(&mut self, task_id: &TaskId, round: u64) {
+        self.settle_rejections(task_id, round);
         let Some(task) = self.tasks.get_mut(task_id) else {
             return;
         };
@@ -787,14 +939,121 @@ impl Ledger {
         }
     }
 
+    /// Rejected attempts of a settling round: vindicated when a later attempt was accepted
+    /// by a `Valid` majority with the same digest (their `Invalid` voters are slashed
+    /// instead), otherwise their submitter is slashed now. Then unlock every submitter and
+    /// voter of the round's attempts.
+    fn settle_rejections(&mut self, task_id: &TaskId, round: u64) {
+        let Some(rec) = self.rounds.get(&(*task_id, round)) else {
+            return;
+        };
+        let terms = rec.terms.clone();
+        let attempts: Vec<(u16, AttemptRecord)> = self
+            .attempts
+            .range((*task_id, round, 0)..=(*task_id, round, u16::MAX))
+            .map(|((_, _, a), r)| (*a, r.clone()))
+            .collect();
+        // The digest of a list accepted by more than K/2 `Valid` seats, if any.
+        let proven: Option<Hash> = attempts.iter().find_map(|(_, a)| {
+            let list = a.list.as_ref()?;
+            let (t, k) = tally(&a.committee, &a.votes);
+            (matches!(a.outcome, Some(AttemptOutcome::PayoutSuccessful { .. }))
+                && k > 0
+                && 2 * u64::from(t.valid) > u64::from(k))
+            .then_some(list.digest)
+        });
+        for (attempt, a) in &attempts {
+            if !matches!(a.outcome, Some(AttemptOutcome::FailedRejected { .. })) {
+                continue;
+            }
+            let digest = a.list.as_ref().map(|l| l.digest);
+            let outcome = if digest.is_some() && digest == proven {
+                let right = seats_voting(&a.committee, &a.votes, Verdict::Valid);
+                let mut voters_slashed = 0;
+                for (wrong, _) in seats_voting(&a.committee, &a.votes, Verdict::Invalid) {
+                    let (slashed, _, _) = self.slash(
+                        task_id,
+                        &wrong,
+                        terms.false_accusation_bps,
+                        None,
+                        &right,
+                        terms.voter_bps,
+                    );
+                    voters_slashed += slashed;
+                }
+                self.events.push(LedgerEvent::Vindicated {
+                    task: *task_id,
+                    round,
+                    attempt: *attempt,
+                    voters_slashed,
+                });
+                AttemptOutcome::FailedRejected {
+                    slashed: None,
+                    vindicated: true,
+                }
+            } else {
+                let voters = seats_voting(&a.committee, &a.votes, Verdict::Invalid);
+                let first_invalid = a
+                    .votes
+                    .iter()
+                    .find(|(_, v)| *v == Verdict::Invalid)
+                    .map(|(n, _)| (*n, terms.accuser_bps));
+                let (slashed, _, _) = self.slash(
+                    task_id,
+                    &a.submitter,
+                    terms.slash_bps,
+                    first_invalid,
+                    &voters,
+                    terms.voter_bps,
+                );
+                self.events.push(LedgerEvent::RejectionSlashed {
+                    task: *task_id,
+                    round,
+                    attempt: *attempt,
+                    submitter: a.submitter,
+                    slashed,
+                });
+                AttemptOutcome::FailedRejected {
+                    slashed: Some(slashed),
+                    vindicated: false,
+                }
+            };
+            self.attempts
+                .get_mut(&(*task_id, round, *attempt))
+                .expect("listed")
+                .outcome = Some(outcome);
+        }
+        for (_, a) in &attempts {
+            if a.list.is_some() {
+                self.unlock(task_id, &a.submitter);
+            }
+            for (voter, _) in &a.votes {
+                self.unlock(task_id, voter);
+            }
+        }
+    }
+
+    /// Hold a node's stake until a round it took part in as list submitter or voter settles.
+    pub(crate) fn lock(&mut self, task_id: &TaskId, node: &Pubkey) {
+        if let Some(s) = self.stakes.get_mut(&(*task_id, *node)) {
+            s.settlement_locks = s.settlement_locks.saturating_add(1);
+        }
+    }
+
+    fn unlock(&mut self, task_id: &TaskId, node: &Pubkey) {
+        if let Some(s) = self.stakes.get_mut(&(*task_id, *node)) {
+            s.settlement_locks = s.settlement_locks.saturating_sub(1);
+        }
+    }
+
     fn resolve_audit(&mut self, key: NodeRoundKey) {
         let (task_id, round, candidate) = key;
         let audit = self.audits.get(&key).expect("listed").clone();
         let (tally, k) = tally(&audit.committee, &audit.votes);
-        let Some(task) = self.tasks.get(&task_id) else {
+        let Some(rec) = self.rounds.get(&(task_id, round)) else {
             return;
         };
-        let p = task.params.clone();
+        let p = rec.terms.clone();
         let outcome = if 2 * u64::from(tally.invalid) > u64::from(k) && k > 0 {
             if let Some(sub) = self.submissions.get_mut(&key) {
                 sub.voided = true;
@@ -840,7 +1099,8 @@ impl Ledger {
     }
 
     /// Slash `bps` of `offender`'s stake; pay the accuser share and the voters' share (split
-    /// per seat, floor); the remainder returns to the task bounty. Returns
+    /// per seat, floor); the remainder is **burned** (SPEC §5 [v2]: returning it to the
+    /// bounty would let a manager profit from slashing its own nodes). Returns
     /// `(slashed, accuser reward, voter rewards)`.
     pub(crate) fn slash(
         &mut self,
@@ -851,10 +1111,15 @@ impl Ledger {
         voters: &[(Pubkey, u16)],
         voter_bps: u16,
     ) -> (u64, u64, u64) {
+        let current = self.slot_round(task_id);
         let Some(stake) = self.stakes.get_mut(&(*task_id, *offender)) else {
             return (0, 0, 0);
         };
         let slashed = bps_of(stake.amount, bps);
+        if slashed == 0 {
+            return (0, 0, 0);
+        }
+        stake.note_change(current);
         stake.amount -= slashed;
         let acc = accuser.map(|(_, abps)| bps_of(slashed, abps)).unwrap_or(0);
         if let Some((who, _)) = accuser {
@@ -870,16 +1135,16 @@ impl Ledger {
                 paid += r;
             }
         }
-        let rest = slashed - acc - paid;
-        let task = self
-            .tasks
-            .get_mut(task_id)
-            .expect("slashing in a known task");
-        task.total_bounty = task
-            .total_bounty
-            .checked_add(rest)
-            .expect("bounty exceeds supply");
+        self.burn(slashed - acc - paid);
         (slashed, acc, paid)
+    }
+
+    pub(crate) fn burn(&mut self, amount: u64) {
+        let meta = self.meta.get_mut(&()).expect("meta");
+        meta.burned_roe = meta
+            .burned_roe
+            .checked_add(amount)
+            .expect("burned ROE exceeds what was minted");
     }
 
     /// Distribution audit window of `attempt` closed: pay or fail (SPEC §6).
@@ -888,34 +1153,32 @@ impl Ledger {
         let Some(att) = self.attempts.get(&akey).cloned() else {
             return;
         };
-        let Some(task) = self.tasks.get(task_id) else {
+        let (Some(task), Some(rec)) =
+            (self.tasks.get(task_id), self.rounds.get(&(*task_id, round)))
+        else {
             return;
         };
-        let p = task.params.clone();
+        let p = rec.terms.clone();
         let clock = self.task_clock(task);
         let outcome = match &att.list {
-            None => AttemptOutcome::FailedNotSubmitted,
+            // Skipping a turn is not free (SPEC §6 [v2]): it could block a vindication.
+            None => {
+                let (slashed, _, _) =
+                    self.slash(task_id, &att.submitter, p.missed_list_bps, None, &[], 0);
+                AttemptOutcome::FailedNotSubmitted { slashed }
+            }
             Some(list) => {
-                let (tally, k) = tally(&att.committee, &att.votes);
                 let t = self.tasks.get_mut(task_id).expect("task");
                 t.reserved_bounty -= list.total_roe;
-                if 2 * u64::from(tally.invalid) > u64::from(k) && k > 0 {
-                    let voters = seats_voting(&att.committee, &att.votes, Verdict::Invalid);
-                    let first_invalid = att
-                        .votes
-                        .iter()
-                        .find(|(_, v)| *v == Verdict::Invalid)
-                        .map(|(n, _)| *n);
-                    let accuser = first_invalid.map(|n| (n, p.accuser_bps));
-                    let (slashed, _, _) = self.slash(
-                        task_id,
-                        &att.submitter,
-                        p.slash_bps,
-                        accuser,
-                        &voters,
-                        p.voter_bps,
-                    );
-                    AttemptOutcome::FailedRejected { slashed }
+                let (tally, k) = tally(&att.committee, &att.votes);
+                if att.committee.is_none() {
+                    // No committee had time to vote: acceptance by nobody proves nothing.
+                    AttemptOutcome::FailedNoCommittee
+                } else if 2 * u64::from(tally.invalid) > u64::from(k) && k > 0 {
+                    AttemptOutcome::FailedRejected {
+                        slashed: None,
+                        vindicated: false,
+                    }
                 } else {
                     self.pay_out(task_id, round, attempt, list.total_roe);
                     AttemptOutcome::PayoutSuccessful {
@@ -926,7 +1189,7 @@ impl Ledger {
         };
         self.attempts.get_mut(&akey).expect("attempt").outcome = Some(outcome.clone());
         let rk = (*task_id, round);
-        match outcome {
+        let (reason, slashed) = match outcome {
             AttemptOutcome::PayoutSuccessful { total_roe } => {
                 let entries = att.list.as_ref().map(|l| l.count).unwrap_or(0);
                 self.events.push(LedgerEvent::PayoutSuccessful {
@@ -939,29 +1202,27 @@ impl Ledger {
                 self.rounds.get_mut(&rk).expect("round").status =
                     RoundStatus::Paid { attempt, total_roe };
                 self.settle_round(task_id, round);
+                return;
             }
-            AttemptOutcome::FailedNotSubmitted | AttemptOutcome::FailedRejected { .. } => {
-                let (rejected, slashed) = match outcome {
-                    AttemptOutcome::FailedRejected { slashed } => (true, slashed),
-                    _ => (false, 0),
-                };
-                self.events.push(LedgerEvent::PayoutFailed {
-                    task: *task_id,
-                    round,
-                    attempt,
-                    rejected,
-                    slashed,
-                });
-                let rec = self.rounds.get(&rk).expect("round");
-                let next = attempt + 1;
-                if let Some(&who) = rec.candidates.get(usize::from(next)) {
-                    self.rounds.get_mut(&rk).expect("round").current_attempt = next;
-                    self.open_attempt(task_id, round, next, who, &clock);
-                } else {
-                    self.rounds.get_mut(&rk).expect("round").status = RoundStatus::Failed;
-                    self.settle_round(task_id, round);
-                }
-            }
+            AttemptOutcome::FailedNotSubmitted { slashed } => (FailReason::NotSubmitted, slashed),
+            AttemptOutcome::FailedNoCommittee => (FailReason::NoCommittee, 0),
+            AttemptOutcome::FailedRejected { .. } => (FailReason::Rejected, 0),
+        };
+        self.events.push(LedgerEvent::PayoutFailed {
+            task: *task_id,
+            round,
+            attempt,
+            reason,
+            slashed,
+        });
+        let rec = self.rounds.get(&rk).expect("round");
+        let next = attempt + 1;
+        if let Some(&who) = rec.candidates.get(usize::from(next)) {
+            self.rounds.get_mut(&rk).expect("round").current_attempt = next;
+            self.open_attempt(task_id, round, next, who, &clock);
+        } else {
+            self.rounds.get_mut(&rk).expect("round").status = RoundStatus::Failed;
+            self.settle_round(task_id, round);
         }
     }
 
@@ -984,7 +1245,8 @@ impl Ledger {
         );
         let t = self.tasks.get_mut(task_id).expect("task");
         t.total_bounty -= total;
-        t.paid_total_roe += total;
+        // A running total over the task's life; it may outgrow any one moment's supply.
+        t.paid_total_roe = t.paid_total_roe.saturating_add(total);
     }
 
     fn prune(&mut self, task_id: &TaskId, round: u64) {
@@ -997,6 +1259,10 @@ impl Ledger {
         let audits: Vec<_> = self.audits.range(lo..=hi).map(|(k, _)| *k).collect();
         for k in audits {
             self.audits.remove(&k);
+        }
+        let raises: Vec<_> = self.raises.range(lo..=hi).map(|(k, _)| *k).collect();
+        for k in raises {
+            self.raises.remove(&k);
         }
         let atts: Vec<_> = self
             .attempts
@@ -1052,6 +1318,21 @@ impl Ledger {
                 "task {id} reserves more than its bounty"
             );
         }
+    }
+}
+
+/// Record the terms in force from the start of `from_round` on (SPEC §2 *Round terms*),
+/// keeping only what rounds that can still receive proofs (`current − 1` on) need.
+pub(crate) fn record_terms(t: &mut TaskRecord, from_round: u64, current_round: u64) {
+    let terms = RoundTerms::of(&t.params, t.is_active);
+    match t.terms_log.last_mut() {
+        Some((from, last)) if *from == from_round => *last = terms,
+        _ => t.terms_log.push((from_round, terms)),
+    }
+    // Drop entries superseded before the oldest round that may still need its terms.
+    let oldest_needed = current_round.saturating_sub(1);
+    while t.terms_log.len() > 1 && t.terms_log[1].0 <= oldest_needed {
+        t.terms_log.remove(0);
     }
 }
 

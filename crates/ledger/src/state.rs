@@ -1,7 +1,7 @@
 //! The records the ledger keeps. Each table maps to one tag in the store and in the state root.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use gradual_types::{Hash, Pubkey, Slot, TaskId, TaskParams, Verdict};
+use gradual_types::{Executable, Hash, Pubkey, Slot, TaskId, TaskParams, ValidatorInfo, Verdict};
 
 /// Table tags: stable on disk and in the state root. Changing one is a hard fork.
 pub mod tag {
@@ -17,6 +17,7 @@ pub mod tag {
     pub const CHUNKS: u8 = 10;
     pub const SCHEDULE: u8 = 11;
     pub const DRAWS: u8 = 12;
+    pub const RAISES: u8 = 13;
 }
 
 /// Chain-wide counters; one record.
@@ -28,8 +29,15 @@ pub struct Meta {
     pub height: u64,
     /// ROE created: genesis balances plus faucet mints.
     pub minted_roe: u64,
-    /// ROE burned as fees.
+    /// ROE burned: fees and the unpaid remainders of slashes (SPEC §5 [v2]).
     pub burned_roe: u64,
+    /// Randomness of the last applied block (the genesis hash before the first block); the
+    /// next block's VRF input (SPEC §1 *Randomness*).
+    pub randomness: Hash,
+    /// Producers whose blocks the ledger accepts.
+    pub validators: Vec<ValidatorInfo>,
+    /// A validator set waiting for its first slot (`SetValidators`).
+    pub next_validators: Option<(Slot, Vec<ValidatorInfo>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -48,17 +56,114 @@ pub struct TaskRecord {
     /// Rounds with end-of-window work still scheduled; `CloseTask` needs zero.
     pub open_rounds: u64,
     pub paid_total_roe: u64,
+    /// Round terms in force from the start of a round on, oldest first: `(from_round, terms)`
+    /// (SPEC §2 *Round terms*). Kept for every round that can still receive proofs.
+    pub terms_log: Vec<(u64, RoundTerms)>,
+}
+
+impl TaskRecord {
+    /// The terms round `round` runs under: those in force at `start(round)`.
+    pub fn terms_for(&self, round: u64) -> &RoundTerms {
+        self.terms_log
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= round)
+            .or(self.terms_log.first())
+            .map(|(_, t)| t)
+            .expect("a task always has terms")
+    }
+}
+
+/// Everything that decides a round's outcome, fixed at the round's start (SPEC §2 [v2]).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct RoundTerms {
+    pub is_active: bool,
+    pub executable: Executable,
+    pub bounty_per_round: u64,
+    pub minimum_stake: u64,
+    pub audit_sample: u16,
+    pub committee_size: u16,
+    pub slash_bps: u16,
+    pub accuser_bps: u16,
+    pub voter_bps: u16,
+    pub false_accusation_bps: u16,
+    pub allowed_failed_distributions: u16,
+    pub missed_list_bps: u16,
+}
+
+impl RoundTerms {
+    pub fn of(params: &TaskParams, is_active: bool) -> RoundTerms {
+        RoundTerms {
+            is_active,
+            executable: params.executable.clone(),
+            bounty_per_round: params.bounty_per_round,
+            minimum_stake: params.minimum_stake,
+            audit_sample: params.audit_sample,
+            committee_size: params.committee_size,
+            slash_bps: params.slash_bps,
+            accuser_bps: params.accuser_bps,
+            voter_bps: params.voter_bps,
+            false_accusation_bps: params.false_accusation_bps,
+            allowed_failed_distributions: params.allowed_failed_distributions,
+            missed_list_bps: params.missed_list_bps,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct StakeRecord {
     pub amount: u64,
     pub url: String,
+    /// Withdraw authority: `Withdraw` and `Claim` pay it; only it may change it (SPEC §7).
+    pub owner: Pubkey,
     /// Slot of the stake that last lifted the node to `minimum_stake`; proofs count only for
     /// rounds that start after it (SPEC §4).
     pub staked_slot: Slot,
     /// Round of the `Unstake` request, if any (SPEC §7 cooldown).
     pub unstake_round: Option<u64>,
+    /// First round `Withdraw` is allowed, fixed when `Unstake` lands (SPEC §7 [v2]).
+    pub withdraw_round: Option<u64>,
+    /// `(round, amount at the start of that round)` for the recent rounds in which the
+    /// amount changed, oldest first: committee weights are stakes at a round's start
+    /// (SPEC §5 *Committee weights*).
+    pub history: Vec<(u64, u64)>,
+    /// Distribution attempts this node submitted or voted on whose round has not settled;
+    /// it cannot withdraw until they do (SPEC §6 *Vindication*).
+    pub settlement_locks: u32,
+}
+
+/// Rounds of stake history kept before the current round: enough for every draw and
+/// ranking the ledger makes (they look back at most two rounds).
+pub const STAKE_HISTORY_ROUNDS: u64 = 3;
+
+impl StakeRecord {
+    /// The amount at the start of `round`, as long as `round` is within
+    /// [`STAKE_HISTORY_ROUNDS`] of the last change.
+    pub fn amount_at_start(&self, round: u64) -> u64 {
+        self.history
+            .iter()
+            .find(|(r, _)| *r >= round)
+            .map_or(self.amount, |(_, a)| *a)
+    }
+
+    /// Remember the amount at the start of `current_round` before it changes.
+    pub fn note_change(&mut self, current_round: u64) {
+        if self.history.last().map(|(r, _)| *r) != Some(current_round) {
+            self.history.push((current_round, self.amount));
+        }
+        let keep_from = current_round.saturating_sub(STAKE_HISTORY_ROUNDS);
+        self.history.retain(|(r, _)| *r >= keep_from);
+    }
+
+    /// May sit on a committee (or be ranked) for a draw whose weights are taken at the start
+    /// of `round`: staked `minimum` by then and no unstake requested before it.
+    pub fn eligible_weight(&self, round: u64, minimum: u64) -> Option<u64> {
+        if self.unstake_round.is_some_and(|u| u < round) {
+            return None;
+        }
+        let w = self.amount_at_start(round);
+        (w >= minimum && w > 0).then_some(w)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -114,7 +219,9 @@ pub enum AuditOutcome {
 pub struct AuditRecord {
     pub accuser: Pubkey,
     pub trigger_slot: Slot,
-    /// Drawn at the first block after the trigger (its seed is the trigger block's hash).
+    /// Committee seed, fixed by the randomness of the block that contains the trigger.
+    pub seed: Hash,
+    /// Drawn at the first block after the trigger.
     pub committee: Option<Committee>,
     /// Votes of seat holders in arrival order; each seat holder votes once.
     pub votes: Vec<(Pubkey, Verdict)>,
@@ -147,8 +254,10 @@ impl RoundStatus {
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct RoundRecord {
     pub status: RoundStatus,
+    /// The terms this round is settled under (SPEC §2 *Round terms*).
+    pub terms: RoundTerms,
     pub submitters: u64,
-    /// Block hash of the last slot of the proof audit window (SPEC §6 `seed_r`).
+    /// Randomness of the first block after the proof audit window closed (SPEC §6 `seed_r`).
     pub seed: Option<Hash>,
     /// The top-ranked candidates, one per allowed attempt.
     pub candidates: Vec<Pubkey>,
@@ -162,6 +271,17 @@ pub struct SubmittedList {
     pub chunks: u32,
     pub total_roe: u64,
     pub slot: Slot,
+    /// Committee seed, fixed by the randomness of the block that contains the submission.
+    pub seed: Hash,
+}
+
+/// What has been uploaded of a list so far; chunks are checked as they come (SPEC §6 [v2]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
+pub struct UploadProgress {
+    pub chunks: u32,
+    pub entries: u32,
+    pub sum_roe: u64,
+    pub last_node: Option<Pubkey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -169,17 +289,25 @@ pub enum AttemptOutcome {
     PayoutSuccessful {
         total_roe: u64,
     },
-    /// The selected node submitted nothing in its window.
-    FailedNotSubmitted,
-    /// The committee rejected the list; its submitter was slashed.
-    FailedRejected {
+    /// The selected node submitted nothing in its window; slashed `missed_list_bps`.
+    FailedNotSubmitted {
         slashed: u64,
+    },
+    /// A list was submitted but no committee was drawn before its audit window closed:
+    /// neither paid nor slashed (SPEC §6 [v2]).
+    FailedNoCommittee,
+    /// The committee rejected the list. Its submitter's slash waits for the round to settle
+    /// (SPEC §6 *Vindication*): `slashed` is set then, unless a later attempt vindicates it.
+    FailedRejected {
+        slashed: Option<u64>,
+        vindicated: bool,
     },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct AttemptRecord {
     pub submitter: Pubkey,
+    pub upload: UploadProgress,
     pub list: Option<SubmittedList>,
     pub committee: Option<Committee>,
     pub votes: Vec<(Pubkey, Verdict)>,
@@ -203,7 +331,7 @@ pub enum Event {
     ApplyUpdate,
 }
 
-/// A committee to draw at the start of the next block (its seed is this block's hash).
+/// A committee to draw at the start of the next block (its seed is fixed in its record).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 pub enum Draw {
     Audit {

@@ -4,6 +4,7 @@
 use crate::{BlockOutput, CheckedTx, Ledger, TxError};
 use gradual_types::{
     Faucet, Genesis, Hash, Instruction, Keypair, Pubkey, Slot, TaskId, TaskParams, Transaction,
+    ValidatorKey,
 };
 
 /// Deterministic keypair number `i`.
@@ -21,6 +22,8 @@ pub struct TestChain {
     pub fee: u64,
     /// Every block applied, for replay checks.
     pub blocks: Vec<crate::Block>,
+    /// The block producer (the genesis default's well-known devnet validator).
+    pub validator: ValidatorKey,
 }
 
 impl TestChain {
@@ -33,6 +36,9 @@ impl TestChain {
         let keys: Vec<Keypair> = (0..n).map(key).collect();
         let genesis = Genesis {
             chain_id: "test".into(),
+            // 3 s slots: the vote window is then AW/3 slots (SPEC §5), so tests can use
+            // short audit windows.
+            slot_ms: 3_000,
             fee_roe: fee,
             faucet: Some(Faucet {
                 authority: keys[0].pubkey(),
@@ -49,6 +55,7 @@ impl TestChain {
             chain_id: "test".into(),
             fee,
             blocks: Vec::new(),
+            validator: ValidatorKey::devnet(),
         }
     }
 
@@ -69,11 +76,13 @@ impl TestChain {
     /// Apply a block at `slot` with these transactions.
     pub fn block_at(&mut self, slot: Slot, txs: Vec<Transaction>) -> BlockOutput {
         let parent = self.ledger.head_hash();
+        let seal = self.ledger.seal(&self.validator, slot);
         let out = self
             .ledger
             .apply_block(
                 slot,
                 parent,
+                seal,
                 txs.into_iter().map(CheckedTx::check).collect(),
             )
             .expect("block applies");
@@ -129,6 +138,7 @@ impl TestChain {
                 .apply_block(
                     b.header.slot,
                     b.header.parent_hash,
+                    b.header.seal(),
                     b.txs.iter().cloned().map(CheckedTx::check).collect(),
                 )
                 .expect("replay applies");

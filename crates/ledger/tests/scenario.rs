@@ -2,9 +2,12 @@
 //! a node submitting garbage, a false accuser, and a distributor that inflates its own reward.
 //! Each simulated node reads only the ledger and acts through signed transactions.
 
+use borsh::BorshDeserialize;
+use gradual_ledger::block::FailReason;
+use gradual_ledger::state::{tag, Meta};
 use gradual_ledger::state::{AuditOutcome, RoundStatus};
 use gradual_ledger::testkit::TestChain;
-use gradual_ledger::{distribution_digest, LedgerEvent, Window};
+use gradual_ledger::{distribution_digest, Ledger, LedgerEvent, Window};
 use gradual_types::{Hash, Instruction, Pubkey, TaskId, TaskParams, Transaction, Verdict};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,6 +39,17 @@ fn fair_list(c: &TestChain, task: &TaskId, round: u64) -> Vec<(Pubkey, u64)> {
     subs.into_iter().map(|n| (n, share)).collect()
 }
 
+/// ROE burned so far, read from the ledger's meta record.
+fn burned_roe(l: &Ledger) -> u128 {
+    let w = l
+        .records()
+        .into_iter()
+        .find(|w| w.table == tag::META)
+        .expect("a meta record");
+    let meta = Meta::try_from_slice(&w.value.expect("meta has a value")).expect("meta decodes");
+    u128::from(meta.burned_roe)
+}
+
 fn node_txs(c: &TestChain, task: &TaskId, who: usize, slot: u64) -> Vec<Transaction> {
     let l = &c.ledger;
     let me = c.pk(who);
@@ -51,6 +65,7 @@ fn node_txs(c: &TestChain, task: &TaskId, who: usize, slot: u64) -> Vec<Transact
                     task: *task,
                     amount: STAKE,
                     url: String::new(),
+                    owner: None,
                 },
             ));
         }
@@ -226,6 +241,7 @@ fn honest_paid_cheaters_caught_every_roe_accounted() {
                     task,
                     amount: STAKE,
                     url: format!("http://node{n}"),
+                    owner: None,
                 },
             )
         })
@@ -239,6 +255,8 @@ fn honest_paid_cheaters_caught_every_roe_accounted() {
     let mut paid_rounds: BTreeMap<u64, u16> = BTreeMap::new();
     let mut rejected_rounds = BTreeSet::new();
     let mut rejected_lists = 0;
+    let mut rejected_attempts = BTreeSet::new();
+    let mut rejection_slashes = BTreeSet::new();
     let mut slashed_total = 0u64;
     let clock = c.ledger.clock(&task).unwrap();
     let last_slot = clock.start(18);
@@ -295,15 +313,16 @@ fn honest_paid_cheaters_caught_every_roe_accounted() {
                     paid_rounds.insert(*round, *attempt);
                 }
                 LedgerEvent::PayoutFailed {
-                    rejected,
+                    reason,
                     round,
                     attempt,
                     slashed,
                     ..
                 } => {
-                    assert!(
-                        *rejected,
-                        "round {round} attempt {attempt}: the selected node submitted nothing"
+                    assert_eq!(
+                        *reason,
+                        FailReason::Rejected,
+                        "round {round} attempt {attempt}: the list was not rejected"
                     );
                     let sub = c.ledger.attempt(&task, *round, *attempt).unwrap().submitter;
                     assert_eq!(
@@ -311,10 +330,26 @@ fn honest_paid_cheaters_caught_every_roe_accounted() {
                         c.pk(BAD_DIST),
                         "only the bad distributor's list may be rejected"
                     );
-                    assert!(*slashed > 0, "a rejected list's submitter is slashed");
+                    // SPEC §6 [v2]: a rejected list's slash waits for the round to settle.
+                    assert_eq!(*slashed, 0, "the rejection slash is deferred");
                     rejected_lists += 1;
                     rejected_rounds.insert(*round);
+                    rejected_attempts.insert((*round, *attempt));
+                }
+                LedgerEvent::RejectionSlashed {
+                    round,
+                    attempt,
+                    submitter,
+                    slashed,
+                    ..
+                } => {
+                    assert_eq!(*submitter, c.pk(BAD_DIST), "round {round}");
+                    assert!(*slashed > 0, "a rejected list's submitter is slashed");
+                    rejection_slashes.insert((*round, *attempt));
                     slashed_total += slashed;
+                }
+                LedgerEvent::Vindicated { round, .. } => {
+                    panic!("round {round}: the bad distributor's list was vindicated")
                 }
                 LedgerEvent::RoundSettledUnpaid { round, .. } => {
                     panic!("round {round} settled unpaid")
@@ -349,6 +384,16 @@ fn honest_paid_cheaters_caught_every_roe_accounted() {
             "round {r}: the rejected list was retried and paid by the next candidate"
         );
     }
+    // SPEC §6 [v2]: a rejected list's submitter is slashed when its round settles.
+    let settled_rejections: BTreeSet<(u64, u16)> = rejected_attempts
+        .iter()
+        .copied()
+        .filter(|(r, _)| *r <= 14)
+        .collect();
+    assert!(
+        settled_rejections.is_subset(&rejection_slashes),
+        "rejections {settled_rejections:?}, slashed {rejection_slashes:?}"
+    );
     // Honest stakes were never touched; cheaters lost stake.
     for h in HONEST {
         assert_eq!(
@@ -359,8 +404,14 @@ fn honest_paid_cheaters_caught_every_roe_accounted() {
     }
     assert!(c.ledger.stake(&task, &c.pk(ACCUSER)).unwrap().amount < STAKE);
     assert!(slashed_total > 0);
-    // Every ROE accounted for: nothing created or destroyed beyond the faucet mint.
-    assert_eq!(c.ledger.total_held_roe(), genesis_total + 10_000_000);
+    // Every ROE accounted for: nothing created or destroyed beyond the faucet mint and the
+    // burned remainders of slashes (SPEC §5 [v2]; fees are zero).
+    let burned = burned_roe(&c.ledger);
+    assert!(burned > 0, "slash remainders are burned");
+    assert_eq!(
+        c.ledger.total_held_roe() + burned,
+        genesis_total + 10_000_000
+    );
     c.ledger.assert_supply_conserved();
     assert_eq!(
         c.replay(),

@@ -13,7 +13,9 @@
 use crate::view::LedgerView;
 use gradual_ledger::state::RoundStatus;
 use gradual_ledger::{distribution_digest, Window};
-use gradual_types::constants::{AUDIT_VOTES_PER_TX_MAX, DISTRIBUTION_ENTRIES_PER_CHUNK_MAX};
+use gradual_types::constants::{
+    vote_window_slots, AUDIT_VOTES_PER_TX_MAX, DISTRIBUTION_ENTRIES_PER_CHUNK_MAX,
+};
 use gradual_types::{Hash, Instruction, Pubkey, Slot, TaskId, Verdict};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -311,6 +313,7 @@ impl NodeCore {
                         task: *id,
                         amount,
                         url,
+                        owner: None,
                     },
                 });
                 st.stake_sent = Some(at);
@@ -374,9 +377,16 @@ impl NodeCore {
                     _ => {}
                 }
             }
-            // Proof audits for the previous round.
-            if clock.window(Window::ProofAudit, r, 0).contains(at) {
-                self.audit_round(id, r, at, info.params.audit_sample, view);
+            // Proof audits for the previous round: raises only until the raise cutoff
+            // (SPEC §5 *Vote window*), seat votes until the window closes.
+            let w = clock.window(Window::ProofAudit, r, 0);
+            if w.contains(at) {
+                // The round's own terms bound the raises (SPEC §2 *Round terms*).
+                let sample = view
+                    .round_record(id, r)
+                    .map_or(info.params.audit_sample, |rec| rec.terms.audit_sample);
+                let last = raise_last_slot(w.opens, clock.audit_window, view.slot_ms());
+                self.audit_round(id, r, at, sample, last, view);
             }
         }
 
@@ -396,11 +406,22 @@ impl NodeCore {
         st.lists = st.lists.split_off(&(keep_from, 0, false));
     }
 
-    fn audit_round(&mut self, id: &TaskId, r: u64, at: Slot, sample: u16, view: &dyn LedgerView) {
+    /// Proof audit duties for round `r` at slot `at`. `raise_last` is the last slot at which
+    /// the ledger accepts a raise; after it the node only votes where it holds a seat.
+    fn audit_round(
+        &mut self,
+        id: &TaskId,
+        r: u64,
+        at: Slot,
+        sample: u16,
+        raise_last: Slot,
+        view: &dyn LedgerView,
+    ) {
         let me = self.me;
+        let may_raise = at <= raise_last;
         let st = self.tasks.get_mut(id).expect("listed");
-        // 1. Sample peers once per round.
-        if st.sampled.insert(r) {
+        // 1. Sample peers once per round (pointless once no raise can land).
+        if st.sampled.insert(r) && may_raise {
             let subs = view.submitters(id, r);
             let n = subs.len() as u64;
             let want = usize::from(sample).min(subs.len().saturating_sub(1));
@@ -466,12 +487,26 @@ impl NodeCore {
                 Check::Asked => None,
             })
             .collect();
+        // Raises already on their way this round (the ledger takes `audit_sample` per node).
+        let mut raises_sent = self.tasks[id]
+            .votes_sent
+            .range((r, Pubkey([0; 32]))..=(r, Pubkey([0xff; 32])))
+            .filter(|(_, (_, raise))| *raise)
+            .count();
         for (cand, verdict) in done {
             let last = self.tasks[id].votes_sent.get(&(r, cand)).copied();
+            let already_raised = matches!(last, Some((_, true)));
             match view.audit(id, r, &cand) {
-                None if verdict == Verdict::Invalid && self.due(last.map(|(s, _)| s), at) => {
+                None if verdict == Verdict::Invalid
+                    && may_raise
+                    && raises_sent < usize::from(sample)
+                    && self.due(last.map(|(s, _)| s), at) =>
+                {
                     votes.push((cand, Verdict::Invalid, true));
                     self.stats.audits_raised += 1;
+                    if !already_raised {
+                        raises_sent += 1;
+                    }
                 }
                 None => {}
                 Some(audit) => {
@@ -647,6 +682,15 @@ fn send_list(
             count: list.len() as u32,
         },
     });
+}
+
+/// The last slot at which the ledger accepts a raise in a proof audit window that opens at
+/// `opens` (SPEC §5 *Vote window*): `opens + AW − V − 1`, leaving the committee `V` slots.
+pub fn raise_last_slot(opens: Slot, audit_window: u64, slot_ms: u64) -> Slot {
+    let v = vote_window_slots(slot_ms, audit_window);
+    opens
+        .saturating_add(audit_window.saturating_sub(v))
+        .saturating_sub(1)
 }
 
 /// SPEC §6 default policy: `bounty` split equally among `submitters` (floor division; the

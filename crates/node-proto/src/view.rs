@@ -25,6 +25,9 @@ pub struct TaskInfo {
 pub trait LedgerView {
     /// Slot of the last block.
     fn slot(&self) -> Slot;
+    /// The chain's slot length (genesis `slot_ms`): it sets each task's vote window
+    /// (SPEC §5, `constants::vote_window_slots`).
+    fn slot_ms(&self) -> u64;
     fn task(&self, task: &TaskId) -> Option<TaskInfo>;
     fn stake(&self, task: &TaskId, node: &Pubkey) -> Option<StakeRecord>;
     fn submission(&self, task: &TaskId, round: u64, node: &Pubkey) -> Option<SubmissionRecord>;
@@ -87,6 +90,10 @@ impl<'a> CachedView<'a> {
 impl LedgerView for CachedView<'_> {
     fn slot(&self) -> Slot {
         self.ledger.slot()
+    }
+
+    fn slot_ms(&self) -> u64 {
+        self.ledger.genesis().slot_ms
     }
 
     fn task(&self, task: &TaskId) -> Option<TaskInfo> {

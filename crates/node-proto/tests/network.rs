@@ -5,10 +5,11 @@
 use gradual_ledger::state::AuditOutcome;
 use gradual_ledger::testkit::TestChain;
 use gradual_ledger::{CheckedTx, LedgerEvent};
+use gradual_ledger::{Ledger, Window};
 use gradual_node_proto::{
-    equal_split, Action, CachedView, LedgerView, ListPurpose, NodeCore, TaskConfig,
+    equal_split, raise_last_slot, Action, CachedView, LedgerView, ListPurpose, NodeCore, TaskConfig,
 };
-use gradual_types::{Hash, Instruction, Pubkey, TaskId, TaskParams, Transaction, Verdict};
+use gradual_types::{Genesis, Hash, Instruction, Pubkey, TaskId, TaskParams, Transaction, Verdict};
 use std::collections::BTreeMap;
 
 fn good_proof(node: &Pubkey, round: u64) -> Vec<u8> {
@@ -23,11 +24,19 @@ struct Net {
     cores: Vec<NodeCore>,
     garbage: usize,
     submits: BTreeMap<(usize, u64), u32>,
+    /// A node whose proof checks come back only after the raise cutoff of their round.
+    late: Option<usize>,
+    /// Checks the late node holds back: (round, candidate, verdict).
+    held: Vec<(u64, Pubkey, Verdict)>,
+    /// The late node's proof-audit votes: (slot sent, was it a raise).
+    late_votes: Vec<(u64, bool)>,
+    /// Every node but the late one finds every proof valid.
+    others_blind: bool,
 }
 
 impl Net {
+    /// 3 s slots (the testkit's): a 6-slot audit window leaves V = 2 slots to vote.
     fn new(nodes: usize, garbage: usize) -> Net {
-        let mut c = TestChain::new(nodes as u32 + 1, 1_000_000);
         let params = TaskParams {
             name: "net".into(),
             round_time: 20,
@@ -39,6 +48,20 @@ impl Net {
             audit_sample: 3,
             ..TaskParams::default()
         };
+        Net::with(nodes, garbage, None, params)
+    }
+
+    /// `slot_ms`: the chain's slot length (`None`: the testkit's 3 s).
+    fn with(nodes: usize, garbage: usize, slot_ms: Option<u64>, params: TaskParams) -> Net {
+        let mut c = TestChain::new(nodes as u32 + 1, 1_000_000);
+        if let Some(ms) = slot_ms {
+            let genesis = Genesis {
+                slot_ms: ms,
+                ..c.ledger.genesis().clone()
+            };
+            c.ledger = Ledger::new(genesis);
+            c.ledger.paranoid = true;
+        }
         let task = c.create_task(0, 7, params, 900_000);
         let cores = (1..=nodes)
             .map(|i| {
@@ -60,6 +83,10 @@ impl Net {
             cores,
             garbage,
             submits: BTreeMap::new(),
+            late: None,
+            held: Vec::new(),
+            late_votes: Vec::new(),
+            others_blind: false,
         }
     }
 
@@ -68,8 +95,23 @@ impl Net {
         let mut txs: Vec<Transaction> = Vec::new();
         {
             let view = CachedView::new(&self.c.ledger);
+            let at = view.slot() + 1;
+            let clock = view.task(&self.task).expect("task").clock;
+            let cutoff = |round: u64| {
+                let w = clock.window(Window::ProofAudit, round, 0);
+                raise_last_slot(w.opens, clock.audit_window, view.slot_ms())
+            };
             for (i, core) in self.cores.iter_mut().enumerate() {
                 let who = i + 1;
+                if self.late == Some(who) {
+                    // Answer held checks once their round's raise cutoff has passed.
+                    let (due, keep): (Vec<_>, Vec<_>) =
+                        self.held.drain(..).partition(|(r, _, _)| at > cutoff(*r));
+                    self.held = keep;
+                    for (round, candidate, verdict) in due {
+                        core.handle_check(&self.task, round, candidate, verdict);
+                    }
+                }
                 core.handle_slot(&view);
                 while let Some(action) = core.poll_action() {
                     match action {
@@ -89,13 +131,14 @@ impl Net {
                             candidate,
                             value,
                         } => {
-                            let ok = value == good_proof(&candidate, round);
-                            core.handle_check(
-                                &task,
-                                round,
-                                candidate,
-                                if ok { Verdict::Valid } else { Verdict::Invalid },
-                            );
+                            let ok = value == good_proof(&candidate, round)
+                                || (self.others_blind && self.late != Some(who));
+                            let verdict = if ok { Verdict::Valid } else { Verdict::Invalid };
+                            if self.late == Some(who) {
+                                self.held.push((round, candidate, verdict));
+                            } else {
+                                core.handle_check(&task, round, candidate, verdict);
+                            }
                         }
                         Action::MakeDistribution {
                             task,
@@ -121,6 +164,30 @@ impl Net {
                             if let Instruction::SubmitProof { round, .. } = &ix {
                                 *self.submits.entry((who, *round)).or_default() += 1;
                             }
+                            if self.late == Some(who) {
+                                let votes = match &ix {
+                                    Instruction::AuditProof {
+                                        round,
+                                        candidate,
+                                        verdict,
+                                        ..
+                                    } => vec![(*round, *candidate, *verdict)],
+                                    Instruction::AuditProofs { round, votes, .. } => {
+                                        votes.iter().map(|(c, v)| (*round, *c, *v)).collect()
+                                    }
+                                    _ => vec![],
+                                };
+                                for (round, cand, verdict) in votes {
+                                    let raise = verdict == Verdict::Invalid
+                                        && view.audit(&task_of(&ix), round, &cand).is_none();
+                                    assert!(
+                                        !raise || at <= cutoff(round),
+                                        "slot {at}: raise after the cutoff {}",
+                                        cutoff(round)
+                                    );
+                                    self.late_votes.push((at, raise));
+                                }
+                            }
                             txs.push(self.c.tx(who, ix));
                         }
                     }
@@ -130,7 +197,12 @@ impl Net {
         let slot = self.c.ledger.slot() + 1;
         let parent = self.c.ledger.head_hash();
         let checked = txs.into_iter().map(CheckedTx::check).collect();
-        let out = self.c.ledger.apply_block(slot, parent, checked).unwrap();
+        let seal = self.c.ledger.seal(&self.c.validator, slot);
+        let out = self
+            .c
+            .ledger
+            .apply_block(slot, parent, seal, checked)
+            .unwrap();
         for r in &out.receipts {
             // Two samplers may raise the same audit in one block; the second loses the race.
             let race = matches!(
@@ -146,6 +218,118 @@ impl Net {
         self.c.blocks.push(out.block);
         out.events
     }
+}
+
+fn task_of(ix: &Instruction) -> TaskId {
+    match ix {
+        Instruction::AuditProof { task, .. } | Instruction::AuditProofs { task, .. } => *task,
+        _ => unreachable!("only audit votes are inspected"),
+    }
+}
+
+/// SPEC §5 *Vote window* at fast slots: 100 ms slots make V = 30 slots, so a 60-slot audit
+/// window takes raises in its first 30 slots only. A node whose checks finish after that
+/// never raises (the ledger would refuse it) but still votes where it holds a seat, up to
+/// the window's end; the cheater is still caught every round and every honest node paid.
+#[test]
+fn late_checks_never_raise_but_still_vote_until_the_window_closes() {
+    let params = TaskParams {
+        name: "fast".into(),
+        round_time: 80,
+        submission_window: 10,
+        audit_window: 60,
+        minimum_stake: 1_000,
+        bounty_per_round: 70_000,
+        committee_size: 16,
+        audit_sample: 5,
+        ..TaskParams::default()
+    };
+    params.validate_for_chain(100).expect("AW = 2·V at 100 ms");
+    let mut net = Net::with(6, 6, Some(100), params);
+    net.late = Some(1);
+    let clock = net.c.ledger.clock(&net.task).unwrap();
+    let mut paid = BTreeMap::new();
+    let mut upheld = 0;
+    while net.c.ledger.slot() < clock.start(7) {
+        for ev in net.step() {
+            match ev {
+                LedgerEvent::AuditResolved {
+                    candidate, outcome, ..
+                } => {
+                    assert!(
+                        matches!(outcome, AuditOutcome::Upheld { .. }),
+                        "{outcome:?}"
+                    );
+                    assert_eq!(candidate, net.c.pk(6));
+                    upheld += 1;
+                }
+                LedgerEvent::PayoutSuccessful { round, .. } => {
+                    paid.insert(round, ());
+                }
+                LedgerEvent::PayoutFailed { round, .. }
+                | LedgerEvent::RoundSettledUnpaid { round, .. } => {
+                    panic!("round {round} not paid")
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(upheld >= 3, "garbage proofs caught {upheld} times");
+    assert!((1..=4).all(|r| paid.contains_key(&r)), "paid {paid:?}");
+    assert!(
+        net.late_votes.iter().all(|(_, raise)| !raise),
+        "the late node raised: {:?}",
+        net.late_votes
+    );
+    // Its seat votes went out after the raise cutoff, inside the window.
+    let late_seat_votes = net.late_votes.iter().filter(|(at, _)| {
+        let r = clock.round(*at).saturating_sub(1);
+        let w = clock.window(Window::ProofAudit, r, 0);
+        *at > raise_last_slot(w.opens, w.closes - w.opens, 100) && w.contains(*at)
+    });
+    assert!(late_seat_votes.count() >= 2, "{:?}", net.late_votes);
+    net.c.ledger.assert_supply_conserved();
+    assert_eq!(net.c.replay(), net.c.ledger.state_root());
+}
+
+/// The only node that finds the bad proof finds it after the raise cutoff: it sends no raise
+/// at all (the ledger would refuse it with `RaiseTooLate`), so the proof stands unaudited.
+#[test]
+fn a_check_finished_after_the_cutoff_raises_nothing() {
+    let params = TaskParams {
+        name: "fast".into(),
+        round_time: 80,
+        submission_window: 10,
+        audit_window: 60,
+        minimum_stake: 1_000,
+        bounty_per_round: 70_000,
+        audit_sample: 5,
+        ..TaskParams::default()
+    };
+    let mut net = Net::with(4, 4, Some(100), params);
+    net.late = Some(1);
+    net.others_blind = true;
+    let clock = net.c.ledger.clock(&net.task).unwrap();
+    while net.c.ledger.slot() < clock.start(4) {
+        for ev in net.step() {
+            assert!(
+                !matches!(ev, LedgerEvent::AuditResolved { .. }),
+                "no audit can be raised: {ev:?}"
+            );
+        }
+    }
+    assert!(net.held.is_empty() || net.held.iter().all(|(r, _, _)| *r >= 2));
+    assert_eq!(
+        net.late_votes,
+        vec![],
+        "no raise, and no committee to vote on"
+    );
+    assert!(net.c.ledger.audits(&net.task, 1).is_empty());
+    assert!(net
+        .c
+        .ledger
+        .submission(&net.task, 1, &net.c.pk(4))
+        .is_some());
 }
 
 #[test]

@@ -341,16 +341,10 @@ impl NodeConfig {
             }
         };
         if let Some(u) = &raw.public_url {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
+            // The ledger's own URL rule (SPEC §7 [v2]): a URL it refuses would never stake.
+            if let Err(e) = gradual_types::validate_node_url(u) {
                 problems.push(format!(
-                    "public_url = '{u}': must start with http:// or https://"
-                ));
-            }
-            if u.len() > gradual_types::constants::URL_BYTES_MAX {
-                problems.push(format!(
-                    "public_url is {} bytes, the ledger keeps at most {}; use a shorter URL",
-                    u.len(),
-                    gradual_types::constants::URL_BYTES_MAX
+                    "public_url = '{u}': {e}; write e.g. \"http://203.0.113.7:8080\""
                 ));
             }
         }
@@ -504,12 +498,13 @@ mod tests {
     #[test]
     fn every_problem_is_reported_with_a_fix() {
         let d = dir_with_key();
-        let text = "keypair = \"missing.json\"\nlisten = \"nope\"\n[[task]]\nid = \"zz\"\nstake = \"1.0000000001\"\nauto_stake = true\nadversary = \"evil\"\n[task.limits]\nmemory_mb = 1\n";
+        let text = "keypair = \"missing.json\"\nlisten = \"nope\"\npublic_url = \"http://u:p@h\"\n[[task]]\nid = \"zz\"\nstake = \"1.0000000001\"\nauto_stake = true\nadversary = \"evil\"\n[task.limits]\nmemory_mb = 1\n";
         let e = NodeConfig::parse(text, false, d.path(), "node.toml").unwrap_err();
         let all = e.to_string();
         for want in [
             "gradual keygen",
             "listen = 'nope'",
+            "public_url = 'http://u:p@h': url must not carry user info",
             "task[0].id = 'zz'",
             "9 decimals",
             "adversary = 'evil'",

@@ -13,7 +13,7 @@
 use crate::config::ADVERSARIES;
 use gradual_client::{write_keypair_file, Client, TaskInfoFlags};
 use gradual_rpc::dto::{AttemptOutcomeDto, AuditOutcomeDto, RoundStatusDto, TaskDto};
-use gradual_types::constants::ROE_PER_KOII;
+use gradual_types::constants::{ROE_PER_KOII, VOTE_WINDOW_MS_MIN};
 use gradual_types::{
     format_koii, task_id, Executable, Faucet, Genesis, Hash, Instruction, Keypair, Pubkey, TaskId,
     TaskParams,
@@ -86,15 +86,40 @@ impl DevnetConfig {
         DevnetConfig {
             nodes: 5,
             adversary: Some("garbage".into()),
+            // 8 s rounds: 1 s to submit proofs, 6 s of proof audits (the least the vote
+            // window allows at 100 ms slots: committees get ≥ 3 s to vote, SPEC §5).
             slot_ms: 100,
-            round_time: 30,
+            round_time: 80,
             submission_window: 10,
-            audit_window: 12,
+            audit_window: 60,
             task: TaskChoice::Auto,
             dir,
             gradual_bin,
             task_env: Vec::new(),
             node_log_level: "info".into(),
+        }
+    }
+
+    /// Slot length and round length; the windows follow: an eighth of the round to submit
+    /// proofs, and an audit window of at least `2·V` slots (SPEC §5 *Vote window*: 6 s of
+    /// slots, or 2/5 of the round if that is longer).
+    pub fn set_timing(&mut self, slot_ms: u64, round_time: u64) {
+        self.slot_ms = slot_ms;
+        self.round_time = round_time;
+        self.submission_window = (round_time / 8).max(1);
+        self.audit_window = min_audit_window(slot_ms).max(round_time * 2 / 5);
+    }
+
+    /// The task the devnet deploys, without its executable.
+    pub fn task_params(&self) -> TaskParams {
+        TaskParams {
+            name: "devnet".into(),
+            bounty_per_round: ROE_PER_KOII,
+            round_time: self.round_time,
+            submission_window: self.submission_window,
+            audit_window: self.audit_window,
+            minimum_stake: ROE_PER_KOII,
+            ..TaskParams::default()
         }
     }
 
@@ -126,13 +151,20 @@ impl DevnetConfig {
                 self.slot_ms
             ));
         }
-        if self.submission_window == 0
-            || self.audit_window == 0
-            || self.submission_window + self.audit_window > self.round_time
-        {
+        // The ledger's own rules (and words) for the task the devnet will create.
+        if let Err(e) = self.task_params().validate_for_chain(self.slot_ms) {
+            let fix = min_round_time(self.slot_ms)
+                .filter(|rt| self.round_time < *rt)
+                .map(|rt| {
+                    format!(
+                        " (at --slot-ms {} use --round-time {rt} or more)",
+                        self.slot_ms
+                    )
+                })
+                .unwrap_or_default();
             p.push(format!(
-                "windows {}+{} do not fit a round of {} slots: need 1 ≤ each and their sum ≤ the round",
-                self.submission_window, self.audit_window, self.round_time
+                "round of {} slots (submission window {}, audit window {}): {e}{fix}",
+                self.round_time, self.submission_window, self.audit_window
             ));
         }
         if p.is_empty() {
@@ -141,6 +173,22 @@ impl DevnetConfig {
             Err(p.join("; "))
         }
     }
+}
+
+/// The shortest audit window the vote window allows at `slot_ms` (SPEC §5: `AW ≥ 2·V`,
+/// `V ≥ 3 s` of slots).
+pub fn min_audit_window(slot_ms: u64) -> u64 {
+    2 * VOTE_WINDOW_MS_MIN.div_ceil(slot_ms.max(1))
+}
+
+/// The shortest round [`DevnetConfig::set_timing`] fits its windows in at `slot_ms`.
+pub fn min_round_time(slot_ms: u64) -> Option<u64> {
+    let mut c = DevnetConfig::new(PathBuf::new(), PathBuf::new());
+    let from = min_audit_window(slot_ms) + 1;
+    (from..from.saturating_mul(2)).find(|rt| {
+        c.set_timing(slot_ms, *rt);
+        c.task_params().validate_for_chain(slot_ms).is_ok()
+    })
 }
 
 /// One node process of the devnet.
@@ -183,10 +231,16 @@ pub struct RoundObs {
     pub upheld: Vec<String>,
     /// Accusers slashed for a refuted audit.
     pub refuted_accusers: Vec<String>,
-    /// Submitters of rejected lists (slashed).
+    /// Submitters of rejected lists (slashed when the round settled, not vindicated).
     pub rejected_lists: Vec<String>,
+    /// Selected submitters that sent no list in their window (slashed `missed_list_bps`).
+    pub missed_lists: Vec<String>,
     /// The paid list, once paid.
     pub paid: Option<Vec<(String, u64)>>,
+    /// ROE this round's verdicts burned (SPEC §5–6 [v2]: slash remainders not paid out).
+    pub burned_roe: u64,
+    /// A rejected list was slashed: its split is not in the RPC view, so the burn is unknown.
+    pub burn_unknown: bool,
 }
 
 /// The verdict of a devnet run.
@@ -313,6 +367,12 @@ impl Devnet {
                 mint_max_roe: 100_000 * ROE_PER_KOII,
             }),
             accounts: Vec::new(),
+            // No validators named: the validator generates its own identity (saved in its
+            // data directory) and names it as the chain's only validator; no admin, so the
+            // set is fixed (SPEC §1).
+            validators: Vec::new(),
+            admin: None,
+            ..Genesis::default()
         };
         let mut vc = ValidatorConfig::new(
             cfg.dir.join("validator"),
@@ -340,20 +400,13 @@ impl Devnet {
             .map_err(|e| format!("uploading the task executable: {e}"))?;
         let digest = Hash(*blake3::hash(&artifact).as_bytes());
         let params = TaskParams {
-            name: "devnet".into(),
             description: format!("gradual devnet: {task_name}"),
-            metadata: Vec::new(),
             executable: Executable {
                 digest,
                 urls: vec![art.url.clone()],
                 runtime,
             },
-            bounty_per_round: ROE_PER_KOII,
-            round_time: cfg.round_time,
-            submission_window: cfg.submission_window,
-            audit_window: cfg.audit_window,
-            minimum_stake: ROE_PER_KOII,
-            ..TaskParams::default()
+            ..cfg.task_params()
         };
         let nonce = 1;
         client
@@ -577,11 +630,58 @@ impl Devnet {
                     .filter(|a| matches!(a.outcome, Some(AuditOutcomeDto::Refuted { .. })))
                     .map(|a| a.accuser.clone())
                     .collect();
+                obs.burned_roe = audits
+                    .iter()
+                    .map(|a| match a.outcome {
+                        Some(AuditOutcomeDto::Upheld {
+                            slashed,
+                            accuser_reward,
+                            voter_rewards,
+                        }) => slashed - accuser_reward - voter_rewards,
+                        Some(AuditOutcomeDto::Refuted {
+                            slashed,
+                            voter_rewards,
+                        }) => slashed - voter_rewards,
+                        _ => 0,
+                    })
+                    .sum();
             }
             if let Some(atts) = &r.attempts {
+                // A rejected list's submitter is slashed when the round settles, unless a
+                // later accepted list with the same digest vindicates it (SPEC §6).
                 obs.rejected_lists = atts
                     .iter()
-                    .filter(|a| matches!(a.outcome, Some(AttemptOutcomeDto::FailedRejected { .. })))
+                    .filter(|a| {
+                        matches!(
+                            a.outcome,
+                            Some(AttemptOutcomeDto::FailedRejected {
+                                slashed: Some(x),
+                                ..
+                            }) if x > 0
+                        )
+                    })
+                    .map(|a| a.submitter.clone())
+                    .collect();
+                // A missed turn's slash is burned whole; a rejection's is split.
+                for a in atts {
+                    match a.outcome {
+                        Some(AttemptOutcomeDto::FailedNotSubmitted { slashed }) => {
+                            obs.burned_roe += slashed
+                        }
+                        Some(AttemptOutcomeDto::FailedRejected {
+                            slashed: Some(x), ..
+                        }) if x > 0 => obs.burn_unknown = true,
+                        _ => {}
+                    }
+                }
+                obs.missed_lists = atts
+                    .iter()
+                    .filter(|a| {
+                        matches!(
+                            a.outcome,
+                            Some(AttemptOutcomeDto::FailedNotSubmitted { slashed }) if slashed > 0
+                        )
+                    })
                     .map(|a| a.submitter.clone())
                     .collect();
             }
@@ -703,7 +803,12 @@ impl Devnet {
                     adversary_slashes += 1;
                 }
             }
-            for a in r.refuted_accusers.iter().chain(&r.rejected_lists) {
+            for a in r
+                .refuted_accusers
+                .iter()
+                .chain(&r.rejected_lists)
+                .chain(&r.missed_lists)
+            {
                 if honest.contains(a) {
                     failures.push(format!(
                         "round {}: honest node {} was slashed",
@@ -760,11 +865,18 @@ impl Devnet {
             total += b;
         }
         total += stakes.values().map(|(a, _)| a).sum::<u64>() + pending.values().sum::<u64>();
-        let supply_conserved = total == self.minted_roe;
+        // Slash remainders are burned (SPEC §5 [v2]); fees are 0 on the devnet.
+        let burned: u64 = self.rounds.values().map(|r| r.burned_roe).sum();
+        let burn_known = self.rounds.values().all(|r| !r.burn_unknown);
+        let supply_conserved = if burn_known {
+            total + burned == self.minted_roe
+        } else {
+            total + burned <= self.minted_roe
+        };
         if !supply_conserved {
             failures.push(format!(
-                "supply not conserved: {} ROE accounted for, {} minted",
-                total, self.minted_roe
+                "supply not conserved: {} ROE accounted for and {} burned, {} minted",
+                total, burned, self.minted_roe
             ));
         }
         let nodes = self
@@ -975,4 +1087,36 @@ pub fn node_line(net: &Devnet, n: &DevNode, t: &TaskDto) -> String {
         slashed,
         short(&k)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_timing_fits_the_vote_window() {
+        let mut c = DevnetConfig::new(PathBuf::from("x"), PathBuf::from("gradual"));
+        assert_eq!(c.check(), Ok(()));
+        assert_eq!(
+            (c.round_time, c.submission_window, c.audit_window),
+            (80, 10, 60)
+        );
+        assert_eq!(c.round_time * c.slot_ms, 8_000, "8 s rounds");
+        // Faster slots need more of them: V = ⌈3000/slot_ms⌉, AW ≥ 2·V.
+        for slot_ms in [10, 20, 40, 50, 100, 400, 1_000, 3_000] {
+            let rt = min_round_time(slot_ms).expect("some round fits");
+            c.set_timing(slot_ms, rt);
+            assert_eq!(c.check(), Ok(()), "slot_ms {slot_ms}, round {rt}");
+            assert!(c.audit_window >= min_audit_window(slot_ms));
+            c.set_timing(slot_ms, rt - 1);
+            let e = c.check().unwrap_err();
+            assert!(e.contains(&format!("use --round-time {rt} or more")), "{e}");
+        }
+        c.set_timing(100, 30);
+        let e = c.check().unwrap_err();
+        assert!(
+            e.contains("must not exceed round_time (30)") && e.contains("--round-time 68"),
+            "{e}"
+        );
+    }
 }

@@ -65,11 +65,7 @@ pub fn params(p: &TaskParamsDto) -> Result<TaskParams, ViewError> {
         name: p.name.clone(),
         description: p.description.clone(),
         metadata: b64("task metadata", &p.metadata)?,
-        executable: Executable {
-            digest: hash("executable digest", &p.executable.digest)?,
-            urls: p.executable.urls.clone(),
-            runtime: p.executable.runtime.clone(),
-        },
+        executable: executable(&p.executable)?,
         bounty_per_round: p.bounty_per_round,
         round_time: p.round_time,
         submission_window: p.submission_window,
@@ -83,6 +79,32 @@ pub fn params(p: &TaskParamsDto) -> Result<TaskParams, ViewError> {
         voter_bps: p.voter_bps,
         false_accusation_bps: p.false_accusation_bps,
         unstake_cooldown: p.unstake_cooldown,
+        missed_list_bps: p.missed_list_bps,
+    })
+}
+
+fn executable(e: &ExecutableDto) -> Result<Executable, ViewError> {
+    Ok(Executable {
+        digest: hash("executable digest", &e.digest)?,
+        urls: e.urls.clone(),
+        runtime: e.runtime.clone(),
+    })
+}
+
+pub fn terms(t: &RoundTermsDto) -> Result<RoundTerms, ViewError> {
+    Ok(RoundTerms {
+        is_active: t.is_active,
+        executable: executable(&t.executable)?,
+        bounty_per_round: t.bounty_per_round,
+        minimum_stake: t.minimum_stake,
+        audit_sample: t.audit_sample,
+        committee_size: t.committee_size,
+        slash_bps: t.slash_bps,
+        accuser_bps: t.accuser_bps,
+        voter_bps: t.voter_bps,
+        false_accusation_bps: t.false_accusation_bps,
+        allowed_failed_distributions: t.allowed_failed_distributions,
+        missed_list_bps: t.missed_list_bps,
     })
 }
 
@@ -132,6 +154,7 @@ fn audit(a: &AuditDto) -> Result<(Pubkey, AuditRecord), ViewError> {
         AuditRecord {
             accuser: pk("accuser", &a.accuser)?,
             trigger_slot: a.trigger_slot,
+            seed: hash("audit seed", &a.seed)?,
             committee: a.committee.as_ref().map(committee).transpose()?,
             votes: votes(&a.votes)?,
             outcome,
@@ -147,11 +170,23 @@ fn attempt(a: &AttemptDto) -> Result<AttemptRecord, ViewError> {
             chunks: l.chunks,
             total_roe: l.total,
             slot: l.slot,
+            seed: hash("list seed", &l.seed)?,
         }),
         None => None,
     };
     Ok(AttemptRecord {
         submitter: pk("list submitter", &a.submitter)?,
+        upload: UploadProgress {
+            chunks: a.upload.chunks,
+            entries: a.upload.entries,
+            sum_roe: a.upload.total,
+            last_node: a
+                .upload
+                .last_node
+                .as_deref()
+                .map(|n| pk("last uploaded entry", n))
+                .transpose()?,
+        },
         list,
         committee: a.committee.as_ref().map(committee).transpose()?,
         votes: votes(&a.votes)?,
@@ -159,10 +194,17 @@ fn attempt(a: &AttemptDto) -> Result<AttemptRecord, ViewError> {
             AttemptOutcomeDto::PayoutSuccessful { total } => {
                 AttemptOutcome::PayoutSuccessful { total_roe: *total }
             }
-            AttemptOutcomeDto::FailedNotSubmitted => AttemptOutcome::FailedNotSubmitted,
-            AttemptOutcomeDto::FailedRejected { slashed } => {
-                AttemptOutcome::FailedRejected { slashed: *slashed }
+            AttemptOutcomeDto::FailedNotSubmitted { slashed } => {
+                AttemptOutcome::FailedNotSubmitted { slashed: *slashed }
             }
+            AttemptOutcomeDto::FailedNoCommittee => AttemptOutcome::FailedNoCommittee,
+            AttemptOutcomeDto::FailedRejected {
+                slashed,
+                vindicated,
+            } => AttemptOutcome::FailedRejected {
+                slashed: *slashed,
+                vindicated: *vindicated,
+            },
         }),
     })
 }
@@ -225,8 +267,12 @@ impl TaskSnap {
                 StakeRecord {
                     amount: s.amount,
                     url: s.url.clone(),
+                    owner: pk("stake owner", &s.owner)?,
                     staked_slot: s.staked_slot,
                     unstake_round: s.unstake_round,
+                    withdraw_round: s.withdraw_round,
+                    history: s.history.clone(),
+                    settlement_locks: s.settlement_locks,
                 },
             );
         }
@@ -239,6 +285,7 @@ impl TaskSnap {
             let mut snap = RoundSnap {
                 record: Some(RoundRecord {
                     status: status(&r.status),
+                    terms: terms(&r.terms)?,
                     submitters: r.submitters,
                     seed: r
                         .seed
@@ -289,6 +336,8 @@ impl TaskSnap {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub slot: Slot,
+    /// The chain's slot length (genesis): it sets each task's vote window.
+    pub slot_ms: u64,
     pub balance: u64,
     pub tasks: BTreeMap<TaskId, TaskSnap>,
 }
@@ -321,6 +370,7 @@ impl Snapshot {
             out.slot = client.get_slot().await?;
         }
         out.balance = client.get_balance(me).await?;
+        out.slot_ms = client.genesis().await?.slot_ms;
         Ok(out)
     }
 
@@ -355,6 +405,10 @@ impl Snapshot {
 impl LedgerView for Snapshot {
     fn slot(&self) -> Slot {
         self.slot
+    }
+
+    fn slot_ms(&self) -> u64 {
+        self.slot_ms
     }
 
     fn task(&self, task: &TaskId) -> Option<TaskInfo> {

@@ -6,7 +6,10 @@ use base64::Engine;
 use gradual_ledger::query::{RoundView, TaskView};
 use gradual_ledger::state::*;
 use gradual_ledger::{tally, Block, Receipt, TxError, Window};
-use gradual_types::{Pubkey, TaskId, TaskParams, Verdict};
+use gradual_types::{
+    task_id, Executable, Genesis, Instruction, Pubkey, TaskId, TaskParams, ValidatorInfo, Verdict,
+    VrfProof,
+};
 
 pub fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -45,6 +48,173 @@ pub fn window_str(w: Window) -> &'static str {
     }
 }
 
+pub fn validator(v: &ValidatorInfo) -> ValidatorDto {
+    ValidatorDto {
+        id: v.id.to_base58(),
+        vrf_key: v.vrf_key.to_string(),
+    }
+}
+
+pub fn vrf_proof(p: &VrfProof) -> VrfProofDto {
+    VrfProofDto {
+        preout: gradual_types::Hash(p.preout).to_base58(),
+        proof: b64(&p.proof),
+    }
+}
+
+/// The genesis as `getGenesis` shows it; `airdrop_available` is the server's to say.
+pub fn genesis(g: &Genesis, airdrop_available: bool) -> GenesisDto {
+    GenesisDto {
+        protocol_version: g.protocol_version,
+        chain_id: g.chain_id.clone(),
+        hash: g.hash().to_base58(),
+        slot_ms: g.slot_ms,
+        fee_roe: g.fee_roe,
+        tx_max_age_slots: g.tx_max_age_slots,
+        faucet: g.faucet.as_ref().map(|f| FaucetDto {
+            authority: f.authority.to_base58(),
+            mint_max_roe: f.mint_max_roe,
+        }),
+        validators: g.validators.iter().map(validator).collect(),
+        admin: g.admin.map(|a| a.to_base58()),
+        airdrop_available,
+    }
+}
+
+/// An instruction with its arguments; `signer` names the task a `CreateTask` creates.
+pub fn instruction(signer: &Pubkey, ix: &Instruction) -> InstructionDto {
+    use InstructionDto as D;
+    let t = |task: &TaskId| task.to_base58();
+    match ix {
+        Instruction::Transfer { to, amount } => D::Transfer {
+            to: to.to_base58(),
+            amount: *amount,
+        },
+        Instruction::FaucetMint { to, amount } => D::FaucetMint {
+            to: to.to_base58(),
+            amount: *amount,
+        },
+        Instruction::CreateTask {
+            nonce,
+            params: p,
+            total_bounty,
+        } => D::CreateTask {
+            task: task_id(signer, *nonce).to_base58(),
+            nonce: *nonce,
+            params: Box::new(params(p)),
+            total_bounty: *total_bounty,
+        },
+        Instruction::FundTask { task, amount } => D::FundTask {
+            task: t(task),
+            amount: *amount,
+        },
+        Instruction::UpdateTask { task, params: p } => D::UpdateTask {
+            task: t(task),
+            params: Box::new(params(p)),
+        },
+        Instruction::SetActive { task, active } => D::SetActive {
+            task: t(task),
+            active: *active,
+        },
+        Instruction::CloseTask { task } => D::CloseTask { task: t(task) },
+        Instruction::Stake {
+            task,
+            amount,
+            url,
+            owner,
+        } => D::Stake {
+            task: t(task),
+            amount: *amount,
+            url: url.clone(),
+            owner: owner.map(|o| o.to_base58()),
+        },
+        Instruction::SetNodeUrl { task, url } => D::SetNodeUrl {
+            task: t(task),
+            url: url.clone(),
+        },
+        Instruction::SetStakeOwner { task, node, owner } => D::SetStakeOwner {
+            task: t(task),
+            node: node.to_base58(),
+            owner: owner.to_base58(),
+        },
+        Instruction::SetValidators {
+            validators,
+            from_slot,
+        } => D::SetValidators {
+            validators: validators.iter().map(validator).collect(),
+            from_slot: *from_slot,
+        },
+        Instruction::Unstake { task } => D::Unstake { task: t(task) },
+        Instruction::Withdraw { task } => D::Withdraw { task: t(task) },
+        Instruction::Claim { task } => D::Claim { task: t(task) },
+        Instruction::SubmitProof { task, round, value } => D::SubmitProof {
+            task: t(task),
+            round: *round,
+            value: b64(value),
+        },
+        Instruction::AuditProof {
+            task,
+            round,
+            candidate,
+            verdict,
+        } => D::AuditProof {
+            task: t(task),
+            round: *round,
+            candidate: candidate.to_base58(),
+            verdict: verdict_str(*verdict).to_string(),
+        },
+        Instruction::AuditProofs {
+            task,
+            round,
+            votes: v,
+        } => D::AuditProofs {
+            task: t(task),
+            round: *round,
+            votes: votes(v),
+        },
+        Instruction::UploadDistributionChunk {
+            task,
+            round,
+            attempt,
+            index,
+            entries,
+        } => D::UploadDistributionChunk {
+            task: t(task),
+            round: *round,
+            attempt: *attempt,
+            index: *index,
+            entries: entries.len() as u32,
+            total: entries
+                .iter()
+                .fold(0u64, |sum, (_, r)| sum.saturating_add(*r)),
+        },
+        Instruction::SubmitDistribution {
+            task,
+            round,
+            attempt,
+            digest,
+            count,
+        } => D::SubmitDistribution {
+            task: t(task),
+            round: *round,
+            attempt: *attempt,
+            digest: digest.to_base58(),
+            count: *count,
+        },
+        Instruction::AuditDistribution {
+            task,
+            round,
+            attempt,
+            verdict,
+        } => D::AuditDistribution {
+            task: t(task),
+            round: *round,
+            attempt: *attempt,
+            verdict: verdict_str(*verdict).to_string(),
+        },
+    }
+}
+
 pub fn block(b: &Block, receipts: &[Receipt], with_txs: bool) -> BlockDto {
     let h = &b.header;
     BlockDto {
@@ -52,6 +222,9 @@ pub fn block(b: &Block, receipts: &[Receipt], with_txs: bool) -> BlockDto {
         height: h.height,
         hash: b.hash().to_base58(),
         parent_hash: h.parent_hash.to_base58(),
+        producer: h.producer.to_base58(),
+        randomness: h.randomness.to_base58(),
+        vrf_proof: vrf_proof(&h.vrf_proof),
         tx_root: h.tx_root.to_base58(),
         state_root: h.state_root.to_base58(),
         tx_count: h.tx_count,
@@ -71,10 +244,19 @@ pub fn block(b: &Block, receipts: &[Receipt], with_txs: bool) -> BlockDto {
                         recent_slot: tx.message.recent_slot,
                         fee: tx.message.fee,
                         err,
+                        details: Some(instruction(&tx.message.signer, &tx.message.instruction)),
                     }
                 })
                 .collect()
         }),
+    }
+}
+
+pub fn executable(e: &Executable) -> ExecutableDto {
+    ExecutableDto {
+        digest: e.digest.to_base58(),
+        urls: e.urls.clone(),
+        runtime: e.runtime.clone(),
     }
 }
 
@@ -83,11 +265,7 @@ pub fn params(p: &TaskParams) -> TaskParamsDto {
         name: p.name.clone(),
         description: p.description.clone(),
         metadata: b64(&p.metadata),
-        executable: ExecutableDto {
-            digest: p.executable.digest.to_base58(),
-            urls: p.executable.urls.clone(),
-            runtime: p.executable.runtime.clone(),
-        },
+        executable: executable(&p.executable),
         bounty_per_round: p.bounty_per_round,
         round_time: p.round_time,
         submission_window: p.submission_window,
@@ -101,6 +279,24 @@ pub fn params(p: &TaskParams) -> TaskParamsDto {
         voter_bps: p.voter_bps,
         false_accusation_bps: p.false_accusation_bps,
         unstake_cooldown: p.unstake_cooldown,
+        missed_list_bps: p.missed_list_bps,
+    }
+}
+
+pub fn terms(t: &RoundTerms) -> RoundTermsDto {
+    RoundTermsDto {
+        is_active: t.is_active,
+        executable: executable(&t.executable),
+        bounty_per_round: t.bounty_per_round,
+        minimum_stake: t.minimum_stake,
+        audit_sample: t.audit_sample,
+        committee_size: t.committee_size,
+        slash_bps: t.slash_bps,
+        accuser_bps: t.accuser_bps,
+        voter_bps: t.voter_bps,
+        false_accusation_bps: t.false_accusation_bps,
+        allowed_failed_distributions: t.allowed_failed_distributions,
+        missed_list_bps: t.missed_list_bps,
     }
 }
 
@@ -110,8 +306,12 @@ pub fn stake(task: &TaskId, node: &Pubkey, s: &StakeRecord) -> StakeDto {
         task: task.to_base58(),
         amount: s.amount,
         url: s.url.clone(),
+        owner: s.owner.to_base58(),
         staked_slot: s.staked_slot,
         unstake_round: s.unstake_round,
+        withdraw_round: s.withdraw_round,
+        history: s.history.clone(),
+        settlement_locks: s.settlement_locks,
     }
 }
 
@@ -162,6 +362,7 @@ pub fn audit(candidate: &Pubkey, a: &AuditRecord) -> AuditDto {
         candidate: candidate.to_base58(),
         accuser: a.accuser.to_base58(),
         trigger_slot: a.trigger_slot,
+        seed: a.seed.to_base58(),
         committee: a.committee.as_ref().map(committee),
         votes: votes(&a.votes),
         tally: tally_of(&a.committee, &a.votes),
@@ -191,12 +392,19 @@ pub fn attempt(i: u16, a: &AttemptRecord, entries: Option<Vec<(Pubkey, u64)>>) -
     AttemptDto {
         attempt: i,
         submitter: a.submitter.to_base58(),
+        upload: UploadDto {
+            chunks: a.upload.chunks,
+            entries: a.upload.entries,
+            total: a.upload.sum_roe,
+            last_node: a.upload.last_node.map(|n| n.to_base58()),
+        },
         list: a.list.as_ref().map(|l| SubmittedListDto {
             digest: l.digest.to_base58(),
             count: l.count,
             chunks: l.chunks,
             total: l.total_roe,
             slot: l.slot,
+            seed: l.seed.to_base58(),
         }),
         entries: entries.map(|e| {
             e.into_iter()
@@ -213,10 +421,17 @@ pub fn attempt(i: u16, a: &AttemptRecord, entries: Option<Vec<(Pubkey, u64)>>) -
             AttemptOutcome::PayoutSuccessful { total_roe } => {
                 AttemptOutcomeDto::PayoutSuccessful { total: *total_roe }
             }
-            AttemptOutcome::FailedNotSubmitted => AttemptOutcomeDto::FailedNotSubmitted,
-            AttemptOutcome::FailedRejected { slashed } => {
-                AttemptOutcomeDto::FailedRejected { slashed: *slashed }
+            AttemptOutcome::FailedNotSubmitted { slashed } => {
+                AttemptOutcomeDto::FailedNotSubmitted { slashed: *slashed }
             }
+            AttemptOutcome::FailedNoCommittee => AttemptOutcomeDto::FailedNoCommittee,
+            AttemptOutcome::FailedRejected {
+                slashed,
+                vindicated,
+            } => AttemptOutcomeDto::FailedRejected {
+                slashed: *slashed,
+                vindicated: *vindicated,
+            },
         }),
     }
 }
@@ -239,6 +454,7 @@ pub fn round(v: &RoundView, submissions: bool, distributions: bool) -> RoundDto 
     RoundDto {
         round: v.round,
         status: status(&v.record.status),
+        terms: terms(&v.record.terms),
         submitters: v.record.submitters,
         seed: v.record.seed.map(|s| s.to_base58()),
         candidates: v.record.candidates.iter().map(|c| c.to_base58()).collect(),
@@ -282,6 +498,14 @@ pub fn task(v: &TaskView, slot: u64, flags: TaskFlags) -> TaskDto {
         closed: r.closed,
         open_rounds: r.open_rounds,
         paid_total: r.paid_total_roe,
+        terms_log: r
+            .terms_log
+            .iter()
+            .map(|(from, t)| TermsEntryDto {
+                from_round: *from,
+                terms: terms(t),
+            })
+            .collect(),
         slot,
         current_round: v.phase.round,
         open_windows: v
@@ -333,6 +557,83 @@ mod tests {
                 kind: "NothingToClaim".into(),
                 message: "no pending rewards to claim".into()
             }
+        );
+    }
+
+    #[test]
+    fn v2_instructions_and_outcomes_have_stable_json() {
+        use gradual_types::{Hash, ValidatorKey};
+        let signer = Pubkey([1; 32]);
+        let task = Hash([2; 32]);
+        let owner = Pubkey([3; 32]);
+        let j = |ix: &Instruction| serde_json::to_value(instruction(&signer, ix)).unwrap();
+        let v = j(&Instruction::Stake {
+            task,
+            amount: 5,
+            url: "http://a".into(),
+            owner: Some(owner),
+        });
+        assert_eq!(v["type"], "Stake");
+        assert_eq!(v["owner"], owner.to_base58());
+        assert_eq!(v["task"], task.to_base58());
+        let v = j(&Instruction::SetNodeUrl {
+            task,
+            url: "https://b".into(),
+        });
+        assert_eq!(
+            (&v["type"], &v["url"]),
+            (&"SetNodeUrl".into(), &"https://b".into())
+        );
+        let v = j(&Instruction::SetStakeOwner {
+            task,
+            node: signer,
+            owner,
+        });
+        assert_eq!(v["type"], "SetStakeOwner");
+        assert_eq!(v["node"], signer.to_base58());
+        let k = ValidatorKey::from_seed([4; 32]);
+        let v = j(&Instruction::SetValidators {
+            validators: vec![k.info()],
+            from_slot: 9,
+        });
+        assert_eq!(v["type"], "SetValidators");
+        assert_eq!(v["from_slot"], 9);
+        assert_eq!(v["validators"][0]["id"], k.id().to_base58());
+        assert_eq!(v["validators"][0]["vrf_key"], k.vrf_public().to_string());
+        let v = j(&Instruction::UploadDistributionChunk {
+            task,
+            round: 1,
+            attempt: 0,
+            index: 2,
+            entries: vec![(owner, 3), (signer, 4)],
+        });
+        assert_eq!((&v["entries"], &v["total"]), (&2.into(), &7.into()));
+
+        let o = |o: AttemptOutcome| {
+            let a = AttemptRecord {
+                submitter: signer,
+                upload: UploadProgress::default(),
+                list: None,
+                committee: None,
+                votes: vec![],
+                outcome: Some(o),
+            };
+            serde_json::to_value(attempt(0, &a, None).outcome).unwrap()
+        };
+        assert_eq!(
+            o(AttemptOutcome::FailedNotSubmitted { slashed: 7 }),
+            serde_json::json!({"result": "failed_not_submitted", "slashed": 7})
+        );
+        assert_eq!(
+            o(AttemptOutcome::FailedNoCommittee),
+            serde_json::json!({"result": "failed_no_committee"})
+        );
+        assert_eq!(
+            o(AttemptOutcome::FailedRejected {
+                slashed: None,
+                vindicated: true
+            }),
+            serde_json::json!({"result": "failed_rejected", "slashed": null, "vindicated": true})
         );
     }
 }

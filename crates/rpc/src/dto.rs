@@ -26,15 +26,29 @@ pub struct FaucetDto {
     pub mint_max_roe: u64,
 }
 
+/// One member of a validator set: its identity (ed25519, base58) and VRF key (base58).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorDto {
+    pub id: String,
+    pub vrf_key: String,
+}
+
 /// The chain's genesis parameters (what a client needs to sign: chain id and fee).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenesisDto {
+    /// Protocol version of the chain's rules (SPEC §1 *Versions*).
+    pub protocol_version: u32,
     pub chain_id: String,
     pub hash: String,
     pub slot_ms: u64,
     pub fee_roe: u64,
     pub tx_max_age_slots: u64,
     pub faucet: Option<FaucetDto>,
+    /// The genesis validator set (`SetValidators` may replace it later; each block names
+    /// its producer).
+    pub validators: Vec<ValidatorDto>,
+    /// Who may change the validator set; `None`: it is fixed.
+    pub admin: Option<String>,
     /// Whether this validator holds the faucet key (so `requestAirdrop` works).
     pub airdrop_available: bool,
 }
@@ -63,6 +77,114 @@ pub struct TxDto {
     pub fee: u64,
     /// `None` when the transaction succeeded.
     pub err: Option<TxErrorDto>,
+    /// The decoded instruction (`None` from a server that does not send it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<InstructionDto>,
+}
+
+/// An instruction with its arguments, tagged by `type` (the instruction name). Keys and
+/// hashes are base58, bytes base64, amounts ROE. Large arguments are summarised: a
+/// distribution chunk shows its entry count and sum, not its entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum InstructionDto {
+    Transfer {
+        to: String,
+        amount: u64,
+    },
+    FaucetMint {
+        to: String,
+        amount: u64,
+    },
+    CreateTask {
+        /// The id the task gets: `hash(signer ‖ nonce)`.
+        task: String,
+        nonce: u64,
+        params: Box<TaskParamsDto>,
+        total_bounty: u64,
+    },
+    FundTask {
+        task: String,
+        amount: u64,
+    },
+    UpdateTask {
+        task: String,
+        params: Box<TaskParamsDto>,
+    },
+    SetActive {
+        task: String,
+        active: bool,
+    },
+    CloseTask {
+        task: String,
+    },
+    Stake {
+        task: String,
+        amount: u64,
+        url: String,
+        /// The withdraw authority asked for (`None`: the signer).
+        owner: Option<String>,
+    },
+    SetNodeUrl {
+        task: String,
+        url: String,
+    },
+    SetStakeOwner {
+        task: String,
+        node: String,
+        owner: String,
+    },
+    SetValidators {
+        validators: Vec<ValidatorDto>,
+        from_slot: u64,
+    },
+    Unstake {
+        task: String,
+    },
+    Withdraw {
+        task: String,
+    },
+    Claim {
+        task: String,
+    },
+    SubmitProof {
+        task: String,
+        round: u64,
+        /// base64
+        value: String,
+    },
+    AuditProof {
+        task: String,
+        round: u64,
+        candidate: String,
+        verdict: String,
+    },
+    AuditProofs {
+        task: String,
+        round: u64,
+        votes: Vec<VoteDto>,
+    },
+    UploadDistributionChunk {
+        task: String,
+        round: u64,
+        attempt: u16,
+        index: u32,
+        entries: u32,
+        total: u64,
+    },
+    SubmitDistribution {
+        task: String,
+        round: u64,
+        attempt: u16,
+        digest: String,
+        count: u32,
+    },
+    AuditDistribution {
+        task: String,
+        round: u64,
+        attempt: u16,
+        verdict: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,11 +193,26 @@ pub struct BlockDto {
     pub height: u64,
     pub hash: String,
     pub parent_hash: String,
+    /// The validator that produced the block (base58).
+    pub producer: String,
+    /// The block's randomness: the producer's VRF output (base58).
+    pub randomness: String,
+    /// The VRF proof of `randomness`.
+    pub vrf_proof: VrfProofDto,
     pub tx_root: String,
     pub state_root: String,
     pub tx_count: u32,
     /// Left out unless asked for.
     pub transactions: Option<Vec<TxDto>>,
+}
+
+/// A VRF proof: anyone can check `randomness` against the producer's VRF key with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VrfProofDto {
+    /// VRF pre-output, 32 bytes (base58).
+    pub preout: String,
+    /// The proof, 64 bytes (base64).
+    pub proof: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,8 +238,18 @@ pub struct StakeDto {
     pub task: String,
     pub amount: u64,
     pub url: String,
+    /// Withdraw authority: `Withdraw` and `Claim` pay it.
+    pub owner: String,
     pub staked_slot: u64,
     pub unstake_round: Option<u64>,
+    /// First round `Withdraw` is allowed (set by `Unstake`).
+    pub withdraw_round: Option<u64>,
+    /// `(round, amount at the start of that round)` for recent rounds in which the amount
+    /// changed: committee weights are stakes at a round's start.
+    pub history: Vec<(u64, u64)>,
+    /// Distribution attempts this node submitted or voted on whose round has not settled;
+    /// `Withdraw` waits for zero.
+    pub settlement_locks: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,6 +295,32 @@ pub struct TaskParamsDto {
     pub voter_bps: u16,
     pub false_accusation_bps: u16,
     pub unstake_cooldown: u64,
+    pub missed_list_bps: u16,
+}
+
+/// The terms a round runs under, fixed at its start (SPEC §2 *Round terms*); names as in
+/// [`TaskParamsDto`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundTermsDto {
+    pub is_active: bool,
+    pub executable: ExecutableDto,
+    pub bounty_per_round: u64,
+    pub minimum_stake: u64,
+    pub audit_sample: u16,
+    pub committee_size: u16,
+    pub slash_bps: u16,
+    pub accuser_bps: u16,
+    pub voter_bps: u16,
+    pub false_accusation_bps: u16,
+    pub allowed_failed_distributions: u16,
+    pub missed_list_bps: u16,
+}
+
+/// Terms in force from the start of `from_round` on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TermsEntryDto {
+    pub from_round: u64,
+    pub terms: RoundTermsDto,
 }
 
 /// A window open at the current slot.
@@ -218,6 +391,8 @@ pub struct AuditDto {
     pub candidate: String,
     pub accuser: String,
     pub trigger_slot: u64,
+    /// Committee seed, fixed by the randomness of the block that holds the trigger.
+    pub seed: String,
     pub committee: Option<CommitteeDto>,
     pub votes: Vec<VoteDto>,
     pub tally: TallyDto,
@@ -231,14 +406,38 @@ pub struct SubmittedListDto {
     pub chunks: u32,
     pub total: u64,
     pub slot: u64,
+    /// Committee seed, fixed by the randomness of the block that holds the submission.
+    pub seed: String,
+}
+
+/// What has been uploaded of a list so far (chunks are checked as they come).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadDto {
+    pub chunks: u32,
+    pub entries: u32,
+    pub total: u64,
+    pub last_node: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum AttemptOutcomeDto {
-    PayoutSuccessful { total: u64 },
-    FailedNotSubmitted,
-    FailedRejected { slashed: u64 },
+    PayoutSuccessful {
+        total: u64,
+    },
+    /// No list in the window; the submitter was slashed `missed_list_bps`.
+    FailedNotSubmitted {
+        slashed: u64,
+    },
+    /// A list came, but no committee was drawn before its audit window closed: neither
+    /// paid nor slashed.
+    FailedNoCommittee,
+    /// The committee rejected the list. `slashed` is set when the round settles, unless a
+    /// later accepted attempt with the same digest `vindicated` it.
+    FailedRejected {
+        slashed: Option<u64>,
+        vindicated: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,6 +450,7 @@ pub struct EntryDto {
 pub struct AttemptDto {
     pub attempt: u16,
     pub submitter: String,
+    pub upload: UploadDto,
     pub list: Option<SubmittedListDto>,
     /// The uploaded entries (only in `getTaskDistributionInfo`).
     pub entries: Option<Vec<EntryDto>>,
@@ -274,6 +474,8 @@ pub enum RoundStatusDto {
 pub struct RoundDto {
     pub round: u64,
     pub status: RoundStatusDto,
+    /// The terms the round is settled under.
+    pub terms: RoundTermsDto,
     pub submitters: u64,
     pub seed: Option<String>,
     pub candidates: Vec<String>,
@@ -297,6 +499,8 @@ pub struct TaskDto {
     pub closed: bool,
     pub open_rounds: u64,
     pub paid_total: u64,
+    /// Round terms by the round they start at, oldest first.
+    pub terms_log: Vec<TermsEntryDto>,
     /// Slot the view was taken at, its round, and the windows open at it.
     pub slot: u64,
     pub current_round: u64,

@@ -49,13 +49,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub liveness_rounds: Option<u64>,
     /// Adversary shares in percent of stake, e.g. `garbage=10,colluder=5`; honest gets the
-    /// rest. Strategies: garbage, copier, lazy, false-accuser, bad-distributor, flaky, colluder.
+    /// rest. Strategies: garbage, copier, lazy, false-accuser, bad-distributor, flaky, colluder,
+    /// grinder, late-accuser, raise-flood, list-blocker, manager-updater.
     #[arg(long)]
     pub mix: Option<String>,
-    /// Committee size K (default 32).
+    /// Committee size K (default 64, the SPEC v2 default).
     #[arg(long)]
     pub committee: Option<u16>,
-    /// Peers each node samples per round (default 5, the SPEC default).
+    /// Peers each node samples per round (default 8, the SPEC v2 default).
     #[arg(long)]
     pub audit_sample: Option<u16>,
     /// Slots per round (default 12).
@@ -85,6 +86,15 @@ pub struct RunArgs {
     /// Threads for signing and signature checks (default 2).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Adversaries do not stake again after a slash (default: they top up like honest nodes).
+    #[arg(long)]
+    pub no_adversary_restake: bool,
+    /// Raise-transaction variants a `grinder` evaluates per candidate (default 16).
+    #[arg(long)]
+    pub grind_tries: Option<u32>,
+    /// Extra raises a `raise-flood` node sends per round (default 32).
+    #[arg(long)]
+    pub flood_raises: Option<u32>,
     /// Replay the block log at the end and compare roots (default: only small runs).
     #[arg(long, overrides_with = "no_replay")]
     pub replay: bool,
@@ -97,6 +107,9 @@ pub struct RunArgs {
     /// Skip the O(state) supply check after every block (it still runs at the end).
     #[arg(long)]
     pub no_supply_check: bool,
+    /// Also write the full report as JSON to this file (the table still goes to stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -114,7 +127,7 @@ pub struct SweepArgs {
     pub nodes: u32,
     #[arg(long, default_value_t = 200)]
     pub rounds: u64,
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 8)]
     pub audit_sample: u16,
     /// Seed of the first grid point; each point derives its own.
     #[arg(long, default_value = "0x5eed")]
@@ -185,6 +198,11 @@ impl RunArgs {
         flag!(delay_bps, delay_bps);
         flag!(delay_slots_max, delay_slots_max);
         flag!(threads, threads);
+        flag!(grind_tries, grind_tries);
+        flag!(flood_raises, flood_raises);
+        if self.no_adversary_restake {
+            cfg.adversary_restake = false;
+        }
         if let Some(m) = &self.mix {
             cfg.mix = Mix::parse(m)?;
         }
@@ -206,12 +224,19 @@ impl RunArgs {
 }
 
 /// Run one configuration; a panic (a broken invariant) is reported with its reproduce line.
-fn run_one(cfg: SimConfig, json: bool) -> ExitCode {
+fn run_one(cfg: SimConfig, json: bool, json_out: Option<&std::path::Path>) -> ExitCode {
     let args = cfg.to_args();
     eprintln!("seed {:#x}", cfg.seed);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Sim::new(cfg).run()));
     match result {
         Ok(report) => {
+            if let Some(p) = json_out {
+                let text = serde_json::to_string_pretty(&report).expect("report serializes");
+                if let Err(e) = std::fs::write(p, text + "\n") {
+                    eprintln!("error: writing {}: {e}", p.display());
+                    return ExitCode::from(2);
+                }
+            }
             if json {
                 println!(
                     "{}",
@@ -294,7 +319,7 @@ pub fn run_cli(args: SimArgs, json: bool) -> anyhow::Result<ExitCode> {
             let a = args.run;
             let cfg = a.config()?;
             let Some(count) = a.swarm_count else {
-                return Ok(run_one(cfg, json));
+                return Ok(run_one(cfg, json, a.json_out.as_deref()));
             };
             let mut seed = cfg.seed;
             for i in 0..count {
@@ -303,7 +328,7 @@ pub fn run_cli(args: SimArgs, json: bool) -> anyhow::Result<ExitCode> {
                     ..SimConfig::swarm(seed)
                 };
                 eprintln!("swarm run {}/{count}: {}", i + 1, c.to_args());
-                let code = run_one(c, json);
+                let code = run_one(c, json, None);
                 if code != ExitCode::SUCCESS {
                     return Ok(code);
                 }

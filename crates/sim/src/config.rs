@@ -52,10 +52,27 @@ pub enum Strategy {
     /// Submits garbage; votes `Valid` for fellow colluders and `Invalid` for everyone else
     /// on every committee it sits on (proofs and lists); its lists pay only colluders.
     Colluder,
+    /// A colluder that grinds: before each raise it evaluates `grind_tries` variants of its
+    /// raise transaction and predicts the committee each would get (from the randomness it
+    /// can see), and raises only where the prediction favours grinders. Garbage proofs,
+    /// `Valid` for fellow grinders, honest lists.
+    Grinder,
+    /// A false accuser that raises as late as the ledger allows (it holds its sampled
+    /// verdicts until the raise cutoff) and then tries to raise after the cutoff.
+    LateAccuser,
+    /// A false accuser that also raises on as many peers as it can each round (up to
+    /// `flood_raises` extra raises, beyond its `audit_sample`).
+    RaiseFlood,
+    /// Honest work and checks, but submits nothing when it wins a distribution turn
+    /// (Sybils that block lists; each missed turn is slashed `missed_list_bps`).
+    ListBlocker,
+    /// Honest nodes of a malicious task manager: in the middle of the run the manager sends
+    /// `UpdateTask` (bounty 0, a huge minimum stake) and `SetActive(false)` mid-round.
+    ManagerUpdater,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 8] = [
+    pub const ALL: [Strategy; 13] = [
         Strategy::Honest,
         Strategy::Garbage,
         Strategy::Copier,
@@ -64,6 +81,11 @@ impl Strategy {
         Strategy::BadDistributor,
         Strategy::Flaky,
         Strategy::Colluder,
+        Strategy::Grinder,
+        Strategy::LateAccuser,
+        Strategy::RaiseFlood,
+        Strategy::ListBlocker,
+        Strategy::ManagerUpdater,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +98,11 @@ impl Strategy {
             Strategy::BadDistributor => "bad-distributor",
             Strategy::Flaky => "flaky",
             Strategy::Colluder => "colluder",
+            Strategy::Grinder => "grinder",
+            Strategy::LateAccuser => "late-accuser",
+            Strategy::RaiseFlood => "raise-flood",
+            Strategy::ListBlocker => "list-blocker",
+            Strategy::ManagerUpdater => "manager-updater",
         }
     }
 
@@ -87,8 +114,26 @@ impl Strategy {
     pub fn cheats_proofs(self) -> bool {
         matches!(
             self,
-            Strategy::Garbage | Strategy::Copier | Strategy::Colluder
+            Strategy::Garbage | Strategy::Copier | Strategy::Colluder | Strategy::Grinder
         )
+    }
+
+    /// Whether this strategy votes `Invalid` on every correct proof it checks (a bloc that
+    /// can convict innocents when it holds more than K/2 seats).
+    pub fn votes_invalid_on_honest(self) -> bool {
+        matches!(
+            self,
+            Strategy::FalseAccuser
+                | Strategy::LateAccuser
+                | Strategy::RaiseFlood
+                | Strategy::Colluder
+                | Strategy::Grinder
+        )
+    }
+
+    /// Whether an operator runs this node as an adversary (everything but `honest`).
+    pub fn adversary(self) -> bool {
+        self != Strategy::Honest
     }
 }
 
@@ -269,6 +314,14 @@ pub struct SimConfig {
     /// Chance a transaction is delayed by 1..=`delay_slots_max` slots.
     pub delay_bps: u64,
     pub delay_slots_max: u64,
+    /// Operator policy of adversary nodes: stake again (`stake_roe`) whenever a slash left
+    /// the stake below the minimum, as honest nodes always do. On by default: a repeat
+    /// offender that tops up keeps (or raises) its committee weight.
+    pub adversary_restake: bool,
+    /// Raise-transaction variants a `grinder` evaluates per raise.
+    pub grind_tries: u32,
+    /// Extra raises a `raise-flood` node sends per round (each its own transaction).
+    pub flood_raises: u32,
     /// Threads for signing and signature checks.
     pub threads: usize,
     /// Replay every block into a fresh ledger at the end and compare roots (`None` = only
@@ -291,8 +344,8 @@ impl Default for SimConfig {
             rounds: 100,
             liveness_rounds: 8,
             mix: Mix::default(),
-            committee_size: 32,
-            audit_sample: 5,
+            committee_size: gradual_types::constants::DEFAULT_COMMITTEE_SIZE,
+            audit_sample: gradual_types::constants::DEFAULT_AUDIT_SAMPLE,
             round_time: 12,
             submission_window: 4,
             audit_window: 6,
@@ -301,6 +354,9 @@ impl Default for SimConfig {
             loss_bps: 0,
             delay_bps: 0,
             delay_slots_max: 2,
+            adversary_restake: true,
+            grind_tries: 16,
+            flood_raises: 32,
             threads: 2,
             replay: None,
             assert_honest: false,
@@ -341,7 +397,8 @@ impl SimConfig {
         )?;
         range("round_time", self.round_time, 4, 10_000)?;
         range("submission_window", self.submission_window, 1, 10_000)?;
-        range("audit_window", self.audit_window, 1, 10_000)?;
+        // The ledger needs AW ≥ 2·V (SPEC §5 *Vote window*) at the simulator's slot length.
+        range("audit_window", self.audit_window, 2, 10_000)?;
         if self.submission_window + self.audit_window > self.round_time {
             return Err(ConfigError::Windows {
                 sw: self.submission_window,
@@ -359,6 +416,8 @@ impl SimConfig {
         range("loss_bps", self.loss_bps, 0, BPS)?;
         range("delay_bps", self.delay_bps, 0, BPS)?;
         range("delay_slots_max", self.delay_slots_max, 1, 100)?;
+        range("grind_tries", self.grind_tries.into(), 1, 1_000)?;
+        range("flood_raises", self.flood_raises.into(), 0, 10_000)?;
         range("threads", self.threads as u64, 1, 256)?;
         self.mix.check()
     }
@@ -390,6 +449,15 @@ impl SimConfig {
         );
         if !self.mix.0.is_empty() {
             a.push_str(&format!(" --mix {}", self.mix));
+        }
+        if !self.adversary_restake {
+            a.push_str(" --no-adversary-restake");
+        }
+        if self.grind_tries != SimConfig::default().grind_tries {
+            a.push_str(&format!(" --grind-tries {}", self.grind_tries));
+        }
+        if self.flood_raises != SimConfig::default().flood_raises {
+            a.push_str(&format!(" --flood-raises {}", self.flood_raises));
         }
         if self.assert_honest {
             a.push_str(" --assert-honest");
@@ -450,9 +518,12 @@ impl SimConfig {
 /// nodes = 200
 /// rounds = 1000
 /// liveness_rounds = 8
-/// committee_size = 32
-/// audit_sample = 5
+/// committee_size = 64
+/// audit_sample = 8
 /// assert_honest = false
+/// adversary_restake = true   # slashed adversaries stake again (operator policy)
+/// grind_tries = 16           # raise variants a grinder evaluates
+/// flood_raises = 32          # extra raises a raise-flood node sends per round
 ///
 /// [task]
 /// round_time = 12
@@ -480,6 +551,9 @@ pub struct Scenario {
     pub committee_size: Option<u16>,
     pub audit_sample: Option<u16>,
     pub assert_honest: Option<bool>,
+    pub adversary_restake: Option<bool>,
+    pub grind_tries: Option<u32>,
+    pub flood_raises: Option<u32>,
     pub task: Option<ScenarioTask>,
     pub mix: Option<BTreeMap<String, f64>>,
     pub faults: Option<ScenarioFaults>,
@@ -540,6 +614,9 @@ impl Scenario {
         set(&mut cfg.committee_size, self.committee_size);
         set(&mut cfg.audit_sample, self.audit_sample);
         set(&mut cfg.assert_honest, self.assert_honest);
+        set(&mut cfg.adversary_restake, self.adversary_restake);
+        set(&mut cfg.grind_tries, self.grind_tries);
+        set(&mut cfg.flood_raises, self.flood_raises);
         if let Some(t) = &self.task {
             set(&mut cfg.round_time, t.round_time);
             set(&mut cfg.submission_window, t.submission_window);

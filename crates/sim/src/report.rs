@@ -18,6 +18,69 @@ pub struct ClassStats {
     pub proofs_landed: u64,
     pub bad_proofs: u64,
     pub bad_voided: u64,
+    /// Seats won on proof-audit committees, and what the class's share of each committee's
+    /// eligible pool (stake at the round's start) makes it expect: mean and variance of the
+    /// seat count (a sum of binomials).
+    pub seats: u64,
+    pub seats_expected: f64,
+    pub seats_var: f64,
+    /// Seats won on distribution-list committees, and expected from the pool share.
+    pub list_seats: u64,
+    pub list_seats_expected: f64,
+    /// Audits this class raised that were resolved (it was the accuser).
+    pub raises: u64,
+    /// Raises the ledger refused: after the raise cutoff, and beyond `audit_sample` a round.
+    pub raises_refused_late: u64,
+    pub raises_refused_too_many: u64,
+    /// Distribution: rounds in which it was ranked first, attempts it had, turns it missed
+    /// (and the ROE slashed for them).
+    pub first_ranked: u64,
+    pub turns: u64,
+    pub missed_turns: u64,
+    pub missed_slashed_roe: u64,
+    /// Largest stake a node of the class holds at the end of the run.
+    pub max_stake_roe: u64,
+}
+
+impl ClassStats {
+    /// Seats won in percent of all seats, and the stake share that predicts it.
+    pub fn seat_share_pct(&self, seats_total: u64) -> (f64, f64) {
+        if seats_total == 0 {
+            return (0.0, 0.0);
+        }
+        let t = seats_total as f64;
+        (
+            self.seats as f64 * 100.0 / t,
+            self.seats_expected * 100.0 / t,
+        )
+    }
+
+    /// How far the seats won are from the expectation, in standard deviations.
+    pub fn seat_z(&self) -> f64 {
+        if self.seats_var <= 0.0 {
+            return 0.0;
+        }
+        (self.seats as f64 - self.seats_expected) / self.seats_var.sqrt()
+    }
+}
+
+/// What `grinder` nodes tried and won (SPEC §5 [v2]: committee seeds come from VRF
+/// randomness of the block that holds the raise, which no sender knows or can vary).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GrindStats {
+    /// Candidates a grinder evaluated, raise variants tried over them, and distinct
+    /// predicted committees (one per candidate means the variants changed nothing).
+    pub candidates: u64,
+    pub tries: u64,
+    pub distinct: u64,
+    /// Candidates it raised on because the predicted committee favoured grinders, and the
+    /// grinder seats those predictions promised.
+    pub raises_chosen: u64,
+    pub predicted_seats: u64,
+    /// Committees of audits grinders raised: grinder seats won, and expected from stake.
+    pub committees: u64,
+    pub actual_seats: u64,
+    pub expected_seats: f64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -66,6 +129,13 @@ pub struct Report {
     pub false_refuted: u64,
     pub false_unresolved: u64,
     pub false_upheld: u64,
+    /// Convictions of innocents the binomial tail predicts: `Σ P(X > K/2)` over the audits on
+    /// correct proofs, each at its committee's own pool share of the `Invalid`-voting bloc.
+    pub false_upheld_expected: f64,
+    /// On those committees: Σ (bloc seats − K·p)² and Σ K·p·(1 − p); their ratio is the
+    /// dispersion of the bloc's seat count against a binomial (≈ 1 when seats are independent).
+    pub bloc_seat_sq_dev: f64,
+    pub bloc_seat_binom_var: f64,
 
     /// Distribution: lists the selected nodes made (and how many were not the fair list),
     /// attempts paid, rejected, not submitted; bad lists paid anyway.
@@ -76,10 +146,38 @@ pub struct Report {
     pub lists_rejected: u64,
     pub bad_lists_rejected: u64,
     pub honest_lists_rejected: u64,
+    /// Rejections of honest lists the binomial tail predicts: `Σ P(X > K/2)` over honest
+    /// lists' committees at each pool's share of bad distributors and colluders.
+    pub honest_lists_rejected_expected: f64,
     pub lists_missing: u64,
+    /// Attempts whose committee could not be drawn in time (neither paid nor slashed).
+    pub lists_no_committee: u64,
     pub bad_lists_paid: u64,
+    /// Rejections later proved false (SPEC §6 [v2] vindication) and what their `Invalid`
+    /// voters lost.
+    pub vindications: u64,
+    pub vindicated_slashed_roe: u64,
+
+    /// Proof-audit committees with seats, and the seats drawn.
+    pub committees: u64,
+    pub seats: u64,
+    /// Proof-audit committees a client could not reproduce from the seed and the eligible
+    /// stakes at the round's start (should be 0).
+    pub committees_not_reproduced: u64,
+    /// Seats drawn on distribution-list committees.
+    pub list_seats: u64,
+    pub grind: GrindStats,
+    /// `manager-updater`: round in whose middle the manager updated and deactivated the task,
+    /// its transactions that landed, and the rounds up to it (started under the old terms)
+    /// that settled, and how many of those paid.
+    pub manager_round: Option<u64>,
+    pub manager_txs_ok: u64,
+    pub rounds_before_update: u64,
+    pub rounds_before_update_paid: u64,
 
     pub supply_conserved: bool,
+    /// ROE burned (slash remainders; no fees in the simulation).
+    pub burned_roe: u64,
     pub replay_matches: Option<bool>,
     /// Honest-property violations (only collected with `assert_honest`).
     pub violations: Vec<String>,
@@ -114,13 +212,33 @@ impl Report {
     pub fn finalize(&mut self) {
         self.honest_reward_pct = pct(self.honest_paid_roe, self.honest_fair_roe);
         self.catch_rate_pct = pct(self.bad_proofs_voided.into(), self.bad_proofs.into());
-        self.attempts = self.payouts + self.lists_rejected + self.lists_missing;
+        self.attempts =
+            self.payouts + self.lists_rejected + self.lists_missing + self.lists_no_committee;
         let den = u128::from(self.honest_stake_roe) * u128::from(self.rounds_settled.max(1));
         self.honest_slash_pct_per_round = if den == 0 {
             0.0
         } else {
             pct(self.honest_slashed_roe.into(), den)
         };
+    }
+
+    /// Seats won by all adversary classes in percent of all proof-audit seats, and their
+    /// share of the pools those seats were drawn from.
+    pub fn adversary_seats(&self) -> (f64, f64) {
+        let (won, exp) = self
+            .classes
+            .iter()
+            .filter(|(n, _)| n.as_str() != "honest")
+            .fold((0u64, 0f64), |a, (_, c)| {
+                (a.0 + c.seats, a.1 + c.seats_expected)
+            });
+        if self.seats == 0 {
+            return (0.0, 0.0);
+        }
+        (
+            won as f64 * 100.0 / self.seats as f64,
+            exp * 100.0 / self.seats as f64,
+        )
     }
 
     pub fn ok(&self) -> bool {
@@ -182,6 +300,16 @@ impl Report {
                 self.false_refuted, self.false_unresolved, self.false_upheld
             ),
         );
+        row(
+            "  upheld predicted by Σ P(X > K/2)",
+            format!("{:.3}", self.false_upheld_expected),
+        );
+        if self.bloc_seat_binom_var > 0.0 {
+            row(
+                "  bloc seats: variance / binomial variance",
+                format!("{:.3}", self.bloc_seat_sq_dev / self.bloc_seat_binom_var),
+            );
+        }
         row("correct proofs voided", self.good_proofs_voided.to_string());
         row("distribution attempts", self.attempts.to_string());
         row(
@@ -199,9 +327,81 @@ impl Report {
             ),
         );
         row(
-            "  honest lists rejected",
-            self.honest_lists_rejected.to_string(),
+            "  honest lists rejected / vindicated",
+            format!("{} / {}", self.honest_lists_rejected, self.vindications),
         );
+        row(
+            "  honest rejections predicted by Σ P(X > K/2)",
+            format!("{:.3}", self.honest_lists_rejected_expected),
+        );
+        row(
+            "  no committee in time",
+            self.lists_no_committee.to_string(),
+        );
+        let adv = self.adversary_seats();
+        row(
+            "adversary seats: won / stake share",
+            format!("{:.3} % / {:.3} %", adv.0, adv.1),
+        );
+        let (won, exp) = self
+            .classes
+            .iter()
+            .filter(|(n, _)| n.as_str() != "honest")
+            .fold((0u64, 0f64), |a, (_, c)| {
+                (a.0 + c.list_seats, a.1 + c.list_seats_expected)
+            });
+        let t = self.list_seats.max(1) as f64;
+        row(
+            "adversary list seats: won / stake share",
+            format!("{:.3} % / {:.3} %", won as f64 * 100.0 / t, exp * 100.0 / t),
+        );
+        row(
+            "committees not reproducible from seed",
+            self.committees_not_reproduced.to_string(),
+        );
+        let refused = self.classes.values().fold((0, 0), |a, c| {
+            (a.0 + c.raises_refused_late, a.1 + c.raises_refused_too_many)
+        });
+        row(
+            "raises refused: too late / too many",
+            format!("{} / {}", refused.0, refused.1),
+        );
+        let missed = self.classes.values().fold((0, 0), |a, c| {
+            (a.0 + c.missed_turns, a.1 + c.missed_slashed_roe)
+        });
+        row(
+            "missed list turns (ROE slashed)",
+            format!("{} ({})", missed.0, missed.1),
+        );
+        if self.grind.candidates > 0 {
+            let g = &self.grind;
+            row(
+                "grinder: candidates / tries / distinct",
+                format!("{} / {} / {}", g.candidates, g.tries, g.distinct),
+            );
+            row(
+                "grinder raises: predicted / won / expected",
+                format!(
+                    "{:.2} / {:.2} / {:.2} seats",
+                    g.predicted_seats as f64 / g.raises_chosen.max(1) as f64,
+                    g.actual_seats as f64 / g.committees.max(1) as f64,
+                    g.expected_seats / g.committees.max(1) as f64
+                ),
+            );
+        }
+        if let Some(m) = self.manager_round {
+            row(
+                "manager struck in round / txs landed",
+                format!("{m} / {}", self.manager_txs_ok),
+            );
+            row(
+                "rounds started before: paid / settled",
+                format!(
+                    "{} / {}",
+                    self.rounds_before_update_paid, self.rounds_before_update
+                ),
+            );
+        }
         row(
             "rounds settled / paid nothing",
             format!("{} / {}", self.rounds_settled, self.rounds_unpaid),
@@ -247,22 +447,45 @@ impl Report {
         let _ = writeln!(w);
         let _ = writeln!(
             w,
-            "{:<16} {:>6} {:>14} {:>14} {:>12} {:>10} {:>10}",
-            "strategy", "nodes", "net ROE/node", "rewards/node", "slashed", "bad proofs", "voided"
+            "{:<16} {:>6} {:>14} {:>14} {:>14} {:>10} {:>10} {:>8} {:>8} {:>6} {:>8} {:>7} {:>6} {:>6} {:>7}",
+            "strategy",
+            "nodes",
+            "net ROE/node",
+            "rewards/node",
+            "slashed",
+            "bad proofs",
+            "voided",
+            "seats %",
+            "stake %",
+            "z",
+            "raises",
+            "refused",
+            "first",
+            "turns",
+            "missed"
         );
         for (name, c) in &self.classes {
             let n = i128::from(c.nodes.max(1));
             let net = (i128::from(c.final_roe) - i128::from(c.initial_roe)) / n;
+            let (won, exp) = c.seat_share_pct(self.seats);
             let _ = writeln!(
                 w,
-                "{:<16} {:>6} {:>14} {:>14} {:>12} {:>10} {:>10}",
+                "{:<16} {:>6} {:>14} {:>14} {:>14} {:>10} {:>10} {:>8.3} {:>8.3} {:>6.2} {:>8} {:>7} {:>6} {:>6} {:>7}",
                 name,
                 c.nodes,
                 net,
                 c.rewards_roe / c.nodes.max(1) as u64,
                 c.slashed_roe,
                 c.bad_proofs,
-                c.bad_voided
+                c.bad_voided,
+                won,
+                exp,
+                c.seat_z(),
+                c.raises,
+                c.raises_refused_late + c.raises_refused_too_many,
+                c.first_ranked,
+                c.turns,
+                c.missed_turns
             );
         }
         if !self.tx_errors.is_empty() {

@@ -5,13 +5,17 @@
 
 use crate::config::{SimConfig, Strategy, BPS};
 use crate::report::{ClassStats, Report};
-use crate::strategy::{self, coin, honest_proof, Ctx};
+use crate::strategy::{self, coin, honest_proof, Ctx, Grind, GrindPool};
+use gradual_ledger::block::FailReason;
 use gradual_ledger::state::AuditOutcome;
-use gradual_ledger::{Block, CheckedTx, Ledger, LedgerEvent, Window};
-use gradual_node_proto::{Action, CachedView, LedgerView, ListPurpose, NodeCore, TaskConfig};
+use gradual_ledger::{Block, CheckedTx, Ledger, LedgerEvent, StakePool, Window};
+use gradual_node_proto::{
+    raise_last_slot, Action, CachedView, LedgerView, ListPurpose, NodeCore, TaskConfig,
+};
 use gradual_types::constants::{BLOCK_TXS_MAX, ROE_PER_KOII};
 use gradual_types::{
     Genesis, Hash, Instruction, Keypair, Pubkey, Slot, TaskId, TaskParams, Transaction,
+    ValidatorKey, Verdict,
 };
 use rand::Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -31,6 +35,13 @@ pub const RESEND_AFTER_SLOTS: u64 = 3;
 const PASSES_MAX: usize = 3;
 /// Step nodes on several threads only when there are enough of them to pay for the spawn.
 const PARALLEL_NODES_MIN: usize = 2_048;
+/// Slot length of the simulated chain. With 3-second slots the vote window (SPEC §5) is
+/// `V = max(1, AW/3)`, so the default audit window of 6 slots takes raises in its first 4.
+pub const SIM_SLOT_MS: u64 = 3_000;
+/// Raises a `late-accuser` tries after the raise cutoff, per round.
+const LATE_TRIES: usize = 2;
+/// Minimum stake a `manager-updater`'s manager sets mid-run (no node can reach it).
+const HUGE_MIN_STAKE_ROE: u64 = 1_000_000 * ROE_PER_KOII;
 
 /// Deterministic keypair of node `i` of a run.
 pub fn node_key(seed: u64, i: u32) -> Keypair {
@@ -124,6 +135,13 @@ struct ListFact {
     honest: bool,
 }
 
+/// A sampled check a `late-accuser` holds back until the raise cutoff.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    round: u64,
+    candidate: Pubkey,
+}
+
 /// Timings of one slot (scale benchmark).
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct SlotStat {
@@ -140,6 +158,14 @@ pub struct Sim {
     pub cfg: SimConfig,
     rng: ChaCha8Rng,
     pub ledger: Ledger,
+    validator: ValidatorKey,
+    manager: Keypair,
+    /// Round in whose middle a `manager-updater`'s manager strikes, if the mix has one.
+    manager_round: Option<u64>,
+    /// Adversaries whose auto-restake was switched off after their first stake.
+    restake_off: Vec<bool>,
+    /// Late accusers' held checks: node → checks.
+    held: BTreeMap<u32, Vec<Held>>,
     chain_id: String,
     keys: Vec<Keypair>,
     pubkeys: Vec<Pubkey>,
@@ -213,9 +239,11 @@ impl Sim {
         accounts.push((manager.pubkey(), total_bounty));
         let genesis = Genesis {
             chain_id: chain_id.clone(),
+            slot_ms: SIM_SLOT_MS,
             accounts,
             ..Genesis::default()
         };
+        let validator = ValidatorKey::devnet();
         let mut ledger = Ledger::new(genesis);
         ledger.paranoid = cfg.check_supply_every_block;
 
@@ -244,8 +272,9 @@ impl Sim {
         );
         let task = gradual_types::task_id(&manager.pubkey(), cfg.seed);
         let parent = ledger.head_hash();
+        let seal = ledger.seal(&validator, 1);
         let out = ledger
-            .apply_block(1, parent, vec![CheckedTx::check(create)])
+            .apply_block(1, parent, seal, vec![CheckedTx::check(create)])
             .expect("block 1 applies");
         assert!(
             out.receipts[0].result.is_ok(),
@@ -289,8 +318,20 @@ impl Sim {
         } else {
             Vec::new()
         };
+        let manager_round = cfg
+            .mix
+            .0
+            .get(&Strategy::ManagerUpdater)
+            .is_some_and(|b| *b > 0)
+            .then_some((cfg.rounds / 2).max(1));
+        report.manager_round = manager_round;
         Sim {
             offline: vec![false; n as usize],
+            restake_off: vec![false; n as usize],
+            held: BTreeMap::new(),
+            manager_round,
+            validator,
+            manager,
             cfg,
             rng,
             ledger,
@@ -359,6 +400,9 @@ impl Sim {
         let clock = self.clock();
         let t0 = Instant::now();
         self.update_offline(clock.round(at));
+        self.restake_policy();
+        let grind_pool = self.grind_pool(clock.round(at));
+        let mut manager_txs = self.manager_strike(at);
         let out = {
             let env = Env {
                 ctx: Ctx {
@@ -371,6 +415,11 @@ impl Sim {
                 pubkeys: &self.pubkeys,
                 offline: &self.offline,
                 copy_pending: &self.copy_pending,
+                held: &self.held,
+                grind_pool: grind_pool.as_ref(),
+                head_randomness: self.ledger.head_randomness(),
+                grind_tries: self.cfg.grind_tries,
+                flood_raises: self.cfg.flood_raises as usize,
                 clock,
                 at,
             };
@@ -409,13 +458,27 @@ impl Sim {
                         None => self.copy_pending.remove(&i),
                     };
                 }
+                for (i, h) in p.held_ops {
+                    if h.is_empty() {
+                        self.held.remove(&i);
+                    } else {
+                        self.held.insert(i, h);
+                    }
+                }
+                let g = &mut self.report.grind;
+                g.tries += p.grind.tries;
+                g.distinct += p.grind.distinct;
+                g.predicted_seats += p.grind.predicted_seats;
+                g.raises_chosen += p.grind_raises;
+                g.candidates += p.grind_candidates;
                 self.lists.extend(p.lists);
             }
             out
         };
         let t1 = Instant::now();
         let recent = self.ledger.slot();
-        let signed = sign_all(&self.keys, out, &self.chain_id, recent, self.cfg.threads);
+        let mut signed = sign_all(&self.keys, out, &self.chain_id, recent, self.cfg.threads);
+        signed.append(&mut manager_txs);
         let t2 = Instant::now();
         for tx in signed {
             if self.faults_on
@@ -449,9 +512,10 @@ impl Sim {
         let checked = CheckedTx::check_all(txs, self.cfg.threads);
         let t3 = Instant::now();
         let parent = self.ledger.head_hash();
+        let seal = self.ledger.seal(&self.validator, at);
         let out = self
             .ledger
-            .apply_block(at, parent, checked)
+            .apply_block(at, parent, seal, checked)
             .expect("the simulator builds well-formed blocks");
         let t4 = Instant::now();
         self.report.blocks += 1;
@@ -461,7 +525,26 @@ impl Sim {
         self.report.time_verify_ms += (t3 - t2).as_micros() as u64;
         self.report.time_apply_ms += (t4 - t3).as_micros() as u64;
         for (r, tx) in out.receipts.iter().zip(out.block.txs.iter()) {
+            if tx.message.signer == self.manager.pubkey() && self.manager_round.is_some() {
+                match &r.result {
+                    Ok(_) => self.report.manager_txs_ok += 1,
+                    Err(e) => self.report.violations.push(format!(
+                        "the manager's {} was refused: {e}",
+                        tx.message.instruction.name()
+                    )),
+                }
+            }
             if let Err(e) = &r.result {
+                let code = e.code();
+                if code == "raise_too_late" || code == "too_many_raises" {
+                    if let Some(c) = self.class(&tx.message.signer) {
+                        if code == "raise_too_late" {
+                            c.raises_refused_late += 1;
+                        } else {
+                            c.raises_refused_too_many += 1;
+                        }
+                    }
+                }
                 let kind = match e {
                     gradual_ledger::TxError::InBatch { error, .. } => format!("InBatch/{error:?}"),
                     e => format!("{e:?}"),
@@ -506,6 +589,96 @@ impl Sim {
         }
     }
 
+    /// Operator policy (SPEC §7 top-ups): every node's scheduler stakes again when a slash
+    /// left it below the minimum. With `adversary_restake` off, an adversary keeps only its
+    /// first stake: its top-up is switched off once that stake is on the ledger.
+    fn restake_policy(&mut self) {
+        if self.cfg.adversary_restake {
+            return;
+        }
+        for i in 0..self.cores.len() {
+            if self.restake_off[i] || !self.strategy[i].adversary() {
+                continue;
+            }
+            if self.ledger.stake(&self.task, &self.pubkeys[i]).is_some() {
+                self.cores[i].add_task(
+                    self.task,
+                    TaskConfig {
+                        stake_roe: None,
+                        url: String::new(),
+                        claim_at_roe: None,
+                    },
+                );
+                self.restake_off[i] = true;
+            }
+        }
+    }
+
+    /// The pool grinders predict committees from: the eligible stake of the round whose
+    /// audit window is open at this slot (what the ledger will draw from).
+    fn grind_pool(&self, round: u64) -> Option<GrindPool> {
+        if !self.strategy.contains(&Strategy::Grinder) {
+            return None;
+        }
+        let r = round.checked_sub(1)?;
+        let minimum = self
+            .ledger
+            .round_record(&self.task, r)
+            .map_or(MIN_STAKE_ROE, |rec| rec.terms.minimum_stake);
+        let pool = self.ledger.eligible_stakers(&self.task, round, minimum);
+        let total: u128 = pool.iter().map(|(_, w)| u128::from(*w)).sum();
+        let grinder_weight: u128 = pool
+            .iter()
+            .filter(|(n, _)| {
+                self.index
+                    .get(n)
+                    .is_some_and(|i| self.strategy[*i as usize] == Strategy::Grinder)
+            })
+            .map(|(_, w)| u128::from(*w))
+            .sum();
+        Some(GrindPool {
+            pool: StakePool::new(&pool),
+            seats: self.cfg.committee_size,
+            total,
+            grinder_weight,
+        })
+    }
+
+    /// A `manager-updater`'s manager, in the middle of its round: `UpdateTask` (bounty 0, a
+    /// minimum stake nobody holds) and `SetActive(false)`. Rounds already started must still
+    /// be judged and paid under their own terms (SPEC §2 *Round terms*).
+    fn manager_strike(&mut self, at: Slot) -> Vec<Transaction> {
+        let Some(r) = self.manager_round else {
+            return Vec::new();
+        };
+        let clock = self.clock();
+        if at != clock.start(r) + self.cfg.round_time / 2 {
+            return Vec::new();
+        }
+        let Some(task) = self.ledger.task(&self.task) else {
+            return Vec::new();
+        };
+        let params = TaskParams {
+            bounty_per_round: 0,
+            minimum_stake: HUGE_MIN_STAKE_ROE,
+            ..task.params.clone()
+        };
+        let recent = self.ledger.slot();
+        [
+            Instruction::UpdateTask {
+                task: self.task,
+                params,
+            },
+            Instruction::SetActive {
+                task: self.task,
+                active: false,
+            },
+        ]
+        .into_iter()
+        .map(|ix| Transaction::new_signed(&self.manager, &self.chain_id, recent, 0, ix))
+        .collect()
+    }
+
     fn update_offline(&mut self, round: u64) {
         if self.offline_round == Some(round) {
             return;
@@ -535,6 +708,198 @@ impl Sim {
         }
     }
 
+    /// Seats of one proof-audit committee, per class, against what each class's share of the
+    /// eligible pool (weights at the start of the audit window's round, without the
+    /// candidate and the accuser) makes it expect.
+    fn count_seats(
+        &mut self,
+        round: u64,
+        candidate: &Pubkey,
+        audit: &gradual_ledger::state::AuditRecord,
+        correct: bool,
+    ) {
+        let Some(committee) = audit.committee.as_ref() else {
+            return;
+        };
+        if committee.size == 0 {
+            return;
+        }
+        let minimum = self
+            .ledger
+            .round_record(&self.task, round)
+            .map_or(MIN_STAKE_ROE, |r| r.terms.minimum_stake);
+        let pool = self.ledger.eligible_stakers(&self.task, round + 1, minimum);
+        // The committee must be exactly what its seed draws from this pool (SPEC §5: anyone
+        // holding the stakes reproduces it); a mismatch means the draw used other weights.
+        let redraw = gradual_ledger::draw_committee(
+            &audit.seed,
+            &pool,
+            &[*candidate, audit.accuser],
+            committee.size,
+        );
+        if redraw != committee.seats {
+            self.report.committees_not_reproduced += 1;
+        }
+        let mut by_class: BTreeMap<Strategy, u128> = BTreeMap::new();
+        let mut total: u128 = 0;
+        for (n, w) in &pool {
+            if n == candidate || *n == audit.accuser {
+                continue;
+            }
+            let Some(i) = self.index.get(n) else { continue };
+            *by_class.entry(self.strategy[*i as usize]).or_default() += u128::from(*w);
+            total += u128::from(*w);
+        }
+        if total == 0 {
+            return;
+        }
+        let k = f64::from(committee.size);
+        // An innocent is convicted iff the bloc that votes `Invalid` on every honest proof
+        // holds more than K/2 seats: P(X > K/2) at this committee's own pool share.
+        if correct {
+            let bloc: u128 = by_class
+                .iter()
+                .filter(|(s, _)| s.votes_invalid_on_honest())
+                .map(|(_, w)| *w)
+                .sum();
+            let p = bloc as f64 / total as f64;
+            let kk = u32::from(committee.size);
+            self.report.false_upheld_expected += crate::sweep::binom_tail(kk, p, kk / 2 + 1);
+            // Dispersion of the bloc's seat count against Binomial(K, p): seats drawn
+            // independently give a ratio near 1; correlated seats would fatten the tails.
+            let x: u64 = committee
+                .seats
+                .iter()
+                .filter(|(n, _)| {
+                    self.strategy_of(n)
+                        .is_some_and(Strategy::votes_invalid_on_honest)
+                })
+                .map(|(_, k)| u64::from(*k))
+                .sum();
+            let mean = k * p;
+            self.report.bloc_seat_sq_dev += (x as f64 - mean).powi(2);
+            self.report.bloc_seat_binom_var += mean * (1.0 - p);
+        }
+        self.report.committees += 1;
+        self.report.seats += u64::from(committee.size);
+        let grinder_accused = self.strategy_of(&audit.accuser) == Some(Strategy::Grinder);
+        for (n, seats) in &committee.seats {
+            let s = self.strategy_of(n);
+            if let Some(c) = self.class(n) {
+                c.seats += u64::from(*seats);
+            }
+            if grinder_accused && s == Some(Strategy::Grinder) {
+                self.report.grind.actual_seats += u64::from(*seats);
+            }
+        }
+        if grinder_accused {
+            self.report.grind.committees += 1;
+        }
+        for (s, w) in by_class {
+            let p = w as f64 / total as f64;
+            if let Some(c) = self.report.classes.get_mut(s.name()) {
+                c.seats_expected += k * p;
+                c.seats_var += k * p * (1.0 - p);
+            }
+            if grinder_accused && s == Strategy::Grinder {
+                self.report.grind.expected_seats += k * p;
+            }
+        }
+    }
+
+    /// Seats per strategy and verdict of an audit, for violation messages.
+    fn vote_summary(&self, audit: &gradual_ledger::state::AuditRecord) -> String {
+        let Some(c) = audit.committee.as_ref() else {
+            return "no committee".into();
+        };
+        let mut by: BTreeMap<(String, String), u32> = BTreeMap::new();
+        for (n, v) in &audit.votes {
+            let s = self.strategy_of(n).map_or("?", |s| s.name()).to_string();
+            *by.entry((s, format!("{v:?}"))).or_default() += u32::from(c.seats_of(n));
+        }
+        let parts: Vec<String> = by
+            .iter()
+            .map(|((s, v), k)| format!("{s} {v} {k}"))
+            .collect();
+        format!(
+            "K {}, accuser {}, trigger slot {}, seats voted: {}",
+            c.size,
+            self.strategy_of(&audit.accuser).map_or("?", |s| s.name()),
+            audit.trigger_slot,
+            parts.join(", ")
+        )
+    }
+
+    /// The submitter of a finished distribution attempt took a turn; its committee's seats
+    /// per class against each class's share of the pool it was drawn from (stake at the start
+    /// of the round of the attempt's audit window, without the submitter).
+    fn count_turn(&mut self, round: u64, attempt: u16) {
+        let Some(att) = self.ledger.attempt(&self.task, round, attempt).cloned() else {
+            return;
+        };
+        if let Some(c) = self.class(&att.submitter) {
+            c.turns += 1;
+        }
+        let Some(committee) = att.committee.as_ref().filter(|c| c.size > 0) else {
+            return;
+        };
+        let clock = self.clock();
+        let weight_round = clock.round(
+            clock
+                .window(Window::DistributionAudit, round, attempt)
+                .opens,
+        );
+        let minimum = self
+            .ledger
+            .round_record(&self.task, round)
+            .map_or(MIN_STAKE_ROE, |r| r.terms.minimum_stake);
+        let pool = self
+            .ledger
+            .eligible_stakers(&self.task, weight_round, minimum);
+        let mut by_class: BTreeMap<Strategy, u128> = BTreeMap::new();
+        let mut total: u128 = 0;
+        for (n, w) in &pool {
+            if *n == att.submitter {
+                continue;
+            }
+            let Some(i) = self.index.get(n) else { continue };
+            *by_class.entry(self.strategy[*i as usize]).or_default() += u128::from(*w);
+            total += u128::from(*w);
+        }
+        if total == 0 {
+            return;
+        }
+        self.report.list_seats += u64::from(committee.size);
+        for (n, seats) in &committee.seats {
+            if let Some(c) = self.class(n) {
+                c.list_seats += u64::from(*seats);
+            }
+        }
+        let k = f64::from(committee.size);
+        // An honest list is rejected iff the seats that vote `Invalid` on every honest list
+        // (bad distributors, colluders) exceed K/2: P(X > K/2) at this pool's share.
+        let honest_list = self.lists.get(&(round, attempt)).is_some_and(|f| f.honest);
+        if honest_list && att.list.is_some() {
+            let bloc: u128 = by_class
+                .iter()
+                .filter(|(s, _)| matches!(s, Strategy::BadDistributor | Strategy::Colluder))
+                .map(|(_, w)| *w)
+                .sum();
+            let kk = u32::from(committee.size);
+            self.report.honest_lists_rejected_expected +=
+                crate::sweep::binom_tail(kk, bloc as f64 / total as f64, kk / 2 + 1);
+        }
+        for (s, w) in by_class {
+            if let Some(c) = self.report.classes.get_mut(s.name()) {
+                c.list_seats_expected += k * w as f64 / total as f64;
+            }
+        }
+    }
+
+    fn strategy_of(&self, node: &Pubkey) -> Option<Strategy> {
+        self.index.get(node).map(|i| self.strategy[*i as usize])
+    }
+
     fn honest_slashed(&mut self, node: &Pubkey, amount: u64, why: &str, round: u64) {
         if amount == 0 {
             return;
@@ -553,8 +918,14 @@ impl Sim {
 
     fn on_event(&mut self, ev: &LedgerEvent) {
         let task = self.task;
+
         match ev {
-            LedgerEvent::CandidatesRanked { round, .. } => {
+            LedgerEvent::CandidatesRanked {
+                round, candidates, ..
+            } => {
+                if let Some(c) = candidates.first().and_then(|n| self.class(n)) {
+                    c.first_ranked += 1;
+                }
                 let mut f = RoundFact::default();
                 let subs = self.ledger.submissions(&task, *round);
                 let unvoided = subs.iter().filter(|(_, s)| !s.voided).count() as u64;
@@ -606,6 +977,10 @@ impl Sim {
                     .ledger
                     .submission(&task, *round, candidate)
                     .is_some_and(|s| s.value == honest_proof(&task, candidate, *round));
+                self.count_seats(*round, candidate, &audit, correct);
+                if let Some(c) = self.class(&audit.accuser) {
+                    c.raises += 1;
+                }
                 let r = &mut self.report;
                 r.audits += 1;
                 if correct {
@@ -624,7 +999,8 @@ impl Sim {
                 }
                 match outcome {
                     AuditOutcome::Upheld { slashed, .. } => {
-                        self.honest_slashed(candidate, *slashed, "audit upheld", *round)
+                        let why = format!("audit upheld: {}", self.vote_summary(&audit));
+                        self.honest_slashed(candidate, *slashed, &why, *round)
                     }
                     AuditOutcome::Refuted { slashed, .. } => {
                         self.honest_slashed(&audit.accuser, *slashed, "accusation refuted", *round)
@@ -633,6 +1009,7 @@ impl Sim {
                 }
             }
             LedgerEvent::PayoutSuccessful { round, attempt, .. } => {
+                self.count_turn(*round, *attempt);
                 let list = self.ledger.distribution_list(&task, *round, *attempt);
                 let fact = self.lists.get(&(*round, *attempt)).cloned();
                 self.report.payouts += 1;
@@ -669,22 +1046,76 @@ impl Sim {
             LedgerEvent::PayoutFailed {
                 round,
                 attempt,
-                rejected,
+                reason,
                 slashed,
                 ..
             } => {
+                self.count_turn(*round, *attempt);
                 let fact = self.lists.get(&(*round, *attempt)).cloned();
-                if *rejected {
-                    self.report.lists_rejected += 1;
-                    match &fact {
-                        Some(f) if !f.honest => self.report.bad_lists_rejected += 1,
-                        _ => self.report.honest_lists_rejected += 1,
+                let submitter = self
+                    .ledger
+                    .attempt(&task, *round, *attempt)
+                    .map(|a| a.submitter);
+                match reason {
+                    FailReason::Rejected => {
+                        self.report.lists_rejected += 1;
+                        match &fact {
+                            Some(f) if !f.honest => self.report.bad_lists_rejected += 1,
+                            _ => self.report.honest_lists_rejected += 1,
+                        }
                     }
-                } else {
-                    self.report.lists_missing += 1;
+                    FailReason::NotSubmitted => {
+                        self.report.lists_missing += 1;
+                        if let Some(c) = submitter.and_then(|n| self.class(&n)) {
+                            c.missed_turns += 1;
+                            c.missed_slashed_roe += *slashed;
+                        }
+                    }
+                    FailReason::NoCommittee => self.report.lists_no_committee += 1,
                 }
-                if let Some(att) = self.ledger.attempt(&task, *round, *attempt).cloned() {
-                    self.honest_slashed(&att.submitter, *slashed, "list rejected", *round);
+                if let Some(n) = submitter {
+                    self.honest_slashed(&n, *slashed, "missed list turn", *round);
+                }
+            }
+            LedgerEvent::RejectionSlashed {
+                round,
+                submitter,
+                slashed,
+                ..
+            } => {
+                self.honest_slashed(submitter, *slashed, "list rejected", *round);
+            }
+            LedgerEvent::Vindicated {
+                round,
+                attempt,
+                voters_slashed,
+                ..
+            } => {
+                self.report.vindications += 1;
+                self.report.vindicated_slashed_roe += *voters_slashed;
+                // The `Invalid` voters of the vindicated attempt were each slashed
+                // `false_accusation_bps` of their stake: attribute it (from what is left).
+                let bps = self
+                    .ledger
+                    .round_record(&task, *round)
+                    .map_or(0, |r| u64::from(r.terms.false_accusation_bps));
+                let voters: Vec<Pubkey> = self
+                    .ledger
+                    .attempt(&task, *round, *attempt)
+                    .map(|a| {
+                        a.votes
+                            .iter()
+                            .filter(|(_, v)| *v == Verdict::Invalid)
+                            .map(|(n, _)| *n)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for n in voters {
+                    let left = self.ledger.stake(&task, &n).map_or(0, |s| s.amount);
+                    let cut = (u128::from(left) * u128::from(bps)
+                        / u128::from(BPS.saturating_sub(bps).max(1)))
+                        as u64;
+                    self.honest_slashed(&n, cut, "voted against a vindicated list", *round);
                 }
             }
             LedgerEvent::RoundSettledUnpaid { round, .. } => {
@@ -708,7 +1139,10 @@ impl Sim {
             .iter()
             .map(|(_, b)| u128::from(*b))
             .sum();
-        assert_eq!(held, minted, "supply changed without fees or mints");
+        // No fees and no faucet in the simulation: what is gone was burned (the remainder of
+        // slashes, SPEC §5 [v2]); the ledger's own `burned_roe` accounting was checked above.
+        assert!(held <= minted, "ROE appeared from nowhere");
+        self.report.burned_roe = (minted - held) as u64;
         let replay_started = Instant::now();
         if self.cfg.replay_enabled() {
             let mut fresh = Ledger::new(self.ledger.genesis().clone());
@@ -716,7 +1150,7 @@ impl Sim {
             for b in &self.blocks {
                 let txs = CheckedTx::check_all(b.txs.clone(), self.cfg.threads);
                 let out = fresh
-                    .apply_block(b.header.slot, b.header.parent_hash, txs)
+                    .apply_block(b.header.slot, b.header.parent_hash, b.header.seal(), txs)
                     .expect("replay applies");
                 assert_eq!(
                     out.block.header, b.header,
@@ -750,6 +1184,21 @@ impl Sim {
             .filter(|(r, _)| (1..=self.cfg.rounds).contains(*r))
             .map(|(r, f)| (*r, f.clone()))
             .collect();
+        // Rounds whose work period started before the manager struck (1..=m, round 0 has
+        // no stake yet): each must be paid under its own terms (SPEC §2 *Round terms*).
+        if let Some(m) = self.manager_round {
+            for r in 1..=m.min(self.cfg.rounds) {
+                self.report.rounds_before_update += 1;
+                let paid = self.facts.get(&r).is_some_and(|f| f.settled == Some(true));
+                if paid {
+                    self.report.rounds_before_update_paid += 1;
+                } else {
+                    self.violation(format!(
+                        "round {r} started before the manager's update (round {m}) but was not paid"
+                    ));
+                }
+            }
+        }
         for (r, f) in facts {
             match f.settled {
                 Some(paid) => {
@@ -769,12 +1218,14 @@ impl Sim {
             let held = self.ledger.balance(pk)
                 + self.ledger.stake(&self.task, pk).map_or(0, |s| s.amount)
                 + self.ledger.pending_reward(&self.task, pk);
+            let staked = self.ledger.stake(&self.task, pk).map_or(0, |s| s.amount);
             let c = self
                 .report
                 .classes
                 .get_mut(self.strategy[i].name())
                 .expect("class");
             c.final_roe += held;
+            c.max_stake_roe = c.max_stake_roe.max(staked);
         }
         let honest_nodes = self
             .report
@@ -799,8 +1250,21 @@ struct Env<'a> {
     pubkeys: &'a [Pubkey],
     offline: &'a [bool],
     copy_pending: &'a BTreeMap<u32, u64>,
+    held: &'a BTreeMap<u32, Vec<Held>>,
+    grind_pool: Option<&'a GrindPool>,
+    head_randomness: Hash,
+    grind_tries: u32,
+    flood_raises: usize,
     clock: gradual_ledger::Clock,
     at: Slot,
+}
+
+impl Env<'_> {
+    /// The last slot at which the ledger takes a raise for round `r` (SPEC §5 *Vote window*).
+    fn raise_last(&self, r: u64) -> Slot {
+        let w = self.clock.window(Window::ProofAudit, r, 0);
+        raise_last_slot(w.opens, self.clock.audit_window, SIM_SLOT_MS)
+    }
 }
 
 /// What stepping a range of nodes produced, in node order.
@@ -809,7 +1273,12 @@ struct StepOut {
     sends: Vec<(u32, Instruction)>,
     /// Copier bookkeeping: `Some(round)` waits for a peer proof, `None` is done.
     copy_ops: Vec<(u32, Option<u64>)>,
+    /// Late accusers: the node's held checks after this slot (empty = none left).
+    held_ops: Vec<(u32, Vec<Held>)>,
     lists: Vec<((u64, u16), ListFact)>,
+    grind: Grind,
+    grind_raises: u64,
+    grind_candidates: u64,
 }
 
 /// Step nodes `first..first + cores.len()`: each core looks at the ledger (re-polled while
@@ -826,6 +1295,14 @@ fn drive_nodes(env: &Env, first: u32, cores: &mut [NodeCore]) -> StepOut {
         }
         let me = env.pubkeys[i as usize];
         let s = ctx.strategy[i as usize];
+        let mut held: Vec<Held> = env.held.get(&i).cloned().unwrap_or_default();
+        let held_before = held.len();
+        if s == Strategy::LateAccuser {
+            late_accuser(env, &view, i, &me, core, &mut held, &mut out);
+        }
+        if s == Strategy::RaiseFlood {
+            raise_flood(env, &view, i, &me, &mut out);
+        }
         if let Some(&r) = env.copy_pending.get(&i) {
             if !clock.window(Window::ProofSubmission, r, 0).contains(at) {
                 out.copy_ops.push((i, None));
@@ -855,7 +1332,37 @@ fn drive_nodes(env: &Env, first: u32, cores: &mut [NodeCore]) -> StepOut {
                         candidate,
                         value,
                     } => {
-                        let v = strategy::check(s, ctx, &candidate, round, &value);
+                        let raised = view.audit(&task, round, &candidate).is_some();
+                        if s == Strategy::LateAccuser && !raised && at < env.raise_last(round) {
+                            // Hold the verdict back until the raise cutoff.
+                            held.push(Held { round, candidate });
+                            continue;
+                        }
+                        let v = match (s, env.grind_pool) {
+                            (Strategy::Grinder, Some(pool))
+                                if !raised
+                                    && ctx.strategy_of(&candidate) != Some(Strategy::Grinder) =>
+                            {
+                                let (v, g) = strategy::grind_check(
+                                    ctx,
+                                    &env.head_randomness,
+                                    pool,
+                                    &me,
+                                    &candidate,
+                                    round,
+                                    env.grind_tries,
+                                );
+                                out.grind.tries += g.tries;
+                                out.grind.distinct += g.distinct;
+                                out.grind.predicted_seats += g.predicted_seats;
+                                out.grind_candidates += 1;
+                                if v == Verdict::Invalid {
+                                    out.grind_raises += 1;
+                                }
+                                v
+                            }
+                            _ => strategy::check(s, ctx, &candidate, round, &value),
+                        };
                         core.handle_check(&task, round, candidate, v);
                         answered = true;
                     }
@@ -868,6 +1375,8 @@ fn drive_nodes(env: &Env, first: u32, cores: &mut [NodeCore]) -> StepOut {
                         bounty,
                     } => {
                         let list = match purpose {
+                            // A list blocker wins its turn and submits nothing.
+                            ListPurpose::Submit if s == Strategy::ListBlocker => continue,
                             ListPurpose::Submit => {
                                 let (list, honest) =
                                     strategy::submit_list(s, ctx, &me, round, &submitters, bounty);
@@ -877,6 +1386,7 @@ fn drive_nodes(env: &Env, first: u32, cores: &mut [NodeCore]) -> StepOut {
                             ListPurpose::Audit => strategy::audit_list(
                                 s,
                                 ctx,
+                                &me,
                                 env.ledger,
                                 round,
                                 attempt,
@@ -894,8 +1404,99 @@ fn drive_nodes(env: &Env, first: u32, cores: &mut [NodeCore]) -> StepOut {
                 break;
             }
         }
+        if s == Strategy::LateAccuser && (held_before > 0 || !held.is_empty()) {
+            out.held_ops.push((i, held));
+        }
     }
     out
+}
+
+/// A `late-accuser` at slot `at`: at the raise cutoff it answers every held check
+/// `Invalid` (its scheduler then raises in the last slot the ledger allows); in the slot
+/// after the cutoff it tries `LATE_TRIES` more raises on peers nobody has raised, which the
+/// ledger must refuse (`RaiseTooLate`).
+fn late_accuser(
+    env: &Env,
+    view: &CachedView,
+    i: u32,
+    me: &Pubkey,
+    core: &mut NodeCore,
+    held: &mut Vec<Held>,
+    out: &mut StepOut,
+) {
+    let (at, task) = (env.at, env.ctx.task);
+    held.retain(|h| {
+        if at >= env.raise_last(h.round) {
+            core.handle_check(&task, h.round, h.candidate, Verdict::Invalid);
+            false
+        } else {
+            true
+        }
+    });
+    let Some(r) = env.clock.round(at).checked_sub(1) else {
+        return;
+    };
+    let w = env.clock.window(Window::ProofAudit, r, 0);
+    if at != env.raise_last(r) + 1 || !w.contains(at) {
+        return;
+    }
+    let subs = view.submitters(&task, r);
+    let mut tried = 0;
+    for (cand, _) in subs.iter() {
+        if tried == LATE_TRIES {
+            break;
+        }
+        if cand == me || view.audit(&task, r, cand).is_some() {
+            continue;
+        }
+        out.sends.push((
+            i,
+            Instruction::AuditProof {
+                task,
+                round: r,
+                candidate: *cand,
+                verdict: Verdict::Invalid,
+            },
+        ));
+        tried += 1;
+    }
+}
+
+/// A `raise-flood` node at the first slot of an audit window: one raise transaction on each
+/// of up to `flood_raises` peers (beyond what its scheduler raises on its sample). The
+/// ledger takes `audit_sample` raises per node and round and refuses the rest
+/// (`TooManyRaises`).
+fn raise_flood(env: &Env, view: &CachedView, i: u32, me: &Pubkey, out: &mut StepOut) {
+    let (at, task) = (env.at, env.ctx.task);
+    let Some(r) = env.clock.round(at).checked_sub(1) else {
+        return;
+    };
+    if at != env.clock.window(Window::ProofAudit, r, 0).opens {
+        return;
+    }
+    let subs = view.submitters(&task, r);
+    let n = subs.len().max(1) as u64;
+    let start = coin(env.ctx.seed, &[&me.0, &r.to_le_bytes(), b"flood"], n) as usize;
+    let mut sent = 0;
+    for k in 0..subs.len() {
+        if sent == env.flood_raises {
+            break;
+        }
+        let cand = subs[(start + k) % subs.len()].0;
+        if cand == *me || view.audit(&task, r, &cand).is_some() {
+            continue;
+        }
+        out.sends.push((
+            i,
+            Instruction::AuditProof {
+                task,
+                round: r,
+                candidate: cand,
+                verdict: Verdict::Invalid,
+            },
+        ));
+        sent += 1;
+    }
 }
 
 /// A copier's proof: a landed peer proof of the same round (picked by a coin), or, in the

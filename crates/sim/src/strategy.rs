@@ -3,7 +3,7 @@
 //! the real [`gradual_node_proto::NodeCore`]; nothing here decides *when* to act.
 
 use crate::config::Strategy;
-use gradual_ledger::Ledger;
+use gradual_ledger::{audit_seed, Ledger, StakePool};
 use gradual_node_proto::equal_split;
 use gradual_types::{Hash, Pubkey, TaskId, Verdict};
 use std::collections::HashMap;
@@ -53,7 +53,9 @@ impl Ctx<'_> {
 /// The proof a node submits; `None` means "not yet" (a copier waits for a peer's proof).
 pub fn proof(s: Strategy, ctx: &Ctx, me: &Pubkey, round: u64) -> Option<Vec<u8>> {
     match s {
-        Strategy::Garbage | Strategy::Colluder => Some(garbage_proof(me, round)),
+        Strategy::Garbage | Strategy::Colluder | Strategy::Grinder => {
+            Some(garbage_proof(me, round))
+        }
         Strategy::Copier => None,
         _ => Some(honest_proof(&ctx.task, me, round)),
     }
@@ -70,9 +72,9 @@ pub fn check(s: Strategy, ctx: &Ctx, candidate: &Pubkey, round: u64, value: &[u8
     };
     match s {
         Strategy::Lazy => Verdict::Valid,
-        Strategy::FalseAccuser => Verdict::Invalid,
-        Strategy::Colluder => {
-            if ctx.strategy_of(candidate) == Some(Strategy::Colluder) {
+        Strategy::FalseAccuser | Strategy::LateAccuser | Strategy::RaiseFlood => Verdict::Invalid,
+        Strategy::Colluder | Strategy::Grinder => {
+            if ctx.strategy_of(candidate) == Some(s) {
                 Verdict::Valid
             } else {
                 Verdict::Invalid
@@ -94,31 +96,7 @@ pub fn submit_list(
     let fair = equal_split(submitters, bounty);
     let list = match s {
         Strategy::BadDistributor if submitters.len() > 1 => {
-            if coin(ctx.seed, &[&me.0, &round.to_le_bytes(), b"inflate"], 2) == 0 {
-                // Inflate: take five shares for itself, the others split what is left.
-                let n = submitters.len() as u64;
-                let mine = (bounty / n).saturating_mul(5).min(bounty / 2);
-                let others = (bounty - mine) / (n - 1);
-                submitters
-                    .iter()
-                    .map(|p| (*p, if p == me { mine } else { others }))
-                    .collect()
-            } else {
-                // Drop about a quarter of the others; the rest (and itself) split the bounty.
-                let mut kept: Vec<Pubkey> = submitters
-                    .iter()
-                    .filter(|p| {
-                        *p == me || coin(ctx.seed, &[&me.0, &p.0, &round.to_le_bytes()], 4) != 0
-                    })
-                    .copied()
-                    .collect();
-                if kept.len() == submitters.len() {
-                    if let Some(victim) = submitters.iter().find(|p| *p != me).copied() {
-                        kept.retain(|p| *p != victim);
-                    }
-                }
-                equal_split(&kept, bounty)
-            }
+            bad_list(ctx, me, round, submitters, bounty)
         }
         Strategy::Colluder => {
             let ours: Vec<Pubkey> = submitters
@@ -138,11 +116,49 @@ pub fn submit_list(
     (list, honest)
 }
 
+/// A bad distribution function: inflate its own reward or drop about a quarter of the
+/// others (a coin per node and round picks which).
+fn bad_list(
+    ctx: &Ctx,
+    me: &Pubkey,
+    round: u64,
+    submitters: &[Pubkey],
+    bounty: u64,
+) -> Vec<(Pubkey, u64)> {
+    if coin(ctx.seed, &[&me.0, &round.to_le_bytes(), b"inflate"], 2) == 0 {
+        // Inflate: take five shares for itself, the others split what is left.
+        let n = submitters.len() as u64;
+        let mine = (bounty / n).saturating_mul(5).min(bounty / 2);
+        let others = (bounty - mine) / (n - 1);
+        submitters
+            .iter()
+            .map(|p| (*p, if p == me { mine } else { others }))
+            .collect()
+    } else {
+        // Drop about a quarter of the others; the rest (and itself) split the bounty.
+        let mut kept: Vec<Pubkey> = submitters
+            .iter()
+            .filter(|p| *p == me || coin(ctx.seed, &[&me.0, &p.0, &round.to_le_bytes()], 4) != 0)
+            .copied()
+            .collect();
+        if kept.len() == submitters.len() {
+            if let Some(victim) = submitters.iter().find(|p| *p != me).copied() {
+                kept.retain(|p| *p != victim);
+            }
+        }
+        equal_split(&kept, bounty)
+    }
+}
+
 /// The list a seated node compares with the uploaded one (the scheduler votes `Valid` iff
-/// they are equal). Lazy nodes and colluders (for a colluder's list) echo the upload.
+/// they are equal). Lazy nodes and colluders (for a colluder's list) echo the upload. A bad
+/// distributor runs its own (bad) distribution function, so it votes `Invalid` on every
+/// honest list (and on every other bad one).
+#[allow(clippy::too_many_arguments)]
 pub fn audit_list(
     s: Strategy,
     ctx: &Ctx,
+    me: &Pubkey,
     ledger: &Ledger,
     round: u64,
     attempt: u16,
@@ -162,8 +178,74 @@ pub fn audit_list(
                 Vec::new()
             }
         }
+        Strategy::BadDistributor if submitters.len() > 1 => {
+            bad_list(ctx, me, round, submitters, bounty)
+        }
         _ => equal_split(submitters, bounty),
     }
+}
+
+/// What a grinder learned from one candidate: how many raise variants it evaluated, how
+/// many distinct committees they predicted, and the grinder seats of that prediction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Grind {
+    pub tries: u64,
+    pub distinct: u64,
+    pub predicted_seats: u64,
+}
+
+/// A grinder's check of a non-grinder candidate (SPEC §5 [v2] says this cannot work; this is
+/// the attempt). The committee seed is `audit_seed(randomness of the block that will contain
+/// the raise, task, round, candidate)`. The grinder cannot know that block's VRF output, so
+/// its best guess is the randomness of the head block it sees. It evaluates `tries` variants
+/// of its raise transaction (another `recent_slot`, fee, batch order...): none of those bytes
+/// enters the seed, so every variant predicts the same committee (`distinct` = 1 per
+/// candidate). It raises (`Invalid`) iff the predicted committee gives grinders more seats
+/// than their share of the pool would on average, else it lets the candidate pass (`Valid`).
+pub fn grind_check(
+    ctx: &Ctx,
+    head_randomness: &Hash,
+    pool: &GrindPool,
+    me: &Pubkey,
+    candidate: &Pubkey,
+    round: u64,
+    tries: u32,
+) -> (Verdict, Grind) {
+    let mut seeds: Vec<Hash> = (0..tries)
+        .map(|_variant| audit_seed(head_randomness, &ctx.task, round, candidate))
+        .collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    let seed = seeds[0];
+    let seats = pool.pool.draw(&seed, pool.seats, &[*me, *candidate]);
+    let ours: u64 = seats
+        .iter()
+        .filter(|(n, _)| ctx.strategy_of(n) == Some(Strategy::Grinder))
+        .map(|(_, k)| u64::from(*k))
+        .sum();
+    // Raise iff ours/K > grinder share of the pool, in integers.
+    let raise = u128::from(ours) * pool.total > u128::from(pool.seats) * pool.grinder_weight;
+    let g = Grind {
+        tries: u64::from(tries),
+        distinct: seeds.len() as u64,
+        predicted_seats: if raise { ours } else { 0 },
+    };
+    (
+        if raise {
+            Verdict::Invalid
+        } else {
+            Verdict::Valid
+        },
+        g,
+    )
+}
+
+/// The eligible stake a grinder predicts committees from (built once per slot).
+pub struct GrindPool {
+    pub pool: StakePool,
+    pub seats: u16,
+    pub total: u128,
+    pub grinder_weight: u128,
 }
 
 #[cfg(test)]
@@ -208,6 +290,52 @@ mod tests {
                 submit_list(Strategy::Honest, &ctx, &pk(3), round, &subs, 1_000_000);
             assert!(honest);
             assert_eq!(fair, equal_split(&subs, 1_000_000));
+        }
+    }
+
+    #[test]
+    fn a_bad_distributor_audits_with_its_own_bad_function() {
+        let subs: Vec<Pubkey> = (1..=10).map(pk).collect();
+        let strategy = vec![Strategy::Honest; 10];
+        let index: HashMap<Pubkey, u32> = subs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (*p, i as u32))
+            .collect();
+        let ctx = Ctx {
+            seed: 1,
+            task: Hash([9; 32]),
+            strategy: &strategy,
+            index: &index,
+        };
+        let ledger = Ledger::new(gradual_types::Genesis::default());
+        let fair = equal_split(&subs, 1_000_000);
+        for round in 0..20 {
+            let mine = audit_list(
+                Strategy::BadDistributor,
+                &ctx,
+                &pk(4),
+                &ledger,
+                round,
+                0,
+                &subs,
+                1_000_000,
+            );
+            assert_ne!(
+                mine, fair,
+                "round {round}: it would vote Valid on an honest list"
+            );
+            let honest = audit_list(
+                Strategy::Honest,
+                &ctx,
+                &pk(4),
+                &ledger,
+                round,
+                0,
+                &subs,
+                1_000_000,
+            );
+            assert_eq!(honest, fair);
         }
     }
 

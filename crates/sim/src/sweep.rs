@@ -52,6 +52,14 @@ pub struct Row {
     pub binom_capture_pct: f64,
     pub bad_lists_paid: u64,
     pub honest_lists_rejected: u64,
+    pub vindications: u64,
+    /// Adversary seats on proof-audit committees in percent of all seats, and their share of
+    /// the pools drawn from (stake at the round's start, after slashes and top-ups).
+    pub adv_seat_pct: f64,
+    pub adv_pool_pct: f64,
+    pub raises_refused_late: u64,
+    pub raises_refused_too_many: u64,
+    pub missed_turns: u64,
     pub rounds_unpaid: u64,
     pub rounds_settled: u64,
     pub wall_ms: u64,
@@ -185,6 +193,12 @@ fn row_of(spec: &SweepSpec, share: f64, committee: u16, cfg: &SimConfig, r: &cra
         binom_capture_pct: capture * 100.0,
         bad_lists_paid: r.bad_lists_paid,
         honest_lists_rejected: r.honest_lists_rejected,
+        vindications: r.vindications,
+        adv_seat_pct: r.adversary_seats().0,
+        adv_pool_pct: r.adversary_seats().1,
+        raises_refused_late: r.classes.values().map(|c| c.raises_refused_late).sum(),
+        raises_refused_too_many: r.classes.values().map(|c| c.raises_refused_too_many).sum(),
+        missed_turns: r.classes.values().map(|c| c.missed_turns).sum(),
         rounds_unpaid: r.rounds_unpaid,
         rounds_settled: r.rounds_settled,
         wall_ms: r.wall_ms,
@@ -193,12 +207,12 @@ fn row_of(spec: &SweepSpec, share: f64, committee: u16, cfg: &SimConfig, r: &cra
 
 pub fn csv(rows: &[Row]) -> String {
     let mut s = String::from(
-        "strategy,share_pct,committee,nodes,rounds,seed,honest_reward_pct,honest_loss_pct,honest_slash_pct_per_round,honest_slash_events,bad_proofs,bad_voided,catch_rate_pct,audit_escape_pct,binom_escape_pct,unsampled_pct,predicted_catch_pct,false_accusations,false_upheld,binom_capture_pct,bad_lists_paid,honest_lists_rejected,rounds_unpaid,rounds_settled,wall_ms\n",
+        "strategy,share_pct,committee,nodes,rounds,seed,honest_reward_pct,honest_loss_pct,honest_slash_pct_per_round,honest_slash_events,bad_proofs,bad_voided,catch_rate_pct,audit_escape_pct,binom_escape_pct,unsampled_pct,predicted_catch_pct,false_accusations,false_upheld,binom_capture_pct,bad_lists_paid,honest_lists_rejected,vindications,adv_seat_pct,adv_pool_pct,raises_refused_late,raises_refused_too_many,missed_turns,rounds_unpaid,rounds_settled,wall_ms\n",
     );
     for r in rows {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{:.4},{:.4},{:.6},{},{},{},{:.3},{:.3},{:.4},{:.4},{:.3},{},{},{:.6},{},{},{},{},{}",
+            "{},{},{},{},{},{},{:.4},{:.4},{:.6},{},{},{},{:.3},{:.3},{:.4},{:.4},{:.3},{},{},{:.6},{},{},{},{:.3},{:.3},{},{},{},{},{},{}",
             r.strategy,
             r.share_pct,
             r.committee,
@@ -221,6 +235,12 @@ pub fn csv(rows: &[Row]) -> String {
             r.binom_capture_pct,
             r.bad_lists_paid,
             r.honest_lists_rejected,
+            r.vindications,
+            r.adv_seat_pct,
+            r.adv_pool_pct,
+            r.raises_refused_late,
+            r.raises_refused_too_many,
+            r.missed_turns,
             r.rounds_unpaid,
             r.rounds_settled,
             r.wall_ms
@@ -233,7 +253,7 @@ pub fn table(rows: &[Row]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:>6} {:>4} {:>10} {:>9} {:>11} {:>8} {:>9} {:>9} {:>9} {:>7} {:>8}",
+        "{:>6} {:>4} {:>10} {:>9} {:>11} {:>8} {:>9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8} {:>8} {:>7}",
         "adv %",
         "K",
         "honest %",
@@ -244,12 +264,16 @@ pub fn table(rows: &[Row]) -> String {
         "slash %/r",
         "innocent",
         "bad pd",
-        "unpaid"
+        "unpaid",
+        "hon rej",
+        "vindic",
+        "seats %",
+        "pool %"
     );
     for r in rows {
         let _ = writeln!(
             s,
-            "{:>6} {:>4} {:>10.4} {:>9.2} {:>11.2} {:>8.2} {:>9.3} {:>9.5} {:>9} {:>7} {:>8}",
+            "{:>6} {:>4} {:>10.4} {:>9.2} {:>11.2} {:>8.2} {:>9.3} {:>9.5} {:>9} {:>7} {:>8} {:>8} {:>8} {:>8.3} {:>7.3}",
             r.share_pct,
             r.committee,
             r.honest_reward_pct,
@@ -260,7 +284,11 @@ pub fn table(rows: &[Row]) -> String {
             r.honest_slash_pct_per_round,
             r.false_upheld,
             r.bad_lists_paid,
-            r.rounds_unpaid
+            r.rounds_unpaid,
+            r.honest_lists_rejected,
+            r.vindications,
+            r.adv_seat_pct,
+            r.adv_pool_pct
         );
     }
     s

@@ -135,7 +135,7 @@ mod properties {
     fn bad_lists_are_rejected_and_every_round_still_pays() {
         let r = run(SimConfig {
             assert_honest: true,
-            ..cfg(0x93, "bad-distributor=25")
+            ..cfg(0x93, "bad-distributor=33")
         });
         assert_honest_safe(&r);
         assert!(r.bad_lists_made > 0, "no bad distributor was selected");

@@ -8,7 +8,8 @@
 //!   [`StoreError::NoChain`], [`StoreError::GenesisMismatch`], [`StoreError::InvalidGenesis`],
 //!   [`StoreError::AlreadyOpen`];
 //! - API misuse (never caused by file contents): [`StoreError::NotNextBlock`];
-//! - the file's contents: [`StoreError::UnsupportedFormat`], [`StoreError::Corrupt`],
+//! - the file's contents: [`StoreError::UnsupportedFormat`], [`StoreError::ProtocolVersion`],
+//!   [`StoreError::Corrupt`],
 //!   [`StoreError::StateRootMismatch`], [`StoreError::ReplayFailed`],
 //!   [`StoreError::ReplayDiverged`];
 //! - the disk or the database engine: [`StoreError::Db`].
@@ -51,6 +52,18 @@ pub enum StoreError {
     UnsupportedFormat {
         path: PathBuf,
         got: u32,
+        expected: u32,
+    },
+
+    /// The store was made by another protocol version (`got`; `None`: a store from before
+    /// the version was recorded, i.e. version 1). Refused before anything else is decoded.
+    #[error(
+        "store at '{path}' was made by protocol version {}; this build runs version {expected}: start a new data dir",
+        version_name(*got)
+    )]
+    ProtocolVersion {
+        path: PathBuf,
+        got: Option<u32>,
         expected: u32,
     },
 
@@ -97,6 +110,13 @@ pub enum StoreError {
         doing: &'static str,
         source: Box<redb::Error>,
     },
+}
+
+fn version_name(v: Option<u32>) -> String {
+    match v {
+        Some(v) => v.to_string(),
+        None => "1 (or unknown)".into(),
+    }
 }
 
 /// Which chain a genesis starts: its id and the genesis hash (two geneses may share an id).

@@ -21,7 +21,7 @@
 //!                                              └─ meta      checkpoint = head
 //!   Store::open ──▶ state ⊕ logged write sets ──▶ Ledger::from_records ──▶ root == head?
 //!                   receipts of the last tx_max_age_slots ──▶ Ledger::restore_recent
-//!   Store::replay ──▶ genesis + every block, signatures re-checked ──▶ root == head?
+//!   Store::replay ──▶ genesis + every block, signatures and VRF seals re-checked ──▶ root == head?
 //! ```
 //!
 //! **Write-set log and checkpoints.** A block's records and transaction ids have random keys,
@@ -39,6 +39,7 @@
 //! | table | key | value |
 //! |---|---|---|
 //! | `meta` | `"format"` | format version, u32 little endian |
+//! | `meta` | `"protocol"` | protocol version of the chain's rules, u32 little endian; read before anything else is decoded |
 //! | `meta` | `"genesis"` | [`Genesis`] |
 //! | `meta` | `"head"` | [`Head`] |
 //! | `meta` | `"checkpoint"` | `(slot, height)` of the last block folded into `state` |
@@ -65,6 +66,7 @@ pub use redb::StorageBackend;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use gradual_ledger::{Block, BlockOutput, CheckedTx, Ledger, Receipt, StateWrite, TxError};
+use gradual_types::constants::PROTOCOL_VERSION;
 use gradual_types::{Genesis, Hash, Signature, Slot};
 use redb::{
     Database, DatabaseError, Durability, ReadTransaction, ReadableTable, ReadableTableMetadata,
@@ -84,6 +86,9 @@ const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const TX_INDEX: TableDefinition<[u8; 64], u64> = TableDefinition::new("tx_index");
 
 const META_FORMAT: &str = "format";
+/// The protocol version the chain was made by (SPEC §1 *Versions*): its own small key, so a
+/// store of another version is refused before its genesis or blocks are decoded.
+const META_PROTOCOL: &str = "protocol";
 const META_GENESIS: &str = "genesis";
 const META_HEAD: &str = "head";
 const META_CHECKPOINT: &str = "checkpoint";
@@ -306,6 +311,11 @@ impl Store {
             let mut meta = txn.open_table(META).map_err(dberr(&path, "initialising"))?;
             meta.insert(META_FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())
                 .map_err(dberr(&path, "writing the format version"))?;
+            meta.insert(
+                META_PROTOCOL,
+                genesis.protocol_version.to_le_bytes().as_slice(),
+            )
+            .map_err(dberr(&path, "writing the protocol version"))?;
             meta.insert(META_GENESIS, to_bytes(genesis).as_slice())
                 .map_err(dberr(&path, "writing the genesis"))?;
             meta.insert(META_HEAD, to_bytes(&head).as_slice())
@@ -763,7 +773,8 @@ impl Store {
     }
 
     /// Re-apply every stored block to a fresh ledger from the genesis, re-checking every
-    /// signature, and check each replayed header and receipt against the stored one.
+    /// signature and every block's seal (producer in the validator set, VRF proof of its
+    /// randomness), and check each replayed header and receipt against the stored one.
     /// Returns the final state root (which equals the head's).
     pub fn replay(&self) -> Result<Hash, StoreError> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -779,7 +790,7 @@ impl Store {
                 let header = stored.block.header;
                 let checked = CheckedTx::check_all(stored.block.txs, threads);
                 let out = ledger
-                    .apply_block(header.slot, header.parent_hash, checked)
+                    .apply_block(header.slot, header.parent_hash, header.seal(), checked)
                     .map_err(|source| StoreError::ReplayFailed {
                         path: self.path.clone(),
                         slot: header.slot,
@@ -956,6 +967,26 @@ fn read_genesis(db: &Database, path: &Path) -> Result<Option<Genesis>, StoreErro
     let Some(format) = format else {
         return Ok(None);
     };
+    // The protocol version first: a store of another version is refused before anything
+    // of it (genesis, head, blocks) is decoded under this version's rules.
+    let protocol = meta
+        .get(META_PROTOCOL)
+        .map_err(|e| redb_error(path, "reading the protocol version", e))?;
+    let protocol = match protocol {
+        None => None,
+        Some(v) => Some(
+            <[u8; 4]>::try_from(v.value())
+                .map(u32::from_le_bytes)
+                .map_err(|_| corrupt(path, "the protocol version is not 4 bytes".into()))?,
+        ),
+    };
+    if protocol != Some(PROTOCOL_VERSION) {
+        return Err(StoreError::ProtocolVersion {
+            path: path.to_path_buf(),
+            got: protocol,
+            expected: PROTOCOL_VERSION,
+        });
+    }
     let got = <[u8; 4]>::try_from(format.value())
         .map(u32::from_le_bytes)
         .map_err(|_| corrupt(path, "the format version is not 4 bytes".into()))?;

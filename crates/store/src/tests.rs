@@ -3,7 +3,7 @@
 
 use super::*;
 use gradual_ledger::testkit::key;
-use gradual_types::{Faucet, Instruction, Keypair, TaskId, TaskParams, Transaction};
+use gradual_types::{Faucet, Instruction, Keypair, TaskId, TaskParams, Transaction, ValidatorKey};
 use tempfile::TempDir;
 
 const BALANCE: u64 = 1_000_000_000_000;
@@ -12,6 +12,9 @@ fn genesis(chain_id: &str, n: u32) -> (Genesis, Vec<Keypair>) {
     let keys: Vec<Keypair> = (0..n).map(key).collect();
     let genesis = Genesis {
         chain_id: chain_id.into(),
+        // 3 s slots: the vote window is AW/3 slots (SPEC §5), so the test task's 3-slot
+        // audit window is long enough.
+        slot_ms: 3_000,
         faucet: Some(Faucet {
             authority: keys[0].pubkey(),
             mint_max_roe: BALANCE,
@@ -42,9 +45,10 @@ impl Node {
     /// Apply and commit a block at `slot`; returns the receipts' results.
     fn block(&mut self, slot: Slot, txs: Vec<Transaction>) -> Vec<Result<(), TxError>> {
         let parent = self.ledger.head_hash();
+        let seal = self.ledger.seal(&ValidatorKey::devnet(), slot);
         let out = self
             .ledger
-            .apply_block(slot, parent, CheckedTx::check_all(txs, 2))
+            .apply_block(slot, parent, seal, CheckedTx::check_all(txs, 2))
             .expect("block applies");
         self.store.commit(&out).expect("block commits");
         assert_eq!(self.store.head().state_root, self.ledger.state_root());
@@ -124,6 +128,7 @@ fn busy_chain(node: &mut Node, keys: &[Keypair]) -> (TaskId, Vec<Signature>) {
                     task,
                     amount: 2_000,
                     url: format!("http://node{i}"),
+                    owner: None,
                 },
             )
         })
@@ -349,6 +354,101 @@ fn open_errors_say_what_is_wrong() {
     assert!(Store::open(&path).is_ok());
 }
 
+/// Overwrite (`Some`) or remove (`None`) a meta key behind the store's back.
+fn set_meta(path: &Path, key: &str, value: Option<&[u8]>) {
+    let db = redb::Database::open(path).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let mut meta = txn.open_table(META).unwrap();
+        match value {
+            Some(v) => drop(meta.insert(key, v).unwrap()),
+            None => drop(meta.remove(key).unwrap()),
+        }
+    }
+    txn.commit().unwrap();
+}
+
+#[test]
+fn a_store_of_another_protocol_version_is_refused_before_decoding() {
+    let dir = TempDir::new().unwrap();
+    let (path, mut node, _) = create(&dir, "a");
+    node.block(1, vec![]);
+    drop(node);
+
+    // Written at create, as its own key.
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let read = db.begin_read().unwrap();
+        let meta = read.open_table(META).unwrap();
+        let v = meta.get(META_PROTOCOL).unwrap().unwrap();
+        assert_eq!(v.value(), PROTOCOL_VERSION.to_le_bytes().as_slice());
+    }
+
+    // A store made by another version: refused with both versions named, even though its
+    // genesis would not decode under this version's rules.
+    set_meta(&path, META_PROTOCOL, Some(7u32.to_le_bytes().as_slice()));
+    set_meta(&path, META_GENESIS, Some([0xEE; 5].as_slice()));
+    let err = fails(Store::open(&path));
+    assert!(
+        matches!(
+            err,
+            StoreError::ProtocolVersion {
+                got: Some(7),
+                expected: PROTOCOL_VERSION,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "store at '{}' was made by protocol version 7; this build runs version {PROTOCOL_VERSION}: start a new data dir",
+            path.display()
+        )
+    );
+    let (g, _) = genesis("a", 6);
+    assert!(matches!(
+        fails(Store::open_or_create(&path, &g)),
+        StoreError::ProtocolVersion { got: Some(7), .. }
+    ));
+
+    // A version-1 store had no protocol key at all.
+    set_meta(&path, META_PROTOCOL, None);
+    let err = fails(Store::open(&path));
+    assert!(
+        matches!(err, StoreError::ProtocolVersion { got: None, .. }),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.ends_with(&format!(
+            "was made by protocol version 1 (or unknown); this build runs version {PROTOCOL_VERSION}: start a new data dir"
+        )),
+        "{msg}"
+    );
+
+    // A malformed version value is corruption, not a guess.
+    set_meta(&path, META_PROTOCOL, Some([2u8; 3].as_slice()));
+    let err = fails(Store::open(&path));
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+}
+
+#[test]
+fn a_genesis_of_another_protocol_version_cannot_start_a_store() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("chain.redb");
+    let (g, _) = genesis("a", 2);
+    let old = Genesis {
+        protocol_version: 1,
+        ..g
+    };
+    let err = fails(Store::create(&path, &old));
+    assert!(matches!(err, StoreError::InvalidGenesis { .. }), "{err}");
+    assert!(err.to_string().contains("protocol_version is 1"), "{err}");
+    assert!(!path.exists());
+}
+
 #[test]
 fn tampered_state_or_head_is_refused_on_open() {
     let dir = TempDir::new().unwrap();
@@ -412,9 +512,10 @@ fn tampered_state_or_head_is_refused_on_open() {
 fn commit_refuses_a_block_that_does_not_follow_the_head() {
     let dir = TempDir::new().unwrap();
     let (_path, mut node, _) = create(&dir, "a");
+    let seal = node.ledger.seal(&ValidatorKey::devnet(), 1);
     let out = node
         .ledger
-        .apply_block(1, node.ledger.head_hash(), vec![])
+        .apply_block(1, node.ledger.head_hash(), seal, vec![])
         .unwrap();
     node.store.commit(&out).unwrap();
     let head = node.store.head();
@@ -433,7 +534,10 @@ fn commit_refuses_a_block_that_does_not_follow_the_head() {
     assert_eq!(node.store.head(), head, "a refused commit changes nothing");
     // A block of another chain (wrong parent) is refused too.
     let mut other = Ledger::new(genesis("b", 2).0);
-    let out = other.apply_block(2, other.head_hash(), vec![]).unwrap();
+    let seal = other.seal(&ValidatorKey::devnet(), 2);
+    let out = other
+        .apply_block(2, other.head_hash(), seal, vec![])
+        .unwrap();
     assert!(matches!(
         node.store.commit(&out),
         Err(StoreError::NotNextBlock { .. })

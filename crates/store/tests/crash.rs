@@ -29,7 +29,9 @@
 use gradual_ledger::testkit::key;
 use gradual_ledger::{CheckedTx, Ledger, TxError, Window};
 use gradual_store::{Store, StoredBlock};
-use gradual_types::{Faucet, Genesis, Hash, Instruction, Keypair, TaskParams, Transaction};
+use gradual_types::{
+    Faucet, Genesis, Hash, Instruction, Keypair, TaskParams, Transaction, ValidatorKey,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::io::{BufRead, BufReader, Write};
@@ -66,6 +68,9 @@ fn genesis() -> Genesis {
     let keys: Vec<Keypair> = (0..KEYS).map(key).collect();
     Genesis {
         chain_id: "crash".into(),
+        // 3 s slots: the vote window is AW/3 slots (SPEC §5), so the workload's short
+        // audit windows are long enough.
+        slot_ms: 3_000,
         faucet: Some(Faucet {
             authority: keys[0].pubkey(),
             mint_max_roe: BALANCE,
@@ -137,6 +142,7 @@ fn workload(ledger: &Ledger, keys: &[Keypair], slot: u64, seed: u64) -> Vec<Tran
                                 task: *task,
                                 amount: 2_000,
                                 url: format!("http://node{node}"),
+                                owner: None,
                             },
                         ));
                     }
@@ -216,8 +222,9 @@ fn crash_child() {
             txs.insert(0, tx.clone());
         }
         let checked = CheckedTx::check_all(txs, 2);
+        let seal = ledger.seal(&ValidatorKey::devnet(), slot);
         let output = ledger
-            .apply_block(slot, head.hash, checked)
+            .apply_block(slot, head.hash, seal, checked)
             .expect("block applies");
         if let Some(tx) = resent {
             assert_eq!(

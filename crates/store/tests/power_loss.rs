@@ -11,7 +11,9 @@
 use gradual_ledger::testkit::key;
 use gradual_ledger::{CheckedTx, Ledger, Window};
 use gradual_store::{StorageBackend, Store, StoreError};
-use gradual_types::{Faucet, Genesis, Hash, Instruction, Keypair, Slot, TaskParams, Transaction};
+use gradual_types::{
+    Faucet, Genesis, Hash, Instruction, Keypair, Slot, TaskParams, Transaction, ValidatorKey,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::io;
@@ -151,6 +153,9 @@ fn genesis() -> Genesis {
     let keys: Vec<Keypair> = (0..KEYS).map(key).collect();
     Genesis {
         chain_id: "power".into(),
+        // 3 s slots: the vote window is AW/3 slots (SPEC §5), so the workload's short
+        // audit windows are long enough.
+        slot_ms: 3_000,
         faucet: Some(Faucet {
             authority: keys[0].pubkey(),
             mint_max_roe: BALANCE,
@@ -201,6 +206,7 @@ fn workload(ledger: &Ledger, keys: &[Keypair], slot: Slot) -> Vec<Transaction> {
                     task,
                     amount: 2_000,
                     url: String::new(),
+                    owner: None,
                 },
             )
         })),
@@ -260,8 +266,9 @@ fn run_until_cut(backend: &PowerBackend) -> Before {
     store.set_checkpoint_interval(CHECKPOINT_EVERY);
     for slot in 1..=BLOCKS {
         let txs = workload(&ledger, &keys, slot);
+        let seal = ledger.seal(&ValidatorKey::devnet(), slot);
         let out = ledger
-            .apply_block(slot, ledger.head_hash(), CheckedTx::check_all(txs, 1))
+            .apply_block(slot, ledger.head_hash(), seal, CheckedTx::check_all(txs, 1))
             .expect("block applies");
         assert!(
             out.receipts.iter().all(|r| r.result.is_ok()),

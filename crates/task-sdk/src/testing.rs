@@ -13,6 +13,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use gradual_rpc::dto::*;
+use gradual_types::constants::{
+    DEFAULT_ACCUSER_BPS, DEFAULT_ALLOWED_FAILED_DISTRIBUTIONS, DEFAULT_AUDIT_SAMPLE,
+    DEFAULT_COMMITTEE_SIZE, DEFAULT_FALSE_ACCUSATION_BPS, DEFAULT_MISSED_LIST_BPS,
+    DEFAULT_SLASH_BPS, DEFAULT_UNSTAKE_COOLDOWN, DEFAULT_VOTER_BPS,
+};
 use gradual_types::{Keypair, Pubkey, TaskId};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -69,14 +74,15 @@ pub fn task_dto(
             submission_window,
             audit_window,
             minimum_stake: 1,
-            allowed_failed_distributions: 3,
-            audit_sample: 5,
-            committee_size: 32,
-            slash_bps: 7000,
-            accuser_bps: 2000,
-            voter_bps: 3000,
-            false_accusation_bps: 1000,
-            unstake_cooldown: 3,
+            allowed_failed_distributions: DEFAULT_ALLOWED_FAILED_DISTRIBUTIONS,
+            audit_sample: DEFAULT_AUDIT_SAMPLE,
+            committee_size: DEFAULT_COMMITTEE_SIZE,
+            slash_bps: DEFAULT_SLASH_BPS,
+            accuser_bps: DEFAULT_ACCUSER_BPS,
+            voter_bps: DEFAULT_VOTER_BPS,
+            false_accusation_bps: DEFAULT_FALSE_ACCUSATION_BPS,
+            unstake_cooldown: DEFAULT_UNSTAKE_COOLDOWN,
+            missed_list_bps: DEFAULT_MISSED_LIST_BPS,
         },
         pending_params: None,
         starting_slot,
@@ -86,6 +92,7 @@ pub fn task_dto(
         closed: false,
         open_rounds: 0,
         paid_total: 0,
+        terms_log: vec![],
         slot: starting_slot,
         current_round: 0,
         open_windows: vec![],
@@ -105,6 +112,13 @@ pub fn block(slot: u64, txs: &[(&str, &str, &str)]) -> BlockDto {
         height: slot,
         hash: hash.to_base58(),
         parent_hash: gradual_types::Hash::ZERO.to_base58(),
+        producer: gradual_types::ValidatorKey::devnet().info().id.to_base58(),
+        randomness: gradual_types::Hash::domain("test-randomness", &[&slot.to_le_bytes()])
+            .to_base58(),
+        vrf_proof: VrfProofDto {
+            preout: gradual_types::Hash::ZERO.to_base58(),
+            proof: String::new(),
+        },
         tx_root: gradual_types::Hash::ZERO.to_base58(),
         state_root: gradual_types::Hash::ZERO.to_base58(),
         tx_count: txs.len() as u32,
@@ -117,6 +131,7 @@ pub fn block(slot: u64, txs: &[(&str, &str, &str)]) -> BlockDto {
                     recent_slot: slot,
                     fee: 0,
                     err: None,
+                    details: None,
                 })
                 .collect(),
         ),

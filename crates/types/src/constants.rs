@@ -3,6 +3,10 @@
 //! Limits are enforced when bytes are decoded, so nothing larger ever reaches the ledger.
 //! Defaults are the SPEC's; genesis-level defaults live in [`crate::Genesis::default`].
 
+/// Version of the protocol rules this build implements (SPEC §1 *Versions*). Genesis names it;
+/// a store or block of another version is refused.
+pub const PROTOCOL_VERSION: u32 = 2;
+
 /// ROE per KOII (SPEC §1: 1 KOII = 1,000,000,000 ROE).
 pub const ROE_PER_KOII: u64 = 1_000_000_000;
 /// Basis points in 100 % (SPEC §1).
@@ -33,10 +37,14 @@ pub const DISTRIBUTION_ENTRIES_PER_CHUNK_MAX: usize = 1_500;
 /// Chunks one distribution list may have: with the per-chunk limit this allows 1.5 M entries.
 pub const DISTRIBUTION_CHUNKS_MAX: u32 = 1_000;
 
-/// Committee seats a task may ask for (SPEC §5 `committee_size`).
-pub const COMMITTEE_SIZE_MAX: u16 = 1_024;
-/// Peers a node samples per round (SPEC §5 `audit_sample`).
-pub const AUDIT_SAMPLE_MAX: u16 = 1_024;
+/// Committee seats a task may ask for (SPEC §2 `committee_size` ≤ 256).
+pub const COMMITTEE_SIZE_MAX: u16 = 256;
+/// Peers a node samples per round (SPEC §2 `audit_sample` ≤ 16).
+pub const AUDIT_SAMPLE_MAX: u16 = 16;
+/// Validators a validator set may name.
+pub const VALIDATORS_MAX: usize = 64;
+/// Wall time a committee has at least to vote (SPEC §5 *Vote window*: `V ≥ 3 s` of slots).
+pub const VOTE_WINDOW_MS_MIN: u64 = 3_000;
 /// Retries of a failed distribution (SPEC §6 `allowed_failed_distributions`).
 pub const ALLOWED_FAILED_DISTRIBUTIONS_MAX: u16 = 16;
 /// Rounds of unstake cooldown a task may ask for (SPEC §7).
@@ -46,17 +54,45 @@ pub const ROUND_TIME_MAX: u64 = 1 << 32;
 
 /// SPEC §2 task defaults.
 pub const DEFAULT_ALLOWED_FAILED_DISTRIBUTIONS: u16 = 3;
-pub const DEFAULT_AUDIT_SAMPLE: u16 = 5;
-pub const DEFAULT_COMMITTEE_SIZE: u16 = 32;
+pub const DEFAULT_AUDIT_SAMPLE: u16 = 8;
+pub const DEFAULT_COMMITTEE_SIZE: u16 = 64;
 pub const DEFAULT_SLASH_BPS: u16 = 7_000;
 pub const DEFAULT_ACCUSER_BPS: u16 = 2_000;
 pub const DEFAULT_VOTER_BPS: u16 = 3_000;
 pub const DEFAULT_FALSE_ACCUSATION_BPS: u16 = 1_000;
 pub const DEFAULT_UNSTAKE_COOLDOWN: u64 = 3;
+/// SPEC §6 [v2]: share of stake slashed from a selected candidate that submits no list.
+pub const DEFAULT_MISSED_LIST_BPS: u16 = 100;
+/// SPEC §7 [v2]: the cooldown covers every verdict that can still touch a stake.
+pub const UNSTAKE_COOLDOWN_MIN: u64 = 1;
 
 /// Rounds kept after a round can no longer change: SPEC §2 allows pruning data older than
 /// `allowed_failed_distributions + 3` rounds.
 pub const PRUNE_MARGIN_ROUNDS: u64 = 3;
+
+/// Slots of a task's audit window left for the committee to vote (SPEC §5 *Vote window*):
+/// `V = max(⌈3000 ms / slot_ms⌉, AW / 3)`. Raises are accepted only in the first `AW − V`
+/// slots of the window, and a task needs `AW ≥ 2·V`.
+pub const fn vote_window_slots(slot_ms: u64, audit_window: u64) -> u64 {
+    let slot_ms = if slot_ms == 0 { 1 } else { slot_ms };
+    let by_time = VOTE_WINDOW_MS_MIN.div_ceil(slot_ms);
+    let by_share = audit_window / 3;
+    if by_time > by_share {
+        by_time
+    } else {
+        by_share
+    }
+}
+
+/// The last slot at which an audit may be raised in a proof audit window that opens at
+/// `opens` (SPEC §5 *Vote window*): `opens + AW − V − 1`, leaving the committee `V` slots.
+/// The ledger enforces it; nodes use it to stop raising in time.
+pub const fn raise_last_slot(opens: u64, audit_window: u64, slot_ms: u64) -> u64 {
+    let v = vote_window_slots(slot_ms, audit_window);
+    opens
+        .saturating_add(audit_window.saturating_sub(v))
+        .saturating_sub(1)
+}
 
 /// Size of one distribution entry on the wire: a 32-byte key and a u64 reward.
 pub const DISTRIBUTION_ENTRY_BYTES: usize = 40;
@@ -75,3 +111,7 @@ const _: () = assert!(
 );
 const _: () = assert!((DEFAULT_ACCUSER_BPS as u64) + (DEFAULT_VOTER_BPS as u64) <= BPS_DENOMINATOR);
 const _: () = assert!((DEFAULT_SLASH_BPS as u64) <= BPS_DENOMINATOR);
+const _: () = assert!(DEFAULT_AUDIT_SAMPLE <= AUDIT_SAMPLE_MAX);
+const _: () = assert!(DEFAULT_COMMITTEE_SIZE <= COMMITTEE_SIZE_MAX);
+const _: () = assert!(DEFAULT_UNSTAKE_COOLDOWN >= UNSTAKE_COOLDOWN_MIN);
+const _: () = assert!((DEFAULT_MISSED_LIST_BPS as u64) <= BPS_DENOMINATOR);

@@ -2,6 +2,7 @@
 
 use crate::hash::{tags, Hash};
 use crate::keys::Pubkey;
+use crate::vrf::{ValidatorInfo, ValidatorKey};
 use borsh::{BorshDeserialize, BorshSerialize};
 
 /// Devnet faucet: an authority whose `FaucetMint` transactions create ROE.
@@ -14,6 +15,9 @@ pub struct Faucet {
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Genesis {
+    /// Protocol version of the rules this chain runs (SPEC §1 *Versions*); a store or block of
+    /// another version is refused, never misread.
+    pub protocol_version: u32,
     pub chain_id: String,
     /// Slot duration for the validator's clock; the ledger itself never reads time.
     pub slot_ms: u64,
@@ -24,17 +28,24 @@ pub struct Genesis {
     pub faucet: Option<Faucet>,
     /// Initial balances.
     pub accounts: Vec<(Pubkey, u64)>,
+    /// The first validator set (SPEC §1: block producers' keys are ledger state).
+    pub validators: Vec<ValidatorInfo>,
+    /// Who may change the validator set (`SetValidators`); `None` fixes it for good.
+    pub admin: Option<Pubkey>,
 }
 
 impl Default for Genesis {
     fn default() -> Self {
         Genesis {
+            protocol_version: crate::constants::PROTOCOL_VERSION,
             chain_id: "gradual-devnet".into(),
             slot_ms: 400,
             fee_roe: 0,
             tx_max_age_slots: 600,
             faucet: None,
             accounts: Vec::new(),
+            validators: vec![ValidatorKey::devnet().info()],
+            admin: None,
         }
     }
 }
@@ -55,6 +66,12 @@ pub enum GenesisError {
     SupplyOverflow,
     #[error("faucet mint_max_roe must be at least 1, got 0")]
     FaucetMax,
+    #[error("protocol_version is {got}, this build runs version {expected}")]
+    ProtocolVersion { got: u32, expected: u32 },
+    #[error("the validator set must name 1 to {max} validators, got {got}")]
+    Validators { got: usize, max: usize },
+    #[error("validator {0} is named twice")]
+    DuplicateValidator(Pubkey),
 }
 
 impl Genesis {
@@ -73,6 +90,13 @@ impl Genesis {
         if self.tx_max_age_slots == 0 {
             return Err(GenesisError::TxMaxAge);
         }
+        if self.protocol_version != crate::constants::PROTOCOL_VERSION {
+            return Err(GenesisError::ProtocolVersion {
+                got: self.protocol_version,
+                expected: crate::constants::PROTOCOL_VERSION,
+            });
+        }
+        validate_validator_set(&self.validators)?;
         if self.faucet.as_ref().is_some_and(|f| f.mint_max_roe == 0) {
             return Err(GenesisError::FaucetMax);
         }
@@ -86,6 +110,23 @@ impl Genesis {
     pub fn hash(&self) -> Hash {
         Hash::domain(tags::GENESIS, &[&borsh::to_vec(self).expect("vec write")])
     }
+}
+
+/// A validator set must be non-empty, bounded and name each key once.
+pub fn validate_validator_set(set: &[ValidatorInfo]) -> Result<(), GenesisError> {
+    let max = crate::constants::VALIDATORS_MAX;
+    if set.is_empty() || set.len() > max {
+        return Err(GenesisError::Validators {
+            got: set.len(),
+            max,
+        });
+    }
+    let mut ids: Vec<Pubkey> = set.iter().map(|v| v.id).collect();
+    ids.sort_unstable();
+    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+        return Err(GenesisError::DuplicateValidator(w[0]));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

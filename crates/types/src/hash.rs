@@ -55,13 +55,13 @@ pub mod tags {
     pub const TX: &str = "gradual/tx/v1";
     pub const TASK_ID: &str = "gradual/task-id/v1";
     pub const GENESIS: &str = "gradual/genesis/v1";
-    pub const BLOCK: &str = "gradual/block/v1";
+    pub const BLOCK: &str = "gradual/block/v2";
     pub const TX_ROOT: &str = "gradual/tx-root/v1";
     pub const STATE_ROOT: &str = "gradual/state-root/v1";
     pub const STATE_ENTRY: &str = "gradual/state-entry/v1";
-    pub const AUDIT_SEED: &str = "gradual/audit-seed/v1";
-    pub const DISTRIBUTION_SEED: &str = "gradual/distribution-seed/v1";
+    pub const AUDIT_SEED: &str = "gradual/audit-seed/v2";
+    pub const DISTRIBUTION_SEED: &str = "gradual/distribution-seed/v2";
     pub const COMMITTEE_SEAT: &str = "gradual/committee-seat/v1";
-    pub const CANDIDATE_RANK: &str = "gradual/candidate-rank/v1";
+    pub const CANDIDATE_RANK: &str = "gradual/candidate-rank/v2";
     pub const DISTRIBUTION_LIST: &str = "gradual/distribution-list/v1";
 }

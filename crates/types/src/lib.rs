@@ -12,15 +12,19 @@ pub mod genesis;
 pub mod hash;
 pub mod keys;
 pub mod tx;
+pub mod url;
+pub mod vrf;
 
 pub use amount::{format_koii, parse_koii, AmountError};
-pub use genesis::{Faucet, Genesis, GenesisError};
+pub use genesis::{validate_validator_set, Faucet, Genesis, GenesisError};
 pub use hash::Hash;
 pub use keys::{Keypair, KeypairError, ParseKeyError, Pubkey, Signature};
 pub use tx::{
     task_id, DecodeError, Executable, Instruction, Message, ParamError, TaskId, TaskParams,
     Transaction, Verdict, TX_VERSION,
 };
+pub use url::{validate_node_url, UrlError};
+pub use vrf::{ValidatorInfo, ValidatorKey, VrfInput, VrfProof, VrfPublicKey};
 
 /// A ledger slot number (SPEC §1).
 pub type Slot = u64;

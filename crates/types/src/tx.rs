@@ -13,7 +13,7 @@ use crate::keys::{Keypair, Pubkey, Signature};
 use borsh::{BorshDeserialize, BorshSerialize};
 
 /// Current transaction format version.
-pub const TX_VERSION: u8 = 1;
+pub const TX_VERSION: u8 = 2;
 
 /// A task's identity: `blake3(creator ‖ nonce)` under the task-id tag.
 pub type TaskId = Hash;
@@ -64,6 +64,8 @@ pub struct TaskParams {
     pub voter_bps: u16,
     pub false_accusation_bps: u16,
     pub unstake_cooldown: u64,
+    /// [v2] Share of stake slashed from a selected candidate that submits no list (SPEC §6).
+    pub missed_list_bps: u16,
 }
 
 impl Default for TaskParams {
@@ -86,6 +88,7 @@ impl Default for TaskParams {
             voter_bps: DEFAULT_VOTER_BPS,
             false_accusation_bps: DEFAULT_FALSE_ACCUSATION_BPS,
             unstake_cooldown: DEFAULT_UNSTAKE_COOLDOWN,
+            missed_list_bps: DEFAULT_MISSED_LIST_BPS,
         }
     }
 }
@@ -107,6 +110,13 @@ pub enum ParamError {
     WindowsExceedRound { sw: u64, aw: u64, rt: u64 },
     #[error("accuser_bps ({accuser}) + voter_bps ({voter}) must not exceed 10000")]
     SharesExceed100 { accuser: u16, voter: u16 },
+    #[error("audit_window ({aw} slots) must be at least twice the vote window ({v} slots at {slot_ms} ms per slot: committees need at least 3 s to vote); make audit_window at least {min}")]
+    AuditWindowTooShort {
+        aw: u64,
+        v: u64,
+        slot_ms: u64,
+        min: u64,
+    },
 }
 
 fn too_long(field: &str, got: usize, max: usize) -> Result<(), ParamError> {
@@ -194,6 +204,7 @@ impl TaskParams {
             ("accuser_bps", self.accuser_bps),
             ("voter_bps", self.voter_bps),
             ("false_accusation_bps", self.false_accusation_bps),
+            ("missed_list_bps", self.missed_list_bps),
         ] {
             in_range(field, v.into(), 0, BPS_DENOMINATOR)?;
         }
@@ -206,9 +217,27 @@ impl TaskParams {
         in_range(
             "unstake_cooldown",
             self.unstake_cooldown,
-            0,
+            UNSTAKE_COOLDOWN_MIN,
             UNSTAKE_COOLDOWN_MAX,
         )?;
+        Ok(())
+    }
+
+    /// The rules that depend on the chain's slot length (SPEC §5 *Vote window*): `AW ≥ 2·V`.
+    /// Checked with [`TaskParams::validate`] by the ledger at `CreateTask` and `UpdateTask`.
+    pub fn validate_for_chain(&self, slot_ms: u64) -> Result<(), ParamError> {
+        self.validate()?;
+        let v = vote_window_slots(slot_ms, self.audit_window);
+        if self.audit_window < 2 * v {
+            // The smallest AW with AW ≥ 2·max(⌈3000/slot_ms⌉, AW/3) is 2·⌈3000/slot_ms⌉.
+            let min = 2 * VOTE_WINDOW_MS_MIN.div_ceil(slot_ms.max(1));
+            return Err(ParamError::AuditWindowTooShort {
+                aw: self.audit_window,
+                v,
+                slot_ms,
+                min,
+            });
+        }
         Ok(())
     }
 
@@ -259,10 +288,31 @@ pub enum Instruction {
     CloseTask {
         task: TaskId,
     },
+    /// Stake ROE on a task. The first stake must reach `minimum_stake` (SPEC §7 [v2]); a
+    /// non-empty `url` replaces the one peers use; `owner` (first stake only, default the
+    /// signer) receives withdrawals and claims.
     Stake {
         task: TaskId,
         amount: u64,
         url: String,
+        owner: Option<Pubkey>,
+    },
+    /// [v2] Change the URL peers use, without touching the stake.
+    SetNodeUrl {
+        task: TaskId,
+        url: String,
+    },
+    /// [v2] The stake's owner (withdraw authority) hands it to another owner.
+    SetStakeOwner {
+        task: TaskId,
+        node: Pubkey,
+        owner: Pubkey,
+    },
+    /// [v2] The genesis admin replaces the validator set from slot `from_slot` (later than
+    /// the block that carries this).
+    SetValidators {
+        validators: Vec<crate::vrf::ValidatorInfo>,
+        from_slot: u64,
     },
     Unstake {
         task: TaskId,
@@ -325,6 +375,9 @@ impl Instruction {
             Instruction::SetActive { .. } => "SetActive",
             Instruction::CloseTask { .. } => "CloseTask",
             Instruction::Stake { .. } => "Stake",
+            Instruction::SetNodeUrl { .. } => "SetNodeUrl",
+            Instruction::SetStakeOwner { .. } => "SetStakeOwner",
+            Instruction::SetValidators { .. } => "SetValidators",
             Instruction::Unstake { .. } => "Unstake",
             Instruction::Withdraw { .. } => "Withdraw",
             Instruction::Claim { .. } => "Claim",
@@ -350,7 +403,13 @@ impl Instruction {
             Instruction::CreateTask { params, .. } | Instruction::UpdateTask { params, .. } => {
                 params.validate().map_err(DecodeError::BadParams)
             }
-            Instruction::Stake { url, .. } => limit("url", url.len(), URL_BYTES_MAX),
+            Instruction::Stake { url, .. } | Instruction::SetNodeUrl { url, .. } => {
+                crate::url::validate_node_url(url).map_err(DecodeError::BadUrl)
+            }
+            Instruction::SetValidators { validators, .. } => {
+                crate::genesis::validate_validator_set(validators)
+                    .map_err(|e| DecodeError::BadValidators(e.to_string()))
+            }
             Instruction::SubmitProof { value, .. } => {
                 limit("proof value", value.len(), PROOF_BYTES_MAX)
             }
@@ -428,6 +487,10 @@ pub enum DecodeError {
     Empty { field: &'static str },
     #[error("task parameters: {0}")]
     BadParams(ParamError),
+    #[error("node url: {0}")]
+    BadUrl(crate::url::UrlError),
+    #[error("validator set: {0}")]
+    BadValidators(String),
 }
 
 impl Transaction {
@@ -641,6 +704,53 @@ mod tests {
             ..ok
         };
         assert!(matches!(p.validate(), Err(ParamError::OutOfRange { .. })));
+    }
+
+    /// SPEC §5 *Vote window*: `V = max(⌈3000 / slot_ms⌉, AW / 3)` and `AW ≥ 2·V`.
+    #[test]
+    fn audit_window_leaves_committees_time_to_vote() {
+        assert_eq!(vote_window_slots(400, 15), 8);
+        assert_eq!(vote_window_slots(400, 60), 20);
+        assert_eq!(vote_window_slots(3000, 6), 2);
+        assert_eq!(vote_window_slots(7000, 2), 1);
+        let p = |aw: u64| TaskParams {
+            round_time: 600,
+            submission_window: 10,
+            audit_window: aw,
+            ..TaskParams::default()
+        };
+        assert_eq!(
+            p(15).validate_for_chain(400),
+            Err(ParamError::AuditWindowTooShort {
+                aw: 15,
+                v: 8,
+                slot_ms: 400,
+                min: 16
+            })
+        );
+        assert_eq!(p(16).validate_for_chain(400), Ok(()));
+        assert_eq!(
+            p(59).validate_for_chain(100).unwrap_err(),
+            ParamError::AuditWindowTooShort {
+                aw: 59,
+                v: 30,
+                slot_ms: 100,
+                min: 60
+            }
+        );
+        assert_eq!(p(60).validate_for_chain(100), Ok(()));
+        assert!(
+            p(1).validate_for_chain(3000).is_err(),
+            "V is at least 1 slot"
+        );
+        let p0 = TaskParams {
+            unstake_cooldown: 0,
+            ..TaskParams::default()
+        };
+        assert!(
+            matches!(p0.validate(), Err(ParamError::OutOfRange { .. })),
+            "SPEC §7 [v2]: cooldown at least 1 round"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Validator configuration, and the genesis file a new chain can start from.
 
-use gradual_types::constants::CHAIN_ID_BYTES_MAX;
-use gradual_types::{Faucet, Genesis, Keypair, Pubkey};
+use gradual_types::constants::PROTOCOL_VERSION;
+use gradual_types::{
+    Faucet, Genesis, GenesisError, Keypair, Pubkey, ValidatorInfo, ValidatorKey, VrfPublicKey,
+};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,8 +19,14 @@ pub struct ValidatorConfig {
     pub data_dir: PathBuf,
     /// Where JSON-RPC, artifacts and metrics are served (`127.0.0.1:0` picks a free port).
     pub rpc_bind: SocketAddr,
-    /// Used only when `data_dir` holds no chain yet.
+    /// Used only when `data_dir` holds no chain yet. An empty `validators` list names this
+    /// validator's identity as the chain's validator set.
     pub genesis: Genesis,
+    /// The key this validator signs blocks with (and derives its VRF key from). `None`:
+    /// `<data_dir>/validator-identity.json`; when that is missing and a new chain is created
+    /// with an empty validator list, a fresh key is generated and saved there. A chain whose
+    /// only validator is the public devnet key (`Genesis::default()`) runs with that key.
+    pub identity: Option<Keypair>,
     /// Devnet faucet key; must be the genesis faucet authority. Enables `requestAirdrop`.
     pub faucet_keypair: Option<Keypair>,
     /// Transactions waiting for a block, at most.
@@ -42,6 +50,7 @@ impl ValidatorConfig {
             data_dir,
             rpc_bind,
             genesis,
+            identity: None,
             faucet_keypair: None,
             mempool_max_txs: 20_000,
             block_max_txs: 5_000,
@@ -59,30 +68,54 @@ impl ValidatorConfig {
 pub enum ConfigError {
     #[error("genesis file: {0}")]
     Parse(String),
-    #[error("chain_id must be 1 to {max} bytes, got {got}")]
-    ChainId { got: usize, max: usize },
     #[error("slot_ms is {got}, it must be between {min} and {max}")]
     SlotMs { got: u64, min: u64, max: u64 },
-    #[error("tx_max_age_slots must be at least 1")]
-    TxMaxAge,
+    #[error("protocol_version is {got}, this build runs version {expected}; a genesis file may leave it out")]
+    ProtocolVersion { got: u32, expected: u32 },
+    /// A rule of `Genesis::validate` (the one place genesis rules live).
+    #[error("{0}")]
+    Genesis(#[from] GenesisError),
     #[error("{field}: {reason}")]
     Key { field: String, reason: String },
-    #[error("genesis balances add up to more than the ROE supply (u64)")]
-    SupplyOverflow,
     #[error("faucet keypair is {got}, but this chain's faucet authority is {expected}; use the matching key or no faucet key")]
     FaucetMismatch { got: Pubkey, expected: String },
     #[error("a faucet keypair was given but this chain has no faucet (its genesis has none)")]
     NoFaucetInGenesis,
+    #[error("validator identity file '{path}': {reason}")]
+    IdentityFile { path: String, reason: String },
+    #[error("this validator has no identity key: '{path}' is missing and the chain's validator set ({set}) does not name a key it may generate; pass --identity <key file> of a listed validator")]
+    NoIdentity { path: String, set: String },
+    #[error("this validator's identity {id} is not in the chain's validator set for slot {slot} ({set}); start it with --identity <key file> of a listed validator")]
+    NotAValidator { id: Pubkey, slot: u64, set: String },
+    #[error("this validator's identity {id} is in the validator set with VRF key {named}, but its key derives VRF key {derived}; the set names another key for this id")]
+    VrfKeyMismatch {
+        id: Pubkey,
+        named: VrfPublicKey,
+        derived: VrfPublicKey,
+    },
 }
 
-/// Check a genesis before a chain is created from it (the ledger panics on a broken one).
-pub fn validate_genesis(g: &Genesis) -> Result<(), ConfigError> {
-    if g.chain_id.is_empty() || g.chain_id.len() > CHAIN_ID_BYTES_MAX {
-        return Err(ConfigError::ChainId {
-            got: g.chain_id.len(),
-            max: CHAIN_ID_BYTES_MAX,
-        });
+/// A validator set as error messages show it: `id (vrf key), ...`.
+pub fn describe_set(set: &[ValidatorInfo]) -> String {
+    if set.is_empty() {
+        return "empty".into();
     }
+    set.iter()
+        .map(|v| format!("{} (vrf {})", v.id, v.vrf_key))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The validator's identity as a validator set names it.
+pub fn validator_info(identity: &Keypair) -> ValidatorInfo {
+    ValidatorKey::from_keypair(identity.clone()).info()
+}
+
+/// Check a genesis before a chain is created from it (the ledger panics on a broken one):
+/// the validator's own limits (the slot clock range), then every rule of
+/// [`Genesis::validate`]. An empty `validators` list passes: it stands for the starting
+/// validator's identity, which [`crate::start`] fills in before creating the chain.
+pub fn validate_genesis(g: &Genesis) -> Result<(), ConfigError> {
     if !(SLOT_MS_MIN..=SLOT_MS_MAX).contains(&g.slot_ms) {
         return Err(ConfigError::SlotMs {
             got: g.slot_ms,
@@ -90,14 +123,21 @@ pub fn validate_genesis(g: &Genesis) -> Result<(), ConfigError> {
             max: SLOT_MS_MAX,
         });
     }
-    if g.tx_max_age_slots == 0 {
-        return Err(ConfigError::TxMaxAge);
+    if g.protocol_version != PROTOCOL_VERSION {
+        return Err(ConfigError::ProtocolVersion {
+            got: g.protocol_version,
+            expected: PROTOCOL_VERSION,
+        });
     }
-    g.accounts
-        .iter()
-        .try_fold(0u64, |acc, (_, b)| acc.checked_add(*b))
-        .ok_or(ConfigError::SupplyOverflow)?;
-    Ok(())
+    if g.validators.is_empty() {
+        // Check everything else with a stand-in for the identity named at start.
+        let named = Genesis {
+            validators: vec![ValidatorKey::devnet().info()],
+            ..g.clone()
+        };
+        return Ok(named.validate()?);
+    }
+    Ok(g.validate()?)
 }
 
 #[derive(Deserialize)]
@@ -114,11 +154,23 @@ struct AccountFile {
     balance_roe: u64,
 }
 
-/// `genesis.json`: every field but `chain_id` is optional and defaults as in
-/// `Genesis::default()`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidatorFile {
+    /// ed25519 identity, base58.
+    id: String,
+    /// VRF public key, base58 (32 bytes).
+    vrf_key: String,
+}
+
+/// `genesis.json`: every field but `chain_id` is optional. `protocol_version` defaults to
+/// this build's (another one is refused); `validators` (`[{id, vrf_key}]`, base58) defaults
+/// to the starting validator's identity; `admin` (base58) to none, which fixes the set;
+/// the rest as in `Genesis::default()`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GenesisFile {
+    protocol_version: Option<u32>,
     chain_id: String,
     slot_ms: Option<u64>,
     fee_roe: Option<u64>,
@@ -126,6 +178,9 @@ struct GenesisFile {
     faucet: Option<FaucetFile>,
     #[serde(default)]
     accounts: Vec<AccountFile>,
+    #[serde(default)]
+    validators: Vec<ValidatorFile>,
+    admin: Option<String>,
 }
 
 fn key(field: String, s: &str) -> Result<Pubkey, ConfigError> {
@@ -136,7 +191,22 @@ fn key(field: String, s: &str) -> Result<Pubkey, ConfigError> {
         })
 }
 
-/// Parse a genesis file (JSON) and check it.
+fn vrf_key(field: String, s: &str) -> Result<VrfPublicKey, ConfigError> {
+    let bad = |reason: String| ConfigError::Key {
+        field: field.clone(),
+        reason,
+    };
+    let bytes = bs58::decode(s)
+        .into_vec()
+        .map_err(|e| bad(format!("not base58: {e}")))?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| bad(format!("a VRF key is 32 bytes, got {}", b.len())))?;
+    Ok(VrfPublicKey(bytes))
+}
+
+/// Parse a genesis file (JSON) and check it. A file without `validators` gives an empty
+/// list: the starting validator's identity (see [`ValidatorConfig::genesis`]).
 pub fn parse_genesis_json(text: &str) -> Result<Genesis, ConfigError> {
     let f: GenesisFile =
         serde_json::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
@@ -155,13 +225,27 @@ pub fn parse_genesis_json(text: &str) -> Result<Genesis, ConfigError> {
             a.balance_roe,
         ));
     }
+    let mut validators = Vec::with_capacity(f.validators.len());
+    for (i, v) in f.validators.iter().enumerate() {
+        validators.push(ValidatorInfo {
+            id: key(format!("validators[{i}].id"), &v.id)?,
+            vrf_key: vrf_key(format!("validators[{i}].vrf_key"), &v.vrf_key)?,
+        });
+    }
+    let admin = match &f.admin {
+        Some(a) => Some(key("admin".into(), a)?),
+        None => None,
+    };
     let g = Genesis {
+        protocol_version: f.protocol_version.unwrap_or(PROTOCOL_VERSION),
         chain_id: f.chain_id,
         slot_ms: f.slot_ms.unwrap_or(d.slot_ms),
         fee_roe: f.fee_roe.unwrap_or(d.fee_roe),
         tx_max_age_slots: f.tx_max_age_slots.unwrap_or(d.tx_max_age_slots),
         faucet,
         accounts,
+        validators,
+        admin,
     };
     validate_genesis(&g)?;
     Ok(g)
@@ -205,6 +289,87 @@ mod tests {
             r#"{{"chain_id":"x","accounts":[{{"pubkey":"{0}","balance_roe":18446744073709551615}},{{"pubkey":"{0}","balance_roe":1}}]}}"#,
             kp.pubkey()
         );
-        assert_eq!(parse_genesis_json(&over), Err(ConfigError::SupplyOverflow));
+        assert_eq!(
+            parse_genesis_json(&over),
+            Err(ConfigError::Genesis(GenesisError::SupplyOverflow))
+        );
+        // Rules of Genesis::validate come from there.
+        assert_eq!(
+            parse_genesis_json(r#"{"chain_id":""}"#),
+            Err(ConfigError::Genesis(GenesisError::ChainId {
+                got: 0,
+                max: gradual_types::constants::CHAIN_ID_BYTES_MAX
+            }))
+        );
+    }
+
+    #[test]
+    fn genesis_file_versions_validators_and_admin() {
+        // Defaults: this build's version, no validators named (the starting validator's
+        // identity is), no admin.
+        let g = parse_genesis_json(r#"{"chain_id":"dev"}"#).unwrap();
+        assert_eq!(g.protocol_version, PROTOCOL_VERSION);
+        assert!(g.validators.is_empty());
+        assert_eq!(g.admin, None);
+        let same = format!(r#"{{"chain_id":"dev","protocol_version":{PROTOCOL_VERSION}}}"#);
+        assert_eq!(parse_genesis_json(&same).unwrap(), g);
+        let err = parse_genesis_json(r#"{"chain_id":"dev","protocol_version":1}"#).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::ProtocolVersion {
+                got: 1,
+                expected: PROTOCOL_VERSION
+            }
+        );
+        assert!(
+            err.to_string().contains("this build runs version 2"),
+            "{err}"
+        );
+
+        let a = ValidatorKey::from_seed([1; 32]);
+        let b = ValidatorKey::from_seed([2; 32]);
+        let admin = Keypair::from_seed([3; 32]).pubkey();
+        let text = format!(
+            r#"{{"chain_id":"dev","admin":"{admin}","validators":[
+                {{"id":"{}","vrf_key":"{}"}},{{"id":"{}","vrf_key":"{}"}}]}}"#,
+            a.id(),
+            a.vrf_public(),
+            b.id(),
+            b.vrf_public()
+        );
+        let g = parse_genesis_json(&text).unwrap();
+        assert_eq!(g.validators, vec![a.info(), b.info()]);
+        assert_eq!(g.admin, Some(admin));
+        assert!(g.validate().is_ok());
+
+        // A key named twice: Genesis::validate's rule.
+        let twice = format!(
+            r#"{{"chain_id":"dev","validators":[{{"id":"{0}","vrf_key":"{1}"}},{{"id":"{0}","vrf_key":"{1}"}}]}}"#,
+            a.id(),
+            a.vrf_public()
+        );
+        assert_eq!(
+            parse_genesis_json(&twice),
+            Err(ConfigError::Genesis(GenesisError::DuplicateValidator(
+                a.id()
+            )))
+        );
+        // Bad keys name their field.
+        let short = format!(
+            r#"{{"chain_id":"dev","validators":[{{"id":"{}","vrf_key":"abc"}}]}}"#,
+            a.id()
+        );
+        assert!(matches!(
+            parse_genesis_json(&short),
+            Err(ConfigError::Key { field, reason }) if field == "validators[0].vrf_key" && reason.contains("32 bytes")
+        ));
+        assert!(matches!(
+            parse_genesis_json(r#"{"chain_id":"dev","admin":"0OIl"}"#),
+            Err(ConfigError::Key { field, .. }) if field == "admin"
+        ));
+        assert!(matches!(
+            parse_genesis_json(r#"{"chain_id":"dev","validators":[{"id":"x"}]}"#),
+            Err(ConfigError::Parse(m)) if m.contains("vrf_key")
+        ));
     }
 }

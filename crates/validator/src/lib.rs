@@ -1,5 +1,6 @@
 //! The gradual validator: the I/O shell around the sans-IO ledger. It runs the slot clock,
-//! keeps a bounded mempool, produces and commits one block per slot, and serves JSON-RPC,
+//! keeps a bounded mempool, produces and commits one block per slot (sealed with its
+//! identity key: producer and VRF randomness, see [`identity`]), and serves JSON-RPC,
 //! the artifact store and metrics over HTTP.
 //!
 //! It does **not** decide anything the ledger decides (every rule lives in
@@ -10,9 +11,9 @@
 //! ```text
 //!  HTTP clients ──POST / (JSON-RPC)──▶ door checks ──▶ Mempool (bounded)
 //!       │  ▲                      (decode, limits,          │ take ≤ block_max_txs
-//!       │  │                       signature, replay)        ▼
+//!       │  │                  signature, fee, replay)        ▼
 //!       │  │ reads (RwLock)               producer thread, every slot:
-//!       │  └──────────── Ledger ◀──write── check_all(2) → apply_block → Store::commit
+//!       │  └──────────── Ledger ◀──write── check_all(2) → seal → apply_block → Store::commit
 //!       │                                                               │
 //!       ├─ GET/PUT /artifacts/<digest>  (files in <data>/artifacts)     ▼
 //!       ├─ GET /metrics                                      head (watch) → waitForSlot
@@ -22,6 +23,7 @@
 pub mod clock;
 pub mod config;
 mod http;
+pub mod identity;
 pub mod mempool;
 mod metrics;
 mod params;
@@ -30,6 +32,7 @@ mod rpc;
 mod shared;
 
 pub use config::{parse_genesis_json, validate_genesis, ConfigError, ValidatorConfig};
+pub use identity::IDENTITY_FILE;
 pub use producer::ProducerError;
 
 use crate::clock::SlotClock;
@@ -151,12 +154,41 @@ pub async fn start(config: ValidatorConfig) -> Result<RunningValidator, Validato
     std::fs::create_dir_all(&artifacts_dir)
         .map_err(io("cannot create artifact directory", &artifacts_dir))?;
     let store_path = dir.join(STORE_FILE);
-    let (store, ledger) = if store_path.exists() {
-        Store::open(&store_path)?
+    // The identity must be in the validator set of the next block; checked before a new
+    // chain is created, so a refused start leaves no store behind.
+    let (store, ledger, identity, identity_source) = if store_path.exists() {
+        let (store, ledger) = Store::open(&store_path)?;
+        let next = ledger.slot() + 1;
+        let set = ledger.validators_at(next);
+        let (identity, source) = identity::resolve(config.identity.as_ref(), dir, false, set)?;
+        identity::check_member(&identity, set, next)?;
+        (store, ledger, identity, source)
     } else {
+        // Check the genesis before a key is generated for it.
         validate_genesis(&config.genesis)?;
-        Store::create(&store_path, &config.genesis)?
+        let (identity, source) = identity::resolve(
+            config.identity.as_ref(),
+            dir,
+            true,
+            &config.genesis.validators,
+        )?;
+        let mut genesis = config.genesis.clone();
+        if genesis.validators.is_empty() {
+            // A genesis that names no validators names this one.
+            genesis.validators = vec![identity.info()];
+            validate_genesis(&genesis)?;
+        }
+        identity::check_member(&identity, &genesis.validators, 1)?;
+        let (store, ledger) = Store::create(&store_path, &genesis)?;
+        (store, ledger, identity, source)
     };
+    if identity_source == identity::IdentitySource::Devnet {
+        tracing::warn!(
+            id = %identity.id(),
+            "this chain's validator is the public devnet key: anyone can predict its block \
+             randomness; use it for tests and throwaway devnets only"
+        );
+    }
     let genesis = store.genesis().clone();
     match (&config.faucet_keypair, &genesis.faucet) {
         (Some(kp), Some(f)) if kp.pubkey() != f.authority => {
@@ -202,6 +234,7 @@ pub async fn start(config: ValidatorConfig) -> Result<RunningValidator, Validato
         mempool: Mutex::new(Mempool::new(config.mempool_max_txs.max(1))),
         head: head_tx,
         genesis: genesis.clone(),
+        identity: identity.clone(),
         faucet: config.faucet_keypair.clone(),
         block_max_txs: config.block_max_txs.max(1),
         body_max_bytes: config.body_max_bytes,
@@ -242,6 +275,10 @@ pub async fn start(config: ValidatorConfig) -> Result<RunningValidator, Validato
         slot = head.slot,
         height = head.height,
         slot_ms = genesis.slot_ms,
+        protocol = genesis.protocol_version,
+        identity = %identity.id(),
+        vrf_key = %identity.vrf_public(),
+        identity_from = ?identity_source,
         %addr,
         "validator started"
     );

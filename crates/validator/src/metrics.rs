@@ -1,7 +1,8 @@
 //! Prometheus metrics. One recorder per process (the `metrics` facade is global), shared by
 //! every validator the process runs.
 
-use gradual_ledger::Receipt;
+use gradual_ledger::block::FailReason;
+use gradual_ledger::{LedgerEvent, Receipt};
 use gradual_rpc::convert::error_kind;
 use gradual_rpc::HeadDto;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -61,4 +62,26 @@ pub fn mempool_depth(depth: usize) {
 
 pub fn rpc_call(method: &'static str) {
     metrics::counter!("gradual_rpc_requests_total", "method" => method).increment(1);
+}
+
+/// Count end-of-window work by kind (`gradual_ledger_events_total{kind}`); a failed payout
+/// by its reason.
+pub fn events(events: &[LedgerEvent]) {
+    for ev in events {
+        let kind = match ev {
+            LedgerEvent::AuditResolved { .. } => "audit_resolved",
+            LedgerEvent::CandidatesRanked { .. } => "candidates_ranked",
+            LedgerEvent::PayoutSuccessful { .. } => "payout_successful",
+            LedgerEvent::PayoutFailed { reason, .. } => match reason {
+                FailReason::NotSubmitted => "payout_failed_not_submitted",
+                FailReason::NoCommittee => "payout_failed_no_committee",
+                FailReason::Rejected => "payout_failed_rejected",
+            },
+            LedgerEvent::RejectionSlashed { .. } => "rejection_slashed",
+            LedgerEvent::Vindicated { .. } => "vindicated",
+            LedgerEvent::RoundSettledUnpaid { .. } => "round_settled_unpaid",
+            LedgerEvent::RoundPruned { .. } => "round_pruned",
+        };
+        metrics::counter!("gradual_ledger_events_total", "kind" => kind).increment(1);
+    }
 }

@@ -58,8 +58,9 @@ fn produce(shared: &Shared, slot: u64) -> Result<(), ProducerError> {
     let out = {
         let mut ledger = shared.ledger.write().map_err(|_| ProducerError::Poisoned)?;
         let parent = ledger.head_hash();
+        let seal = ledger.seal(&shared.identity, slot);
         ledger
-            .apply_block(slot, parent, checked)
+            .apply_block(slot, parent, seal, checked)
             .map_err(|source| ProducerError::Apply { slot, source })?
     };
     let applied = started.elapsed();
@@ -108,6 +109,7 @@ fn produce(shared: &Shared, slot: u64) -> Result<(), ProducerError> {
     for ev in &out.events {
         tracing::info!(slot, event = ?ev, "ledger event");
     }
+    crate::metrics::events(&out.events);
     shared.head.send_replace(head);
     Ok(())
 }

@@ -237,19 +237,7 @@ fn unknown_task(task: &TaskId) -> RpcError {
 }
 
 fn get_genesis(shared: &Shared) -> RpcResult {
-    let g = &shared.genesis;
-    to_value(GenesisDto {
-        chain_id: g.chain_id.clone(),
-        hash: g.hash().to_base58(),
-        slot_ms: g.slot_ms,
-        fee_roe: g.fee_roe,
-        tx_max_age_slots: g.tx_max_age_slots,
-        faucet: g.faucet.as_ref().map(|f| FaucetDto {
-            authority: f.authority.to_base58(),
-            mint_max_roe: f.mint_max_roe,
-        }),
-        airdrop_available: shared.faucet.is_some(),
-    })
+    to_value(convert::genesis(&shared.genesis, shared.faucet.is_some()))
 }
 
 fn get_block(shared: &Shared, p: Params) -> RpcResult {
@@ -392,6 +380,18 @@ fn admit(shared: &Shared, tx: Transaction) -> Result<Signature, RpcError> {
             offered: msg.fee,
             required: g.fee_roe,
         }));
+    }
+    // SPEC §1 [v2]: a signer that cannot pay the fee is refused here, before it takes
+    // mempool or block space.
+    if g.fee_roe > 0 {
+        let available = shared.read_ledger()?.balance(&msg.signer);
+        if available < g.fee_roe {
+            return Err(tx_rejected(&TxError::InsufficientFunds {
+                account: msg.signer,
+                needed: g.fee_roe,
+                available,
+            }));
+        }
     }
     let head = shared.head.borrow().slot;
     // The transaction lands in a block at `head + 1` or later.

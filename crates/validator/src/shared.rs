@@ -8,7 +8,7 @@ use crate::mempool::Mempool;
 use gradual_ledger::Ledger;
 use gradual_rpc::HeadDto;
 use gradual_store::Store;
-use gradual_types::{Genesis, Hash, Keypair};
+use gradual_types::{Genesis, Hash, Keypair, ValidatorKey};
 use std::path::PathBuf;
 use std::sync::{Mutex, RwLock};
 use tokio::sync::watch;
@@ -20,6 +20,8 @@ pub struct Shared {
     /// The last committed block; `waitForSlot` listens to it.
     pub head: watch::Sender<HeadDto>,
     pub genesis: Genesis,
+    /// The key blocks are sealed with (`Ledger::seal`).
+    pub identity: ValidatorKey,
     pub faucet: Option<Keypair>,
     pub block_max_txs: usize,
     pub body_max_bytes: usize,

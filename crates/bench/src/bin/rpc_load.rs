@@ -70,6 +70,9 @@ async fn main() -> anyhow::Result<()> {
                     authority: faucet.pubkey(),
                     mint_max_roe: u64::MAX / 1024,
                 }),
+                // No validators named: the validator generates its identity (in the
+                // temporary data dir) and names it, as `gradual validator` does.
+                validators: Vec::new(),
                 ..Genesis::default()
             };
             let mut cfg =

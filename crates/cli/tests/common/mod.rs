@@ -13,6 +13,11 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gradual");
 pub const SLOT_MS: u64 = 20;
+/// Task timing at [`SLOT_MS`]: the v2 vote window is `V = ⌈3000/20⌉ = 150` slots and a task
+/// needs `audit_window ≥ 2·V` (6 s), so rounds are 6.4 s.
+pub const RT: u64 = 320;
+pub const SW: u64 = 12;
+pub const AW: u64 = 300;
 
 pub struct Validator {
     child: Option<Child>,

@@ -4,6 +4,7 @@
 use super::*;
 use crate::block::LedgerEvent;
 use crate::committee::{audit_seed, draw_committee};
+use crate::error::RoundState;
 use crate::state::{AuditOutcome, AuditRecord, Committee, RoundStatus};
 
 fn audit_proofs(n: &Net, round: u64, votes: &[(usize, Verdict)]) -> Instruction {
@@ -24,14 +25,33 @@ fn outcome(n: &Net, round: u64, candidate: usize) -> Option<AuditOutcome> {
 fn raising_an_audit_and_who_may_vote() {
     let mut n = Net::new(6);
     let task = n.task;
-    // Key 7 stakes below the minimum; key 8 has no stake.
+    // Key 7 ends up below the minimum; key 8 has no stake. SPEC §7 [v2]: a first stake must
+    // reach the minimum, so key 7 stakes exactly the minimum and the manager raises the
+    // minimum from round 1 on.
+    let stake7 = |amount| Instruction::Stake {
+        task,
+        amount,
+        url: String::new(),
+        owner: None,
+    };
+    assert_eq!(
+        n.run(7, stake7(MIN_STAKE - 50)),
+        Err(TxError::StakeBelowMinimum {
+            stake: MIN_STAKE - 50,
+            minimum: MIN_STAKE
+        })
+    );
+    assert_eq!(n.run(7, stake7(MIN_STAKE)), Ok(()));
+    let raised = TaskParams {
+        minimum_stake: MIN_STAKE + 50,
+        ..params()
+    };
     assert_eq!(
         n.run(
-            7,
-            Instruction::Stake {
+            0,
+            Instruction::UpdateTask {
                 task,
-                amount: MIN_STAKE - 50,
-                url: String::new()
+                params: raised
             }
         ),
         Ok(())
@@ -64,20 +84,23 @@ fn raising_an_audit_and_who_may_vote() {
             Err(TxError::NoAuditRaised { candidate: n.pk(2) }),
             Err(TxError::NotStaked { node: n.pk(8) }),
             Err(TxError::StakeBelowMinimum {
-                stake: MIN_STAKE - 50,
-                minimum: MIN_STAKE
+                stake: MIN_STAKE,
+                minimum: MIN_STAKE + 50
             }),
             Ok(()),
             not_drawn.clone(),
             not_drawn,
         ]
     );
-    let trigger_block = n.c.ledger.head_hash();
+    // SPEC §5 [v2]: the seed comes from the randomness of the block holding the trigger.
+    let trigger_randomness = n.c.ledger.head_randomness();
+    let seed = audit_seed(&trigger_randomness, &task, 1, &n.pk(2));
     assert_eq!(
         n.c.ledger.audit(&task, 1, &n.pk(2)),
         Some(&AuditRecord {
             accuser: n.pk(1),
             trigger_slot: 24,
+            seed,
             committee: None,
             votes: vec![],
             outcome: None,
@@ -87,11 +110,11 @@ fn raising_an_audit_and_who_may_vote() {
 
     // Block 25 draws the committee: K seats, stake-weighted, from the eligible stakers
     // (stake ≥ minimum, not unstaking) without the candidate and the accuser, seeded by the
-    // trigger block's hash. Any client reproduces it.
+    // trigger block's randomness, weighted by stakes at the start of round 2 (the round of
+    // the audit window). Any client reproduces it.
     n.c.next(vec![]);
     let committee = n.audit_committee(1, 2);
-    let seed = audit_seed(&trigger_block, &task, 1, &n.pk(2));
-    let eligible = n.c.ledger.eligible_stakers(&task);
+    let eligible = n.c.ledger.eligible_stakers(&task, 2, MIN_STAKE + 50);
     assert_eq!(
         eligible
             .iter()
@@ -366,7 +389,7 @@ fn upheld_slash_and_split_by_hand() {
     let out = n.block(27, vec![]);
     // slashed = 12,345 · 70 % = 8,641.5 → 8,641; accuser 8,641 · 20 % = 1,728.2 → 1,728;
     // voters 8,641 · 30 % = 2,592.3 → 2,592 over 7 seats = 370.28 → 370 a seat, 2,590 paid;
-    // back to the bounty 8,641 − 1,728 − 2,590 = 4,323 (2 ROE of it rounding dust).
+    // burned (SPEC §5 [v2]) 8,641 − 1,728 − 2,590 = 4,323 (2 ROE of it rounding dust).
     let upheld = AuditOutcome::Upheld {
         slashed: 8_641,
         accuser_reward: 1_728,
@@ -387,7 +410,8 @@ fn upheld_slash_and_split_by_hand() {
     for (v, seats) in &committee.seats {
         assert_eq!(n.c.ledger.pending_reward(&task, v), 370 * u64::from(*seats));
     }
-    assert_eq!(n.task_rec().total_bounty, BOUNTY + 4_323);
+    assert_eq!(n.task_rec().total_bounty, BOUNTY);
+    assert_eq!(n.c.ledger.meta().burned_roe, 4_323);
     // The proof is void: no candidate for the distribution.
     assert!(n.c.ledger.submission(&task, 1, &n.pk(1)).unwrap().voided);
     let cands = n.c.ledger.distribution_candidates(&task, 1).unwrap();
@@ -403,7 +427,7 @@ fn refuted_slashes_the_accuser_by_hand() {
     let committee = n.audit_all_vote(1, 1, 2, Verdict::Valid);
     n.c.run_to(27);
     // slashed = 12,345 · 10 % = 1,234.5 → 1,234; voters 1,234 · 30 % = 370.2 → 370 over 7
-    // seats = 52.86 → 52 a seat, 364 paid; back to the bounty 1,234 − 364 = 870.
+    // seats = 52.86 → 52 a seat, 364 paid; burned (SPEC §5 [v2]) 1,234 − 364 = 870.
     assert_eq!(
         outcome(&n, 1, 1),
         Some(AuditOutcome::Refuted {
@@ -418,7 +442,8 @@ fn refuted_slashes_the_accuser_by_hand() {
     for (v, seats) in &committee.seats {
         assert_eq!(n.c.ledger.pending_reward(&task, v), 52 * u64::from(*seats));
     }
-    assert_eq!(n.task_rec().total_bounty, BOUNTY + 870);
+    assert_eq!(n.task_rec().total_bounty, BOUNTY);
+    assert_eq!(n.c.ledger.meta().burned_roe, 870);
     assert!(!n.c.ledger.submission(&task, 1, &n.pk(1)).unwrap().voided);
     assert!(n
         .c
@@ -437,8 +462,11 @@ fn only_the_seats_voting_with_the_verdict_share() {
     assert_eq!(n.run_at(24, 2, ix), Ok(()));
     n.c.next(vec![]);
     let committee = n.audit_committee(1, 1);
-    // Four of seven seats vote Invalid (upheld), the other three Valid.
-    let guilty = seats_summing_to(&committee, 4).expect("4 seats out of 7");
+    // Four to six of seven seats vote Invalid (upheld), the others Valid. (The committee
+    // comes from the block's VRF randomness, so which counts are reachable depends on it.)
+    let (guilty, g) = (4..=6)
+        .find_map(|g| seats_summing_to(&committee, g).map(|v| (v, u64::from(g))))
+        .expect("4 to 6 seats out of 7");
     let txs = committee
         .seats
         .iter()
@@ -453,25 +481,31 @@ fn only_the_seats_voting_with_the_verdict_share() {
         .collect();
     all_ok(&n.c.next(txs));
     n.c.run_to(27);
-    // Voter share 2,592 over the 4 Invalid seats: 648 a seat, no dust; back to the bounty
-    // 8,641 − 1,728 − 2,592 = 4,321.
+    // Voter share 2,592 over the g Invalid seats only (e.g. 4 seats: 648 a seat, no dust);
+    // burned (SPEC §5 [v2]) 8,641 − 1,728 − what the voters got.
+    let per_seat = 2_592 / g;
     assert_eq!(
         outcome(&n, 1, 1),
         Some(AuditOutcome::Upheld {
             slashed: 8_641,
             accuser_reward: 1_728,
-            voter_rewards: 2_592
+            voter_rewards: per_seat * g
         })
     );
     for (p, seats) in &committee.seats {
         let expected = if guilty.contains(p) {
-            648 * u64::from(*seats)
+            per_seat * u64::from(*seats)
         } else {
             0
         };
         assert_eq!(n.c.ledger.pending_reward(&task, p), expected);
     }
-    assert_eq!(n.task_rec().total_bounty, BOUNTY + 4_321);
+    assert!(
+        committee.seats.iter().any(|(p, _)| !guilty.contains(p)),
+        "some seats voted Valid"
+    );
+    assert_eq!(n.task_rec().total_bounty, BOUNTY);
+    assert_eq!(n.c.ledger.meta().burned_roe, 8_641 - 1_728 - per_seat * g);
     n.finish();
 }
 
@@ -500,9 +534,10 @@ fn unresolved_audit_presumes_validity_and_the_candidate_is_paid() {
 fn no_eligible_seat_holder_means_unresolved() {
     let mut n = Net::new(3);
     let task = n.task;
-    n.submit_all(1, &[1, 2, 3]);
-    // Node 3, the only possible seat holder, unstakes: not eligible for new committees.
-    assert_eq!(n.run(3, Instruction::Unstake { task }), Ok(()));
+    // Node 3, the only possible seat holder, unstakes in round 1: not eligible for
+    // committees whose weights are taken at the start of round 2 (SPEC §5 [v2]).
+    assert_eq!(n.run_at(start(1), 3, Instruction::Unstake { task }), Ok(()));
+    n.submit_all(1, &[1, 2]);
     let ix = n.audit_ix(1, 1, Verdict::Invalid);
     assert_eq!(n.run_at(24, 2, ix), Ok(()));
     n.c.next(vec![]);
@@ -559,7 +594,7 @@ fn voiding_every_submitter_leaves_no_candidate() {
         n.run_at(31, 2, ix),
         Err(TxError::NotDistributing {
             round: 1,
-            status: "NoCandidates".into()
+            status: RoundState::NoCandidates
         })
     );
     n.finish();

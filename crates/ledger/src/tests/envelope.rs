@@ -240,6 +240,7 @@ fn rejected_transactions_change_nothing() {
                 task,
                 amount: 0,
                 url: String::new(),
+                owner: None,
             },
         ),
         a.tx(4, a.submit_ix(4, 1)),
@@ -309,18 +310,16 @@ fn limits_are_enforced_for_blocks_built_in_process() {
         Instruction::Stake {
             task: Hash::ZERO,
             amount: 1,
-            url: "u".repeat(257),
+            url: format!("http://{}", "u".repeat(250)),
+            owner: None,
         },
     );
     assert_eq!(
         results(&c.next(vec![long_url])),
         vec![Err(TxError::Limits(
-            DecodeError::FieldTooLarge {
-                field: "url",
-                got: 257,
-                max: 256
-            }
-            .to_string()
+            // SPEC §7 [v2]: node URLs are validated (http/https, host, bounded length).
+            DecodeError::BadUrl(gradual_types::UrlError::TooLong { got: 257, max: 256 })
+                .to_string()
         ))]
     );
     let big_proof = c.tx(
@@ -418,16 +417,18 @@ fn block_errors_leave_the_ledger_untouched() {
     let (root, head) = (c.ledger.state_root(), c.ledger.head_hash());
     let t = c.tx(1, transfer(&c, 0, 1));
     let tx = || vec![CheckedTx::check(t.clone())];
+    let seal = |slot| c.ledger.seal(&c.validator, slot);
+    let (s5, s3, s6) = (seal(5), seal(3), seal(6));
     assert_eq!(
-        c.ledger.apply_block(5, head, tx()).unwrap_err(),
+        c.ledger.apply_block(5, head, s5, tx()).unwrap_err(),
         BlockError::SlotNotAfterHead { slot: 5, head: 5 }
     );
     assert_eq!(
-        c.ledger.apply_block(3, head, tx()).unwrap_err(),
+        c.ledger.apply_block(3, head, s3, tx()).unwrap_err(),
         BlockError::SlotNotAfterHead { slot: 3, head: 5 }
     );
     assert_eq!(
-        c.ledger.apply_block(6, Hash::ZERO, tx()).unwrap_err(),
+        c.ledger.apply_block(6, Hash::ZERO, s6, tx()).unwrap_err(),
         BlockError::WrongParent {
             got: Hash::ZERO,
             expected: head

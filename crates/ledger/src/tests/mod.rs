@@ -82,6 +82,7 @@ impl Net {
                         task,
                         amount: stake,
                         url: format!("http://node{n}"),
+                        owner: None,
                     },
                 )
             })
@@ -346,17 +347,6 @@ impl Net {
 
     pub fn balance(&self, who: usize) -> u64 {
         self.c.ledger.balance(&self.pk(who))
-    }
-
-    /// Hash of the last block at or before `slot`.
-    pub fn block_hash_at_or_before(&self, slot: Slot) -> Hash {
-        self.c
-            .blocks
-            .iter()
-            .rev()
-            .find(|b| b.header.slot <= slot)
-            .expect("a block at or before")
-            .hash()
     }
 
     /// Supply is conserved and a replay of the block log reproduces the state root.

@@ -114,7 +114,7 @@ fn failed_rounds_are_pruned_by_the_same_rule() {
         n.run(1, ix),
         Err(TxError::NotDistributing {
             round: 1,
-            status: "no proofs were submitted for it, or it was pruned".into()
+            status: crate::error::RoundState::Unknown
         })
     );
     n.finish();
@@ -135,6 +135,10 @@ fn a_jump_prunes_and_closes_in_slot_order() {
     n.submit_all(3, &[1, 2]);
     n.c.run_to(50);
     assert!(n.c.ledger.round_record(&task, 1).is_some());
+    // SPEC §6 [v2]: round 3's selected node misses its turn and loses 1 % of its stake
+    // (round 1's may have lost 1 % already).
+    let selected_3 = n.c.ledger.distribution_candidates(&task, 3).unwrap()[0];
+    let missed_3 = n.c.ledger.stake(&task, &selected_3).unwrap().amount / 100;
     let out = n.c.block_at(60, vec![]);
     assert_eq!(
         out.events,
@@ -144,8 +148,8 @@ fn a_jump_prunes_and_closes_in_slot_order() {
                 task,
                 round: 3,
                 attempt: 0,
-                rejected: false,
-                slashed: 0
+                reason: crate::block::FailReason::NotSubmitted,
+                slashed: missed_3
             },
             LedgerEvent::RoundSettledUnpaid { task, round: 3 },
         ]

@@ -8,6 +8,7 @@ fn stake_ix(task: TaskId, amount: u64, url: &str) -> Instruction {
         task,
         amount,
         url: url.into(),
+        owner: None,
     }
 }
 
@@ -15,9 +16,12 @@ fn stake_ix(task: TaskId, amount: u64, url: &str) -> Instruction {
 fn stake_moves_balance_into_the_task() {
     let mut n = Net::new(0);
     let task = n.task;
-    assert_eq!(n.run(1, stake_ix(task, 0, "u")), Err(TxError::ZeroAmount));
     assert_eq!(
-        n.run(1, stake_ix(task, BALANCE + 1, "u")),
+        n.run(1, stake_ix(task, 0, "http://u")),
+        Err(TxError::ZeroAmount)
+    );
+    assert_eq!(
+        n.run(1, stake_ix(task, BALANCE + 1, "http://u")),
         Err(TxError::InsufficientFunds {
             account: n.pk(1),
             needed: BALANCE + 1,
@@ -29,8 +33,13 @@ fn stake_moves_balance_into_the_task() {
     let rec = StakeRecord {
         amount: 500,
         url: "http://a".into(),
+        owner: n.pk(1),
         staked_slot: 5,
         unstake_round: None,
+        withdraw_round: None,
+        // Nothing was staked at the start of round 0 (SPEC §5 [v2] committee weights).
+        history: vec![(0, 0)],
+        settlement_locks: 0,
     };
     assert_eq!(n.c.ledger.stake(&task, &n.pk(1)), Some(&rec));
     assert_eq!(n.balance(1), BALANCE - 500);
@@ -63,9 +72,19 @@ fn submitting_needs_minimum_stake_staked_before_the_round() {
     let task = n.task;
     // Key 1: below the minimum. Key 2: reaches the minimum at the last slot of round 0.
     // Key 3: reaches it at the first slot of round 1. Key 4: never staked.
-    assert_eq!(n.run_at(3, 1, stake_ix(task, MIN_STAKE - 1, "")), Ok(()));
-    assert_eq!(n.run_at(4, 2, stake_ix(task, MIN_STAKE - 1, "")), Ok(()));
-    assert_eq!(n.run_at(start(1) - 1, 2, stake_ix(task, 1, "")), Ok(()));
+    // SPEC §7 [v2]: a first stake below the minimum is refused, so keys 1 and 2 hold
+    // nothing until they stake the minimum.
+    let below = Err(TxError::StakeBelowMinimum {
+        stake: MIN_STAKE - 1,
+        minimum: MIN_STAKE,
+    });
+    assert_eq!(n.run_at(3, 1, stake_ix(task, MIN_STAKE - 1, "")), below);
+    assert_eq!(n.run_at(4, 2, stake_ix(task, MIN_STAKE - 1, "")), below);
+    assert_eq!(n.c.ledger.stake(&task, &n.pk(2)), None);
+    assert_eq!(
+        n.run_at(start(1) - 1, 2, stake_ix(task, MIN_STAKE, "")),
+        Ok(())
+    );
     assert_eq!(
         n.c.ledger.stake(&task, &n.pk(2)).unwrap().staked_slot,
         start(1) - 1,
@@ -79,10 +98,7 @@ fn submitting_needs_minimum_stake_staked_before_the_round() {
     assert_eq!(
         results(&out),
         vec![
-            Err(TxError::StakeBelowMinimum {
-                stake: MIN_STAKE - 1,
-                minimum: MIN_STAKE
-            }),
+            Err(TxError::NotStaked { node: n.pk(1) }),
             Ok(()),
             Err(TxError::StakedTooLate {
                 staked_slot: start(1),
@@ -100,8 +116,8 @@ fn submitting_needs_minimum_stake_staked_before_the_round() {
             .collect::<Vec<_>>(),
         vec![n.pk(2)]
     );
-    // Key 3 may submit from round 2 on; key 1 after topping up, from the next round.
-    assert_eq!(n.run(1, stake_ix(task, 1, "")), Ok(()));
+    // Key 3 may submit from round 2 on; key 1 after staking the minimum, from the next round.
+    assert_eq!(n.run(1, stake_ix(task, MIN_STAKE, "")), Ok(()));
     let topped = n.c.ledger.slot();
     let txs = vec![n.tx(1, n.submit_ix(1, 2)), n.tx(3, n.submit_ix(3, 2))];
     let out = n.block(start(3), txs);
@@ -185,16 +201,34 @@ fn unstake_cooldown_and_withdraw() {
     n.finish();
 }
 
+/// SPEC §7 [v2]: the cooldown is at least one round, so no stake escapes a verdict by
+/// unstaking and withdrawing in the same round.
 #[test]
-fn zero_cooldown_withdraws_in_the_same_round() {
-    let p = TaskParams {
+fn shortest_cooldown_withdraws_in_the_next_round() {
+    let zero = TaskParams {
         unstake_cooldown: 0,
+        ..params()
+    };
+    assert!(zero.validate().is_err(), "a zero cooldown is refused");
+    let p = TaskParams {
+        unstake_cooldown: 1,
         ..params()
     };
     let mut n = Net::with(1, p, STAKE);
     let task = n.task;
     assert_eq!(n.run(1, Instruction::Unstake { task }), Ok(()));
-    assert_eq!(n.run(1, Instruction::Withdraw { task }), Ok(()));
+    assert_eq!(
+        n.run(1, Instruction::Withdraw { task }),
+        Err(TxError::CooldownNotOver {
+            unstake_round: 0,
+            withdraw_round: 1,
+            round: 0
+        })
+    );
+    assert_eq!(
+        n.run_at(start(1), 1, Instruction::Withdraw { task }),
+        Ok(())
+    );
     assert_eq!(n.balance(1), BALANCE);
     n.finish();
 }

@@ -2,7 +2,7 @@
 //! what; unknown and closed tasks.
 
 use super::*;
-use crate::state::{RoundStatus, TaskRecord};
+use crate::state::{RoundStatus, RoundTerms, TaskRecord};
 use gradual_types::{task_id, DecodeError, ParamError};
 
 fn create_ix(nonce: u64, params: TaskParams, total_bounty: u64) -> Instruction {
@@ -32,6 +32,7 @@ fn create_task_escrows_the_bounty_and_records_the_task() {
             pending_params: None,
             open_rounds: 0,
             paid_total_roe: 0,
+            terms_log: vec![(0, RoundTerms::of(&params(), true))],
         })
     );
     assert_eq!(c.ledger.balance(&c.pk(1)), BALANCE - 5_000);
@@ -237,7 +238,7 @@ fn update_task_takes_effect_at_the_next_round() {
                 field: "committee_size".into(),
                 got: 0,
                 min: 1,
-                max: 1024
+                max: 256
             })
             .to_string()
         ))
@@ -306,13 +307,15 @@ fn set_active_gates_submissions_only() {
         Err(TxError::NotManager { manager: n.pk(0) })
     );
     n.submit_at(start(2), 1, &[1, 2]);
+    // Deactivated in round 2 (SPEC §2 [v2] round terms): rounds 1 and 2 started active and
+    // keep taking proofs; round 3 on takes none.
     assert_eq!(n.run(0, set(false)), Ok(()));
     assert!(!n.task_rec().is_active);
-    let ix = n.submit_ix(3, 1);
-    assert_eq!(n.run(3, ix), Err(TxError::TaskInactive));
     // Work already under way still settles: round 1 is ranked and paid while inactive.
     let list = n.fair_list(1);
     n.distribute(1, 0, &list);
+    let ix = n.submit_ix(3, 2);
+    assert_eq!(n.run(3, ix), Ok(()), "round 2 started active");
     n.c.run_to(start(3) + 6);
     assert_eq!(
         n.c.ledger.round_record(&task, 1).unwrap().status,
@@ -321,10 +324,13 @@ fn set_active_gates_submissions_only() {
             total_roe: 1_000
         }
     );
-    // Reactivated: submissions are accepted again.
+    // Reactivated in round 3: submissions are accepted again from round 4 on; round 3
+    // started inactive.
     assert_eq!(n.run(0, set(true)), Ok(()));
     let ix = n.submit_ix(3, 3);
-    assert_eq!(n.run_at(start(4), 3, ix), Ok(()));
+    assert_eq!(n.run_at(start(4), 3, ix), Err(TxError::TaskInactive));
+    let ix = n.submit_ix(3, 4);
+    assert_eq!(n.run_at(start(5), 3, ix), Ok(()));
     n.finish();
 }
 
@@ -338,9 +344,11 @@ fn close_task_needs_inactive_and_settled_then_refunds() {
         Err(TxError::NotManager { manager: n.pk(0) })
     );
     assert_eq!(n.run(0, close.clone()), Err(TxError::TaskStillActive));
-    n.submit_all(1, &[1, 2, 3]);
+    // Deactivated in round 1: round 1 started active and still takes proofs (SPEC §2 [v2]
+    // round terms), rounds 2 on are inactive.
     assert_eq!(
-        n.run(
+        n.run_at(
+            start(1),
             0,
             Instruction::SetActive {
                 task,
@@ -349,10 +357,16 @@ fn close_task_needs_inactive_and_settled_then_refunds() {
         ),
         Ok(())
     );
-    assert_eq!(n.task_rec().open_rounds, 1);
     assert_eq!(
         n.run(0, close.clone()),
-        Err(TxError::RoundsNotSettled { open: 1 })
+        Err(TxError::RoundStillActive { round: 0 })
+    );
+    n.submit_all(1, &[1, 2, 3]);
+    assert_eq!(n.task_rec().open_rounds, 1);
+    // Round 1 may still take proofs until its submission window closes.
+    assert_eq!(
+        n.run(0, close.clone()),
+        Err(TxError::RoundStillActive { round: 1 })
     );
     let list = n.fair_list(1);
     n.distribute(1, 0, &list);
@@ -390,6 +404,7 @@ fn close_task_needs_inactive_and_settled_then_refunds() {
                 task,
                 amount: 5,
                 url: String::new(),
+                owner: None,
             },
         ),
         (1, n.submit_ix(1, 3)),
@@ -408,7 +423,7 @@ fn close_task_needs_inactive_and_settled_then_refunds() {
 }
 
 #[test]
-fn close_task_without_rounds_refunds_at_once() {
+fn close_task_without_rounds_refunds_once_no_round_takes_proofs() {
     let mut n = Net::new(1);
     let task = n.task;
     assert_eq!(
@@ -421,7 +436,20 @@ fn close_task_without_rounds_refunds_at_once() {
         ),
         Ok(())
     );
-    assert_eq!(n.run(0, Instruction::CloseTask { task }), Ok(()));
+    // SPEC §2 [v2] round terms: round 0 started active and takes proofs in round 1; from
+    // round 2 on no round that can take proofs was active.
+    assert_eq!(
+        n.run(0, Instruction::CloseTask { task }),
+        Err(TxError::RoundStillActive { round: 0 })
+    );
+    assert_eq!(
+        n.run_at(start(1), 0, Instruction::CloseTask { task }),
+        Err(TxError::RoundStillActive { round: 0 })
+    );
+    assert_eq!(
+        n.run_at(start(2), 0, Instruction::CloseTask { task }),
+        Ok(())
+    );
     assert_eq!(n.balance(0), BALANCE);
     n.finish();
 }
@@ -442,6 +470,7 @@ fn unknown_task_for_every_task_instruction() {
             task,
             amount: 1,
             url: String::new(),
+            owner: None,
         },
         Instruction::Unstake { task },
         Instruction::Withdraw { task },

@@ -4,7 +4,7 @@
 //! block that skips slots first does the work due at the skipped slots, in slot order.
 
 use super::*;
-use crate::block::LedgerEvent;
+use crate::block::{FailReason, LedgerEvent};
 use crate::committee::{audit_seed, draw_committee, rank_candidates};
 use crate::state::{AttemptOutcome, AuditOutcome};
 
@@ -71,8 +71,25 @@ fn proof_audit_window() {
     let ix = n.audit_ix(1, 1, Verdict::Invalid);
     assert_eq!(n.run_at(23, 2, ix.clone()), Err(outside(w, 1, 23, span)));
     assert_eq!(n.run_at(24, 2, ix), Ok(()));
+    // SPEC §5 [v2] vote window: V = max(⌈3000/3000⌉, 3/3) = 1 slot, so raises are accepted
+    // in the first AW − V = 2 slots (24, 25); the window's last slot takes votes only.
     let ix = n.audit_ix(1, 3, Verdict::Invalid);
-    assert_eq!(n.run_at(26, 2, ix), Ok(()));
+    assert_eq!(n.run_at(25, 2, ix), Ok(()));
+    let holder = n.idx(&n.audit_committee(1, 1).seats[0].0);
+    let txs = vec![
+        n.tx(2, n.audit_ix(1, 4, Verdict::Invalid)),
+        n.tx(holder, n.audit_ix(1, 1, Verdict::Abstain)),
+    ];
+    assert_eq!(
+        results(&n.block(26, txs)),
+        vec![
+            Err(TxError::RaiseTooLate {
+                last_slot: 25,
+                slot: 26
+            }),
+            Ok(())
+        ]
+    );
     // At the closing slot the verdicts are given before the block's transactions.
     let tx = n.tx(2, n.audit_ix(1, 4, Verdict::Invalid));
     let out = n.block(27, vec![tx]);
@@ -201,21 +218,23 @@ fn skipped_slots_run_the_audit_close_and_ranking_before_the_transactions() {
     // so its seat holders can vote in block 25 if they reproduce it themselves.
     let ix = n.audit_ix(1, 1, Verdict::Invalid);
     assert_eq!(n.run_at(24, 2, ix), Ok(()));
-    let seed = audit_seed(&n.c.ledger.head_hash(), &task, 1, &n.pk(1));
-    let eligible = n.c.ledger.eligible_stakers(&task);
+    let seed = audit_seed(&n.c.ledger.head_randomness(), &task, 1, &n.pk(1));
+    let eligible = n.c.ledger.eligible_stakers(&task, 2, MIN_STAKE);
     let seats = draw_committee(&seed, &eligible, &[n.pk(1), n.pk(2)], 8);
     let txs = seats
         .iter()
         .map(|(v, _)| n.tx(n.idx(v), n.audit_ix(1, 1, Verdict::Invalid)))
         .collect();
     all_ok(&n.block(25, txs));
-    // No blocks at 26..30. seed_1 is the hash of block 25, the last at or before slot 26.
-    let seed_1 = n.c.ledger.head_hash();
-    let cands: Vec<(Pubkey, u8)> = [2, 3, 4, 5].iter().map(|&i| (n.pk(i), 1)).collect();
+    // No blocks at 26..30. seed_1 is the randomness of block 31, the first after the window
+    // closed (SPEC §6 [v2]): the selected node learns it by evaluating the producer's VRF
+    // for slot 31 (here: the test knows the devnet validator's key; a node reads the block).
+    let (seed_1, _) = n.c.validator.prove(&n.c.ledger.vrf_input(31));
+    let cands: Vec<(Pubkey, u8, u64)> = [2, 3, 4, 5].iter().map(|&i| (n.pk(i), 1, STAKE)).collect();
     let ranked = rank_candidates(&seed_1, &cands, 4);
     let s = n.idx(&ranked[0]);
     let list: Vec<(Pubkey, u64)> = {
-        let mut l: Vec<_> = cands.iter().map(|(p, _)| (*p, 250)).collect();
+        let mut l: Vec<_> = cands.iter().map(|(p, _, _)| (*p, 250)).collect();
         l.sort();
         l
     };
@@ -288,18 +307,19 @@ fn skipped_slots_run_chained_distribution_closes_in_slot_order() {
             Err(outside(Window::DistributionSubmission, 1, 50, span2)),
         ]
     );
+    // SPEC §6 [v2]: each missed turn costs 1 % of the stake.
     let failed = |attempt| LedgerEvent::PayoutFailed {
         task,
         round: 1,
         attempt,
-        rejected: false,
-        slashed: 0,
+        reason: FailReason::NotSubmitted,
+        slashed: 100,
     };
     assert_eq!(out.events, vec![failed(0), failed(1)]);
     for a in [0, 1] {
         assert_eq!(
             n.c.ledger.attempt(&task, 1, a).unwrap().outcome,
-            Some(AttemptOutcome::FailedNotSubmitted)
+            Some(AttemptOutcome::FailedNotSubmitted { slashed: 100 })
         );
     }
     assert_eq!(
@@ -326,7 +346,11 @@ fn skipped_slots_run_chained_distribution_closes_in_slot_order() {
             Ok(())
         ]
     );
-    // Another jump, past the payout at 57.
+    // SPEC §6 [v2]: the list is accepted only if its committee was drawn (at the block after
+    // the submission) before its audit window closed; then another jump, past the payout
+    // at 57.
+    n.c.next(vec![]);
+    assert!(n.c.ledger.attempt(&task, 1, 2).unwrap().committee.is_some());
     let out = n.c.block_at(70, vec![]);
     assert_eq!(
         out.events,
