@@ -64,14 +64,18 @@ pub struct TaskRecord {
 impl TaskRecord {
     /// The terms round `round` runs under: those in force at `start(round)`.
     pub fn terms_for(&self, round: u64) -> &RoundTerms {
-        self.terms_log
-            .iter()
-            .rev()
-            .find(|(from, _)| *from <= round)
-            .or(self.terms_log.first())
-            .map(|(_, t)| t)
-            .expect("a task always has terms")
+        terms_in_force(&self.terms_log, round).expect("a task always has terms")
     }
+}
+
+/// The entry of a terms log (oldest first) in force at the start of `round`; rounds older
+/// than the log's first entry (pruned) run under it. `None` only for an empty log.
+pub fn terms_in_force(log: &[(u64, RoundTerms)], round: u64) -> Option<&RoundTerms> {
+    log.iter()
+        .rev()
+        .find(|(from, _)| *from <= round)
+        .or(log.first())
+        .map(|(_, t)| t)
 }
 
 /// Everything that decides a round's outcome, fixed at the round's start (SPEC §2 [v2]).

@@ -10,11 +10,11 @@
 //! restarts: a proof already on the ledger is not sent again, a vote already counted is not
 //! cast again, and anything sent but not yet visible is re-sent after `resend_after_slots`.
 
-use crate::view::LedgerView;
-use gradual_ledger::state::RoundStatus;
+use crate::view::{LedgerView, TaskInfo};
+use gradual_ledger::state::{RoundStatus, RoundTerms};
 use gradual_ledger::{distribution_digest, Window};
 use gradual_types::constants::{
-    vote_window_slots, AUDIT_VOTES_PER_TX_MAX, DISTRIBUTION_ENTRIES_PER_CHUNK_MAX,
+    raise_last_slot, AUDIT_VOTES_PER_TX_MAX, DISTRIBUTION_ENTRIES_PER_CHUNK_MAX,
 };
 use gradual_types::{Hash, Instruction, Pubkey, Slot, TaskId, Verdict};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -22,8 +22,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 /// What the operator allows the node to do on its own for one task.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TaskConfig {
-    /// Stake this many ROE whenever the node's stake is below the task minimum (operator
-    /// consent to stake); `None` never stakes.
+    /// Keep this many ROE at stake (operator consent to stake): whenever the stake is below
+    /// the next round's minimum, top it up to this amount, never past it; nothing when that
+    /// cannot reach the minimum or the task will not run. `None` never stakes.
     pub stake_roe: Option<u64>,
     /// URL peers use to reach this node's task routes (registered when staking).
     pub url: String,
@@ -291,27 +292,39 @@ impl NodeCore {
         let me = self.me;
         let clock = info.clock;
         let now = clock.round(at);
-        let min = info.params.minimum_stake;
         let stake = view.stake(id, &me);
         let resend = self.resend_after_slots;
         let st = self.tasks.get_mut(id).expect("listed");
 
         // Operator comforts: stake when below the minimum, claim when rewards pile up.
-        if let Some(amount) = st.config.stake_roe {
-            let below = stake
-                .as_ref()
-                .is_none_or(|s| s.amount < min && s.unstake_round.is_none());
-            if below
+        // A stake placed now counts from the next round, so it must meet that round's
+        // minimum. The node tops up to the configured amount and never past it: a manager
+        // raising the minimum above it stops this node working the task instead of
+        // draining its balance one resend at a time.
+        // Nor does it stake for a round that will not run.
+        if let Some(target) = st.config.stake_roe {
+            let next = info.terms_for(now + 1);
+            let next_min = next.minimum_stake;
+            let top_up = match &stake {
+                None => target,
+                Some(s) if s.unstake_round.is_some() => 0,
+                Some(s) if s.amount >= next_min => 0,
+                Some(s) => target.saturating_sub(s.amount),
+            };
+            let held = stake.as_ref().map_or(0, |s| s.amount);
+            if top_up > 0
+                && next.is_active
+                && held + top_up >= next_min
                 && !info.closed
                 && st.stake_sent.is_none_or(|s| at >= s + resend)
-                && view.balance(&me) >= amount
+                && view.balance(&me) >= top_up
             {
                 let url = st.config.url.clone();
                 self.out.push_back(Action::Send {
                     task: *id,
                     ix: Instruction::Stake {
                         task: *id,
-                        amount,
+                        amount: top_up,
                         url,
                         owner: None,
                     },
@@ -331,15 +344,19 @@ impl NodeCore {
             }
         }
 
+        // Round terms (SPEC §2): whether a round runs, and the stake it asks for, were fixed
+        // at its start; a manager's update only counts from the next round on.
+        let terms = |r: u64| round_terms(view, id, &info, r);
         let eligible = |r: u64| {
+            let min = terms(r).minimum_stake;
             stake.as_ref().is_some_and(|s| {
                 s.amount >= min && s.unstake_round.is_none() && s.staked_slot < clock.start(r)
             })
         };
-        let working = info.is_active && !info.closed;
+        let working = |r: u64| !info.closed && terms(r).is_active;
 
         // Work period of the current round.
-        if working && eligible(now) && st.worked_round != Some(now) {
+        if working(now) && eligible(now) && st.worked_round != Some(now) {
             st.worked_round = Some(now);
             self.out.push_back(Action::RunTask {
                 task: *id,
@@ -349,7 +366,7 @@ impl NodeCore {
 
         if let Some(r) = now.checked_sub(1) {
             // Proof submission for the previous round.
-            if working
+            if working(r)
                 && clock.window(Window::ProofSubmission, r, 0).contains(at)
                 && eligible(r)
                 && view.submission(id, r, &me).is_none()
@@ -382,16 +399,21 @@ impl NodeCore {
             let w = clock.window(Window::ProofAudit, r, 0);
             if w.contains(at) {
                 // The round's own terms bound the raises (SPEC §2 *Round terms*).
-                let sample = view
-                    .round_record(id, r)
-                    .map_or(info.params.audit_sample, |rec| rec.terms.audit_sample);
+                let sample = terms(r).audit_sample;
                 let last = raise_last_slot(w.opens, clock.audit_window, view.slot_ms());
                 self.audit_round(id, r, at, sample, last, view);
             }
         }
 
         // Distribution duties for rounds whose attempts may be under way.
-        let span = u64::from(info.params.allowed_failed_distributions) + 3;
+        let most_attempts = info
+            .terms_log
+            .iter()
+            .map(|(_, t)| t.allowed_failed_distributions)
+            .chain([info.params.allowed_failed_distributions])
+            .max()
+            .unwrap_or_default();
+        let span = u64::from(most_attempts) + 3;
         for r in now.saturating_sub(span)..now.saturating_sub(1) {
             self.distribution_round(id, r, at, &info, view);
         }
@@ -583,7 +605,7 @@ impl NodeCore {
                 .map(|(n, _)| *n)
                 .collect()
         };
-        let bpr = info.params.bounty_per_round;
+        let bpr = rec.terms.bounty_per_round;
         if clock
             .window(Window::DistributionSubmission, r, i)
             .contains(at)
@@ -684,13 +706,11 @@ fn send_list(
     });
 }
 
-/// The last slot at which the ledger accepts a raise in a proof audit window that opens at
-/// `opens` (SPEC §5 *Vote window*): `opens + AW − V − 1`, leaving the committee `V` slots.
-pub fn raise_last_slot(opens: Slot, audit_window: u64, slot_ms: u64) -> Slot {
-    let v = vote_window_slots(slot_ms, audit_window);
-    opens
-        .saturating_add(audit_window.saturating_sub(v))
-        .saturating_sub(1)
+/// The terms round `r` runs under: the ledger's round record once it exists, else the
+/// task's terms log (the ledger's own fallback when it opens the round).
+fn round_terms(view: &dyn LedgerView, id: &TaskId, info: &TaskInfo, r: u64) -> RoundTerms {
+    view.round_record(id, r)
+        .map_or_else(|| info.terms_for(r), |rec| rec.terms)
 }
 
 /// SPEC §6 default policy: `bounty` split equally among `submitters` (floor division; the

@@ -14,7 +14,5 @@
 mod core;
 mod view;
 
-pub use crate::core::{
-    equal_split, raise_last_slot, Action, ListPurpose, NodeCore, NodeStats, TaskConfig,
-};
+pub use crate::core::{equal_split, Action, ListPurpose, NodeCore, NodeStats, TaskConfig};
 pub use crate::view::{CachedView, LedgerView, TaskInfo};

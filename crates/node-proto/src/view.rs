@@ -2,7 +2,8 @@
 //! and tests implement it over an in-process [`Ledger`].
 
 use gradual_ledger::state::{
-    AttemptRecord, AuditRecord, RoundRecord, StakeRecord, SubmissionRecord,
+    terms_in_force, AttemptRecord, AuditRecord, RoundRecord, RoundTerms, StakeRecord,
+    SubmissionRecord,
 };
 use gradual_ledger::{Clock, Ledger};
 use gradual_types::{Pubkey, Slot, TaskId, TaskParams};
@@ -19,6 +20,17 @@ pub struct TaskInfo {
     pub closed: bool,
     /// Bounty a new list may still use: `total_bounty − reserved_bounty`.
     pub available_bounty: u64,
+    /// Round terms by the round they start at, oldest first (SPEC §2 *Round terms*).
+    pub terms_log: Vec<(u64, RoundTerms)>,
+}
+
+impl TaskInfo {
+    /// The terms round `round` runs under; the current parameters if the log is empty.
+    pub fn terms_for(&self, round: u64) -> RoundTerms {
+        terms_in_force(&self.terms_log, round)
+            .cloned()
+            .unwrap_or_else(|| RoundTerms::of(&self.params, self.is_active))
+    }
 }
 
 /// Read-only ledger state, as of the last block the node has seen.
@@ -104,6 +116,7 @@ impl LedgerView for CachedView<'_> {
             is_active: t.is_active,
             closed: t.closed,
             available_bounty: t.total_bounty - t.reserved_bounty,
+            terms_log: t.terms_log.clone(),
         })
     }
 

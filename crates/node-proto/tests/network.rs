@@ -7,8 +7,9 @@ use gradual_ledger::testkit::TestChain;
 use gradual_ledger::{CheckedTx, LedgerEvent};
 use gradual_ledger::{Ledger, Window};
 use gradual_node_proto::{
-    equal_split, raise_last_slot, Action, CachedView, LedgerView, ListPurpose, NodeCore, TaskConfig,
+    equal_split, Action, CachedView, LedgerView, ListPurpose, NodeCore, TaskConfig,
 };
+use gradual_types::constants::raise_last_slot;
 use gradual_types::{Genesis, Hash, Instruction, Pubkey, TaskId, TaskParams, Transaction, Verdict};
 use std::collections::BTreeMap;
 

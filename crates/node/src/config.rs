@@ -69,7 +69,8 @@ impl Default for Limits {
 #[derive(Debug, Clone)]
 pub struct TaskEntry {
     pub id: TaskId,
-    /// ROE to stake whenever the stake is below the task minimum; `None` never stakes.
+    /// ROE to keep at stake: topped up to this when below the task minimum (never past it);
+    /// `None` never stakes.
     pub stake_roe: Option<u64>,
     /// Claim pending rewards once they reach this many ROE.
     pub claim_at_roe: Option<u64>,

@@ -259,6 +259,11 @@ impl TaskSnap {
             is_active: t.is_active,
             closed: t.closed,
             available_bounty: t.total_bounty.saturating_sub(t.reserved_bounty),
+            terms_log: t
+                .terms_log
+                .iter()
+                .map(|e| Ok((e.from_round, terms(&e.terms)?)))
+                .collect::<Result<_, ViewError>>()?,
         };
         let mut stakes = BTreeMap::new();
         for s in t.stakes.iter().flatten() {

@@ -40,7 +40,7 @@ pub mod sweep;
 pub use cli::{run_cli, RunArgs, ScaleArgs, SimArgs, SimCmd, SweepArgs};
 pub use config::{ConfigError, Mix, Scenario, SimConfig, Strategy};
 pub use report::{ClassStats, Report};
-pub use sim::Sim;
+pub use sim::{Sim, STAKE_ROE};
 
 /// Run one simulation and return its report.
 pub fn run(cfg: SimConfig) -> Report {

@@ -100,10 +100,15 @@ pub struct Report {
     /// Settled rounds of the safety phase, and those that paid nothing.
     pub rounds_settled: u64,
     pub rounds_unpaid: u64,
+    /// Unpaid rounds in which an honest node had a turn to send the list (the others ran out
+    /// of attempts on bad candidates alone).
+    pub rounds_unpaid_after_honest_turn: u64,
     /// What honest nodes would have received had every cheater been caught and every round
     /// paid (equal share among correct proofs), and what paid lists gave them.
     pub honest_fair_roe: u128,
     pub honest_paid_roe: u128,
+    /// `honest_fair_roe` of the rounds that paid a list.
+    pub honest_fair_roe_paid_rounds: u128,
     pub honest_reward_pct: f64,
     pub honest_stake_roe: u64,
     pub honest_slashed_roe: u64,
@@ -405,6 +410,10 @@ impl Report {
         row(
             "rounds settled / paid nothing",
             format!("{} / {}", self.rounds_settled, self.rounds_unpaid),
+        );
+        row(
+            "unpaid although an honest node had a turn",
+            self.rounds_unpaid_after_honest_turn.to_string(),
         );
         row(
             "ROE conserved (every block)",

@@ -9,9 +9,8 @@ use crate::strategy::{self, coin, honest_proof, Ctx, Grind, GrindPool};
 use gradual_ledger::block::FailReason;
 use gradual_ledger::state::AuditOutcome;
 use gradual_ledger::{Block, CheckedTx, Ledger, LedgerEvent, StakePool, Window};
-use gradual_node_proto::{
-    raise_last_slot, Action, CachedView, LedgerView, ListPurpose, NodeCore, TaskConfig,
-};
+use gradual_node_proto::{Action, CachedView, LedgerView, ListPurpose, NodeCore, TaskConfig};
+use gradual_types::constants::raise_last_slot;
 use gradual_types::constants::{BLOCK_TXS_MAX, ROE_PER_KOII};
 use gradual_types::{
     Genesis, Hash, Instruction, Keypair, Pubkey, Slot, TaskId, TaskParams, Transaction,
@@ -125,6 +124,8 @@ struct RoundFact {
     honest_fair_roe: u64,
     honest_paid_roe: u64,
     settled: Option<bool>,
+    /// The round paid nothing although an honest node had a turn to send its list.
+    unpaid_after_honest_turn: bool,
     /// Honest nodes with a correct, non-voided proof, and the equal share an honest list pays.
     honest_unvoided: Vec<Pubkey>,
     honest_list_share: u64,
@@ -1118,9 +1119,21 @@ impl Sim {
                     self.honest_slashed(&n, cut, "voted against a vindicated list", *round);
                 }
             }
-            LedgerEvent::RoundSettledUnpaid { round, .. } => {
+            LedgerEvent::RoundSettledUnpaid { round, task } => {
+                // Did an honest node get a turn to send the list? Then the round should
+                // have paid: only a run of bad candidates may leave it unpaid (SPEC §6).
+                let attempts = self
+                    .ledger
+                    .round_record(task, *round)
+                    .map_or(0, |r| r.current_attempt.saturating_add(1));
+                let honest_turn = (0..attempts).any(|i| {
+                    self.ledger
+                        .attempt(task, *round, i)
+                        .is_some_and(|a| self.is_honest(&a.submitter))
+                });
                 if let Some(f) = self.facts.get_mut(round) {
                     f.settled = Some(false);
+                    f.unpaid_after_honest_turn = honest_turn;
                 }
             }
             LedgerEvent::RoundPruned { .. } => {}
@@ -1205,8 +1218,14 @@ impl Sim {
                     self.report.rounds_settled += 1;
                     if !paid {
                         self.report.rounds_unpaid += 1;
+                        if f.unpaid_after_honest_turn {
+                            self.report.rounds_unpaid_after_honest_turn += 1;
+                        }
                     }
                     self.report.honest_fair_roe += u128::from(f.honest_fair_roe);
+                    if paid {
+                        self.report.honest_fair_roe_paid_rounds += u128::from(f.honest_fair_roe);
+                    }
                     self.report.honest_paid_roe += u128::from(f.honest_paid_roe);
                 }
                 None if check_settled => self.violation(format!("round {r} never settled")),

@@ -166,18 +166,24 @@ fn without_auto_restake_a_slashed_adversary_stops_submitting() {
 }
 
 /// The manager updates the task (bounty 0, a minimum stake nobody holds) and deactivates it
-/// mid-round: every round that had started must still be paid under its own terms.
-///
-/// Ignored: `NodeCore` (crates/node-proto) reads the task's *current* `bounty_per_round` and
-/// `is_active` for rounds already started, so after the update honest submitters send a list
-/// with bounty 0, honest auditors reject the right one, and no node submits the proofs of the
-/// round in progress. The ledger itself honours the round terms.
+/// mid-round: every round that had started must still be paid under its own terms, and no
+/// node's auto-stake spends its balance chasing the new minimum (it keeps `stake_roe`, never
+/// more).
 #[test]
-#[ignore = "NodeCore uses current task params for rounds already started (issue #8)"]
 fn a_manager_update_mid_round_does_not_touch_started_rounds() {
     let r = run(cfg(0x90, "manager-updater=25"));
     assert_eq!(r.manager_txs_ok, 2, "update and deactivation landed");
     assert!(r.manager_round.is_some());
     assert_eq!(r.rounds_before_update_paid, r.rounds_before_update);
     assert_honest_safe(&r);
+    assert_eq!(
+        r.honest_shortchanged, 0,
+        "a list paid an honest node less than its share"
+    );
+    let honest = class(&r, Strategy::Honest);
+    assert_eq!(
+        honest.max_stake_roe,
+        gradual_sim::STAKE_ROE,
+        "auto-stake went past stake_roe"
+    );
 }
