@@ -17,6 +17,9 @@
 //! checked, so the signature checks (the dominant cost) keep both cores busy. Either run ends
 //! with [`Store::checkpoint`], so that it pays for folding all of its writes into the store.
 
+pub mod fuzz;
+pub mod fuzz_rpc;
+
 use anyhow::{bail, ensure, Context};
 use gradual_ledger::testkit::key;
 use gradual_ledger::{BlockOutput, CheckedTx, Ledger};

@@ -445,7 +445,11 @@ async fn load_and_upload(ctx: &Ctx, file: &Path) -> anyhow::Result<taskfile::Tas
             tf.executable_path.display()
         );
     }
-    let art = ctx.client.upload_artifact(bytes).await?;
+    // Signed by the key that sends the task transaction (it must hold the chain fee).
+    let art = ctx
+        .client
+        .upload_artifact_signed(&ctx.keypair()?, bytes)
+        .await?;
     tf.params.executable.digest = gradual_client::hash(&art.digest)?;
     tf.params.executable.urls.insert(0, art.url);
     tf.params

@@ -48,8 +48,18 @@ pub struct ValidatorArgs {
     #[arg(long)]
     pub faucet_keypair: Option<PathBuf>,
     /// Most one airdrop may mint, in KOII (new chain).
-    #[arg(long, default_value = "1000", value_parser = parse_koii)]
+    #[arg(long, default_value = "10000", value_parser = parse_koii)]
     pub faucet_mint_max: u64,
+    /// Most one recipient may receive per faucet window, in KOII (new chain; default: the
+    /// --faucet-mint-max).
+    #[arg(long, value_parser = parse_koii)]
+    pub faucet_recipient_max: Option<u64>,
+    /// Length of a recipient's faucet window, in slots (new chain).
+    #[arg(long, default_value_t = Faucet::RECIPIENT_WINDOW_SLOTS_DEFAULT)]
+    pub faucet_window_slots: u64,
+    /// Most the faucet may ever create, in KOII (new chain).
+    #[arg(long, default_value = "1000000000", value_parser = parse_koii)]
+    pub faucet_cap: u64,
     /// Transactions waiting for a block, at most.
     #[arg(long, default_value_t = 20_000)]
     pub mempool_max: usize,
@@ -59,6 +69,18 @@ pub struct ValidatorArgs {
     /// Largest artifact upload, in bytes.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     pub artifact_max_bytes: usize,
+    /// Bytes of artifacts one uploader may keep on this validator.
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    pub artifact_quota_bytes: u64,
+    /// Bytes of artifacts this validator keeps, in all.
+    #[arg(long, default_value_t = 4 * 1024 * 1024 * 1024)]
+    pub artifact_total_bytes: u64,
+    /// Least balance an artifact uploader must hold, in KOII (the chain fee if higher).
+    #[arg(long, default_value = "0.001", value_parser = parse_koii)]
+    pub artifact_min_balance: u64,
+    /// Seconds an artifact no task names is kept before it is collected.
+    #[arg(long, default_value_t = 3600)]
+    pub artifact_gc_grace_secs: u64,
     /// Base URL peers use to reach this validator (for artifact links).
     #[arg(long)]
     pub public_url: Option<String>,
@@ -117,8 +139,10 @@ pub async fn run(args: ValidatorArgs) -> anyhow::Result<()> {
             fee_roe: args.fee,
             tx_max_age_slots: args.tx_max_age_slots,
             faucet: faucet_keypair.as_ref().map(|k| Faucet {
-                authority: k.pubkey(),
-                mint_max_roe: args.faucet_mint_max,
+                recipient_max_roe: args.faucet_recipient_max.unwrap_or(args.faucet_mint_max),
+                recipient_window_slots: args.faucet_window_slots,
+                cap_roe: args.faucet_cap,
+                ..Faucet::new(k.pubkey(), args.faucet_mint_max)
             }),
             accounts: Vec::new(),
             // No validators named: the validator's own identity is the set.
@@ -143,6 +167,10 @@ pub async fn run(args: ValidatorArgs) -> anyhow::Result<()> {
     config.mempool_max_txs = args.mempool_max;
     config.block_max_txs = args.block_max_txs;
     config.artifact_max_bytes = args.artifact_max_bytes;
+    config.artifact_limits.uploader_quota_bytes = args.artifact_quota_bytes;
+    config.artifact_limits.total_quota_bytes = args.artifact_total_bytes;
+    config.artifact_limits.min_balance_roe = args.artifact_min_balance;
+    config.artifact_limits.gc_grace = std::time::Duration::from_secs(args.artifact_gc_grace_secs);
     config.public_url = args.public_url.clone();
     let v = gradual_validator::start(config).await?;
     // First line on stdout: where to reach it (scripts and tests read this).

@@ -344,10 +344,34 @@ async fn full_mempool_and_faucet_limits() {
     assert_eq!(codes_seen, vec![0, 0, codes::MEMPOOL_FULL]);
 }
 
+/// A signed `PUT /artifacts/<digest>` of `body` (the signature covers `digest` and the
+/// body's size, whatever the body holds).
+async fn signed_put(v: &Validator, kp: &Keypair, digest: Hash, body: Vec<u8>) -> reqwest::Response {
+    use gradual_types::artifact::headers as h;
+    let c = v.client();
+    let up = gradual_types::ArtifactUpload {
+        chain_id: c.genesis().await.unwrap().chain_id.clone(),
+        digest,
+        size: body.len() as u64,
+        recent_slot: c.get_slot().await.unwrap(),
+        uploader: kp.pubkey(),
+    };
+    reqwest::Client::new()
+        .put(format!("{}/artifacts/{digest}", v.url))
+        .header(h::UPLOADER, kp.pubkey().to_base58())
+        .header(h::RECENT_SLOT, up.recent_slot.to_string())
+        .header(h::SIGNATURE, up.sign(kp).to_base58())
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn artifacts_are_digest_checked_and_size_limited() {
+async fn artifacts_are_signed_digest_checked_and_size_limited() {
     let dir = tempfile::tempdir().unwrap();
     let (_, faucet) = key(dir.path(), 0);
+    let (uploader, _) = key(dir.path(), 1);
     let v = Validator::start_with(
         dir.path(),
         &faucet,
@@ -356,25 +380,31 @@ async fn artifacts_are_digest_checked_and_size_limited() {
     let http = reqwest::Client::new();
     let bytes = b"task code".to_vec();
     let digest = Hash(*blake3::hash(&bytes).as_bytes());
-    let wrong = Hash([9; 32]);
+    // Unsigned, and signed by an account holding nothing: refused.
     let r = http
-        .put(format!("{}/artifacts/{wrong}", v.url))
+        .put(format!("{}/artifacts/{digest}", v.url))
         .body(bytes.clone())
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(r.text().await.unwrap().contains("must be signed"));
+    let r = signed_put(&v, &uploader, digest, bytes.clone()).await;
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().await.unwrap().contains("needs at least"));
+    v.client()
+        .airdrop_and_confirm(&uploader.pubkey(), parse_koii("1").unwrap())
+        .await
+        .unwrap();
+    let wrong = Hash([9; 32]);
+    let r = signed_put(&v, &uploader, wrong, bytes.clone()).await;
     assert_eq!(r.status().as_u16(), 400);
     assert!(r
         .text()
         .await
         .unwrap()
         .contains(&format!("hash to {digest}, the URL says {wrong}")));
-    let r = http
-        .put(format!("{}/artifacts/{digest}", v.url))
-        .body(vec![0u8; 1001])
-        .send()
-        .await
-        .unwrap();
+    let r = signed_put(&v, &uploader, digest, vec![0u8; 1001]).await;
     assert_eq!(r.status().as_u16(), 413);
     let r = http
         .get(format!("{}/artifacts/{digest}", v.url))
@@ -392,7 +422,11 @@ async fn artifacts_are_digest_checked_and_size_limited() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
-    let art = v.client().upload_artifact(bytes.clone()).await.unwrap();
+    let art = v
+        .client()
+        .upload_artifact_signed(&uploader, bytes.clone())
+        .await
+        .unwrap();
     assert_eq!(art.digest, digest.to_base58());
     assert_eq!(
         v.client()

@@ -49,10 +49,7 @@ async fn misbehaving_task_never_takes_the_node_down() {
     let faucet = Keypair::generate();
     let genesis = Genesis {
         slot_ms: 50,
-        faucet: Some(Faucet {
-            authority: faucet.pubkey(),
-            mint_max_roe: 10_000 * ROE_PER_KOII,
-        }),
+        faucet: Some(Faucet::new(faucet.pubkey(), 10_000 * ROE_PER_KOII)),
         ..Genesis::default()
     };
     let mut vc = gradual_validator::ValidatorConfig::new(
@@ -69,7 +66,7 @@ async fn misbehaving_task_never_takes_the_node_down() {
         .await
         .unwrap();
     let art = client
-        .upload_artifact(BUILTIN_TASK_PY.as_bytes().to_vec())
+        .upload_artifact_signed(&manager, BUILTIN_TASK_PY.as_bytes().to_vec())
         .await
         .unwrap();
     let good = create_task(&client, &manager, 1, &art.url).await;

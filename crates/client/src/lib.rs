@@ -50,7 +50,8 @@ pub enum ClientError {
     #[error("transaction {signature} failed: {error}")]
     TxFailed {
         signature: Signature,
-        error: TxErrorDto,
+        /// Boxed: keeps every `Result` of this crate small.
+        error: Box<TxErrorDto>,
     },
     #[error("transaction {signature} was not confirmed within {waited_ms} ms; check it later with `gradual confirm {signature}`")]
     NotConfirmed {
@@ -228,9 +229,31 @@ impl Client {
         self.typed(m::GET_HEAD, json!([])).await
     }
 
+    /// A block; with `transactions`, all of them (fetched page by page).
     pub async fn get_block(&self, slot: u64, transactions: bool) -> Result<Option<BlockDto>> {
-        self.typed(m::GET_BLOCK, json!([slot, {"transactions": transactions}]))
-            .await
+        let first: Option<BlockDto> = self
+            .typed(m::GET_BLOCK, json!([slot, {"transactions": transactions}]))
+            .await?;
+        let Some(mut block) = first else {
+            return Ok(None);
+        };
+        let mut next = block.next_tx_offset.take();
+        while let Some(offset) = next {
+            let page: Option<BlockDto> = self
+                .typed(
+                    m::GET_BLOCK,
+                    json!([slot, {"transactions": true, "offset": offset}]),
+                )
+                .await?;
+            let Some(page) = page else { break };
+            let txs = page.transactions.unwrap_or_default();
+            if txs.is_empty() || page.next_tx_offset.is_some_and(|n| n <= offset) {
+                break;
+            }
+            block.transactions.get_or_insert_with(Vec::new).extend(txs);
+            next = page.next_tx_offset;
+        }
+        Ok(Some(block))
     }
 
     pub async fn get_blocks(
@@ -250,8 +273,18 @@ impl Client {
         self.typed(m::GET_BALANCE, json!([who.to_base58()])).await
     }
 
+    /// An account with its stakes and rewards in every task (fetched page by page).
     pub async fn get_account(&self, who: &Pubkey) -> Result<AccountDto> {
-        self.typed(m::GET_ACCOUNT, json!([who.to_base58()])).await
+        let mut acct: AccountDto = self.typed(m::GET_ACCOUNT, json!([who.to_base58()])).await?;
+        while let Some(after) = acct.next.take() {
+            let page: AccountDto = self
+                .typed(m::GET_ACCOUNT, json!([who.to_base58(), {"after": after}]))
+                .await?;
+            acct.stakes.extend(page.stakes);
+            acct.pending_rewards.extend(page.pending_rewards);
+            acct.next = page.next.filter(|n| *n != after);
+        }
+        Ok(acct)
     }
 
     /// Send a signed transaction; returns its signature once the validator accepted it into
@@ -283,45 +316,113 @@ impl Client {
         self.typed(m::GET_SIGNATURE_STATUSES, json!([list])).await
     }
 
+    /// A task account; with `stakes`/`rewards`, all of them (fetched page by page).
     pub async fn get_task_account_info(
         &self,
         task: &TaskId,
         flags: TaskInfoFlags,
     ) -> Result<TaskDto> {
-        self.typed(
-            m::GET_TASK_ACCOUNT_INFO,
+        let config = |after: Option<&str>| {
             json!([task.to_base58(), {
                 "submissions": flags.submissions,
                 "distributions": flags.distributions,
                 "stakes": flags.stakes,
                 "rewards": flags.rewards,
-            }]),
-        )
-        .await
+                "after": after,
+            }])
+        };
+        let mut t: TaskDto = self.typed(m::GET_TASK_ACCOUNT_INFO, config(None)).await?;
+        while let Some(after) = t.next.take() {
+            let page: TaskDto = self
+                .typed(m::GET_TASK_ACCOUNT_INFO, config(Some(&after)))
+                .await?;
+            if let (Some(all), Some(more)) = (&mut t.stakes, page.stakes) {
+                all.extend(more);
+            }
+            if let (Some(all), Some(more)) = (&mut t.pending_rewards, page.pending_rewards) {
+                all.extend(more);
+            }
+            t.next = page.next.filter(|n| *n != after);
+        }
+        Ok(t)
     }
 
+    /// A round's proofs and audits, all of them (fetched page by page).
     pub async fn get_task_submission_info(
         &self,
         task: &TaskId,
         round: u64,
     ) -> Result<SubmissionInfoDto> {
-        self.typed(
-            m::GET_TASK_SUBMISSION_INFO,
-            json!([task.to_base58(), round]),
-        )
-        .await
+        let mut info: SubmissionInfoDto = self
+            .typed(
+                m::GET_TASK_SUBMISSION_INFO,
+                json!([task.to_base58(), round]),
+            )
+            .await?;
+        while let Some(after) = info.next.take() {
+            let page: SubmissionInfoDto = self
+                .typed(
+                    m::GET_TASK_SUBMISSION_INFO,
+                    json!([task.to_base58(), round, {"after": after}]),
+                )
+                .await?;
+            info.submissions.extend(page.submissions);
+            info.audits.extend(page.audits);
+            info.next = page.next.filter(|n| *n != after);
+        }
+        Ok(info)
     }
 
+    /// A round's distribution, with every attempt's uploaded entries (fetched page by
+    /// page).
     pub async fn get_task_distribution_info(
         &self,
         task: &TaskId,
         round: u64,
     ) -> Result<DistributionInfoDto> {
-        self.typed(
-            m::GET_TASK_DISTRIBUTION_INFO,
-            json!([task.to_base58(), round]),
-        )
-        .await
+        let mut info: DistributionInfoDto = self
+            .typed(
+                m::GET_TASK_DISTRIBUTION_INFO,
+                json!([task.to_base58(), round]),
+            )
+            .await?;
+        let shown = info.entries_attempt;
+        let mut next = info.next_offset.take();
+        for i in 0..info.attempts.len() {
+            let attempt = info.attempts[i].attempt;
+            let mut offset = if Some(attempt) == shown {
+                match next.take() {
+                    Some(o) => o,
+                    None => continue,
+                }
+            } else {
+                0
+            };
+            loop {
+                let page: DistributionInfoDto = self
+                    .typed(
+                        m::GET_TASK_DISTRIBUTION_INFO,
+                        json!([task.to_base58(), round, {"attempt": attempt, "offset": offset}]),
+                    )
+                    .await?;
+                let more = page
+                    .attempts
+                    .into_iter()
+                    .find(|a| a.attempt == attempt)
+                    .and_then(|a| a.entries)
+                    .unwrap_or_default();
+                let n = more.len() as u64;
+                info.attempts[i]
+                    .entries
+                    .get_or_insert_with(Vec::new)
+                    .extend(more);
+                match page.next_offset {
+                    Some(o) if n > 0 && o > offset => offset = o,
+                    _ => break,
+                }
+            }
+        }
+        Ok(info)
     }
 
     /// The committee of the proof audit against `candidate`.
@@ -364,9 +465,35 @@ impl Client {
         .await
     }
 
+    /// Every task (fetched page by page).
     pub async fn get_program_tasks(&self, active_only: bool) -> Result<Vec<TaskSummaryDto>> {
-        self.typed(m::GET_PROGRAM_TASKS, json!([{"active_only": active_only}]))
-            .await
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .get_program_tasks_page(active_only, after.as_deref(), None)
+                .await?;
+            out.extend(page.tasks);
+            match page.next {
+                Some(n) if after.as_deref() != Some(n.as_str()) => after = Some(n),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// One page of tasks after task id `after` (`limit` defaults to
+    /// [`gradual_rpc::limits::TASKS_PAGE_MAX`]).
+    pub async fn get_program_tasks_page(
+        &self,
+        active_only: bool,
+        after: Option<&str>,
+        limit: Option<u64>,
+    ) -> Result<TasksPageDto> {
+        self.typed(
+            m::GET_PROGRAM_TASKS,
+            json!([{"active_only": active_only, "after": after, "limit": limit}]),
+        )
+        .await
     }
 
     /// Devnet only: the validator's faucet mints `amount` ROE to `to`.
@@ -425,7 +552,7 @@ impl Client {
                         }),
                         Some(error) => Err(ClientError::TxFailed {
                             signature: *sig,
-                            error,
+                            error: Box::new(error),
                         }),
                     };
                 }
@@ -470,6 +597,15 @@ impl Client {
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
+        self.artifact_answer(digest, resp).await
+    }
+
+    /// What the validator answered to an upload of `digest`.
+    async fn artifact_answer(
+        &self,
+        digest: String,
+        resp: reqwest::Response,
+    ) -> Result<ArtifactDto> {
         let status = resp.status();
         let body = resp.bytes().await.map_err(|e| self.unreachable(e))?;
         if !status.is_success() {
@@ -486,6 +622,42 @@ impl Client {
             digest,
             reason: format!("unexpected upload answer: {e}"),
         })
+    }
+
+    /// Upload a task executable signed by `uploader`, an account holding at least the
+    /// validator's minimum (the chain fee or more): the validator takes unsigned uploads
+    /// only of digests a task already names. The signature binds the chain, digest, size,
+    /// a recent slot and the uploader ([`gradual_types::ArtifactUpload`]).
+    pub async fn upload_artifact_signed(
+        &self,
+        uploader: &Keypair,
+        bytes: Vec<u8>,
+    ) -> Result<ArtifactDto> {
+        let digest = Hash(*blake3::hash(&bytes).as_bytes());
+        let chain_id = self.genesis().await?.chain_id.clone();
+        let recent_slot = self.get_slot().await?;
+        let upload = gradual_types::ArtifactUpload {
+            chain_id,
+            digest,
+            size: bytes.len() as u64,
+            recent_slot,
+            uploader: uploader.pubkey(),
+        };
+        let sig = upload.sign(uploader);
+        let digest = digest.to_base58();
+        let url = format!("{}{}/{}", self.url, paths::ARTIFACTS, digest);
+        use gradual_types::artifact::headers as h;
+        let resp = self
+            .http
+            .put(&url)
+            .header(h::UPLOADER, uploader.pubkey().to_base58())
+            .header(h::RECENT_SLOT, recent_slot.to_string())
+            .header(h::SIGNATURE, sig.to_base58())
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        self.artifact_answer(digest, resp).await
     }
 
     /// Download an artifact from `url` and check that its bytes hash to `digest`.

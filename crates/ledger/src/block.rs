@@ -73,6 +73,9 @@ pub fn tx_root(txs: &[Transaction]) -> Hash {
 pub struct Receipt {
     pub tx: Signature,
     pub result: Result<(), TxError>,
+    /// ROE burned as this transaction's fee: the fee for any transaction whose envelope was
+    /// valid (even if its instruction was rejected), 0 for an envelope failure.
+    pub fee_charged: u64,
 }
 
 /// What end-of-window work did, for logs, progress displays and clients.

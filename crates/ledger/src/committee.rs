@@ -32,7 +32,9 @@ pub fn distribution_seed(submit_block: &Hash, task: &TaskId, round: u64, attempt
     )
 }
 
-/// Stakes of the eligible nodes of one task, prepared for drawing committees.
+/// Stakes of the eligible nodes of one task, prepared for drawing committees: the nodes in
+/// key order with prefix sums of their stakes, so a seat is a binary search (O(log n)).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StakePool {
     nodes: Vec<(Pubkey, u64)>,
     /// `prefix[i]` = total stake of `nodes[..=i]`.

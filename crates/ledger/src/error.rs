@@ -26,6 +26,12 @@ pub enum TxError {
     Duplicate,
     #[error("fee offered is {offered} ROE, the ledger charges {required}")]
     FeeTooLow { offered: u64, required: u64 },
+    #[error("cannot pay the fee: the fee is {fee} ROE, account {account} has {available}")]
+    CannotPayFee {
+        account: Pubkey,
+        fee: u64,
+        available: u64,
+    },
     #[error("insufficient funds: needs {needed} ROE, account {account} has {available}")]
     InsufficientFunds {
         account: Pubkey,
@@ -45,6 +51,16 @@ pub enum TxError {
     NotFaucet { authority: Pubkey },
     #[error("mint of {got} ROE exceeds the faucet limit of {max} per mint")]
     MintTooLarge { got: u64, max: u64 },
+    #[error("{recipient} already received {received} ROE from the faucet in its window; it may receive at most {max} ROE per {window_slots} slots, more from slot {next_slot} on")]
+    FaucetRateLimited {
+        recipient: Pubkey,
+        received: u64,
+        max: u64,
+        window_slots: u64,
+        next_slot: Slot,
+    },
+    #[error("the faucet has created {minted} ROE of its {cap} ROE cap; this mint needs {needed} ROE more (amount plus fee)")]
+    FaucetCapReached { minted: u64, cap: u64, needed: u64 },
     // --- tasks (SPEC §2, §7) ---
     #[error("unknown task {0}")]
     UnknownTask(TaskId),
@@ -126,6 +142,12 @@ pub enum TxError {
     NoAuditRaised { candidate: Pubkey },
     #[error("audits may be raised until slot {last_slot} so the committee has time to vote, got slot {slot}")]
     RaiseTooLate { last_slot: Slot, slot: Slot },
+    #[error("{queued} committee draws are queued ahead of this raise, so its committee would be drawn at slot {draw_slot}, after slot {latest}, the last that leaves it the vote window; raise earlier in the audit window")]
+    DrawBacklog {
+        queued: u64,
+        draw_slot: Slot,
+        latest: Slot,
+    },
     #[error("this node already raised the {max} audits it may raise this round (audit_sample)")]
     TooManyRaises { max: u16 },
     #[error("committee is drawn at the block after the trigger; votes count from slot {opens}")]
@@ -136,8 +158,13 @@ pub enum TxError {
     AlreadyVoted { node: Pubkey },
     #[error("candidate {candidate} appears twice in one batch")]
     DuplicateVote { candidate: Pubkey },
-    #[error("vote {index} of the batch: {error}")]
-    InBatch { index: u32, error: Box<TxError> },
+    /// Some votes of an `AuditProofs` batch were refused; each vote stands on its own
+    /// (SPEC §1 [v2]), so the `applied` others were counted (and the fee paid).
+    #[error("{} vote(s) of the batch refused, {applied} counted; first refused: vote {}: {}", refused.len(), refused.first().map_or(0, |r| r.0), refused.first().map_or(String::new(), |r| r.1.to_string()))]
+    VotesRefused {
+        applied: u32,
+        refused: Vec<(u32, TxError)>,
+    },
     // --- distribution (SPEC §6) ---
     #[error("round {round} is not distributing ({status})")]
     NotDistributing { round: u64, status: RoundState },
@@ -155,6 +182,8 @@ pub enum TxError {
     CountMismatch { got: u32, expected: u32 },
     #[error("list digest is {got}, the submission says {expected}")]
     DigestMismatch { got: Hash, expected: Hash },
+    #[error("the uploaded list was sealed by a submission (its digest is {digest}); no more chunks may be added")]
+    UploadSealed { digest: Hash },
     #[error("chunk {got} is out of order: the next chunk to upload is {expected}")]
     ChunkOutOfOrder { got: u32, expected: u32 },
     #[error("the list would have more entries than the round's {max} submitters")]
@@ -179,6 +208,7 @@ impl TxError {
             TxError::FutureSlot { .. } => "future_slot",
             TxError::Duplicate => "duplicate",
             TxError::FeeTooLow { .. } => "fee_too_low",
+            TxError::CannotPayFee { .. } => "cannot_pay_fee",
             TxError::InsufficientFunds { .. } => "insufficient_funds",
             TxError::ZeroAmount => "zero_amount",
             TxError::Overflow => "overflow",
@@ -186,6 +216,8 @@ impl TxError {
             TxError::FaucetDisabled => "faucet_disabled",
             TxError::NotFaucet { .. } => "not_faucet",
             TxError::MintTooLarge { .. } => "mint_too_large",
+            TxError::FaucetRateLimited { .. } => "faucet_rate_limited",
+            TxError::FaucetCapReached { .. } => "faucet_cap_reached",
             TxError::UnknownTask(..) => "unknown_task",
             TxError::TaskExists(..) => "task_exists",
             TxError::NotManager { .. } => "not_manager",
@@ -215,12 +247,15 @@ impl TxError {
             TxError::SelfAudit => "self_audit",
             TxError::NoAuditRaised { .. } => "no_audit_raised",
             TxError::RaiseTooLate { .. } => "raise_too_late",
+            TxError::DrawBacklog { .. } => "draw_backlog",
             TxError::TooManyRaises { .. } => "too_many_raises",
             TxError::CommitteeNotDrawn { .. } => "committee_not_drawn",
             TxError::NotOnCommittee { .. } => "not_on_committee",
             TxError::AlreadyVoted { .. } => "already_voted",
             TxError::DuplicateVote { .. } => "duplicate_vote",
-            TxError::InBatch { error, .. } => error.code(),
+            TxError::VotesRefused { refused, .. } => {
+                refused.first().map_or("votes_refused", |(_, e)| e.code())
+            }
             TxError::NotDistributing { .. } => "not_distributing",
             TxError::WrongAttempt { .. } => "wrong_attempt",
             TxError::NotSelected { .. } => "not_selected",
@@ -229,6 +264,7 @@ impl TxError {
             TxError::MissingChunk { .. } => "missing_chunk",
             TxError::CountMismatch { .. } => "count_mismatch",
             TxError::DigestMismatch { .. } => "digest_mismatch",
+            TxError::UploadSealed { .. } => "upload_sealed",
             TxError::ChunkOutOfOrder { .. } => "chunk_out_of_order",
             TxError::TooManyEntries { .. } => "too_many_entries",
             TxError::EntriesNotSorted { .. } => "entries_not_sorted",
@@ -286,6 +322,10 @@ pub enum BlockError {
     WrongParent { got: Hash, expected: Hash },
     #[error("block carries {got} transactions, the most is {max}")]
     TooManyTxs { got: usize, max: usize },
+    #[error(
+        "block carries {got} bytes of transactions, the most is {max} (genesis block_max_bytes)"
+    )]
+    TooManyBytes { got: u64, max: u64 },
     #[error("block state root is {got}, replay computed {expected}")]
     StateRootMismatch { got: Hash, expected: Hash },
     #[error("block producer {producer} is not in the validator set")]
@@ -315,9 +355,9 @@ mod tests {
         let inner = TxError::NotOnCommittee {
             node: Pubkey([1; 32]),
         };
-        let batch = TxError::InBatch {
-            index: 3,
-            error: Box::new(inner.clone()),
+        let batch = TxError::VotesRefused {
+            applied: 2,
+            refused: vec![(3, inner.clone())],
         };
         assert_eq!(batch.code(), inner.code());
     }

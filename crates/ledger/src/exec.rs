@@ -3,13 +3,18 @@
 
 use crate::committee::{audit_seed, distribution_seed};
 use crate::error::{RoundState, TxError};
-use crate::ledger::{record_terms, Ledger};
+use crate::ledger::{record_terms, Ledger, DRAW_DUE};
 use crate::state::*;
 use crate::window::{Clock, Window};
 use gradual_types::constants::raise_last_slot;
 use gradual_types::hash::tags;
-use gradual_types::{task_id, Hash, Instruction, Pubkey, TaskId, TaskParams, Verdict};
+use gradual_types::{
+    task_id, Faucet, Hash, Instruction, Pubkey, Slot, TaskId, TaskParams, Verdict,
+};
 use std::collections::BTreeSet;
+
+/// Ended faucet windows a mint forgets (see `Ledger::prune_faucet_windows`).
+pub const FAUCET_PRUNE_PER_MINT: usize = 4;
 
 /// Digest of a distribution list (SPEC §6): entries in order, `node ‖ reward (u64 LE)`.
 pub fn distribution_digest<'a>(entries: impl IntoIterator<Item = &'a (Pubkey, u64)>) -> Hash {
@@ -169,20 +174,34 @@ impl Ledger {
             }
             Instruction::AuditProofs { task, round, votes } => {
                 self.in_window(task, Window::ProofAudit, *round, 0)?;
+                // SPEC §1 [v2]: each vote of a batch succeeds or fails on its own; a refused
+                // vote is undone alone and reported with its index.
                 let mut seen = BTreeSet::new();
+                let mut refused = Vec::new();
                 for (i, (candidate, verdict)) in votes.iter().enumerate() {
-                    if !seen.insert(*candidate) {
-                        return Err(TxError::DuplicateVote {
+                    let result = if seen.insert(*candidate) {
+                        let savepoint = self.savepoint();
+                        let r = self.vote_proof(signer, task, *round, candidate, *verdict);
+                        if r.is_err() {
+                            self.rollback_to(&savepoint);
+                        }
+                        r
+                    } else {
+                        Err(TxError::DuplicateVote {
                             candidate: *candidate,
-                        });
+                        })
+                    };
+                    if let Err(e) = result {
+                        refused.push((i as u32, e));
                     }
-                    self.vote_proof(signer, task, *round, candidate, *verdict)
-                        .map_err(|e| TxError::InBatch {
-                            index: i as u32,
-                            error: Box::new(e),
-                        })?;
                 }
-                Ok(())
+                if refused.is_empty() {
+                    return Ok(());
+                }
+                Err(TxError::VotesRefused {
+                    applied: (votes.len() - refused.len()) as u32,
+                    refused,
+                })
             }
             Instruction::UploadDistributionChunk {
                 task,
@@ -216,13 +235,26 @@ impl Ledger {
         }
     }
 
-    fn faucet_mint(&mut self, signer: &Pubkey, to: &Pubkey, amount: u64) -> Result<(), TxError> {
-        let faucet = self.genesis.faucet.clone().ok_or(TxError::FaucetDisabled)?;
-        if *signer != faucet.authority {
-            return Err(TxError::NotFaucet {
-                authority: faucet.authority,
-            });
-        }
+    /// Whether a `FaucetMint` of `amount` to `to` by the faucet authority would pass at
+    /// `slot` (after the block at `slot - 1`): the rules of [`Ledger::faucet_mint`], for the
+    /// validator's `requestAirdrop` to refuse at the door what the ledger would refuse.
+    pub fn faucet_check(&self, to: &Pubkey, amount: u64, slot: Slot) -> Result<(), TxError> {
+        let faucet = self
+            .genesis
+            .faucet
+            .as_ref()
+            .ok_or(TxError::FaucetDisabled)?;
+        self.faucet_plan(faucet, to, amount, slot).map(|_| ())
+    }
+
+    /// The checks of a mint, and the recipient's window after it.
+    fn faucet_plan(
+        &self,
+        faucet: &Faucet,
+        to: &Pubkey,
+        amount: u64,
+        slot: Slot,
+    ) -> Result<(FaucetWindow, bool), TxError> {
         nonzero(amount)?;
         if amount > faucet.mint_max_roe {
             return Err(TxError::MintTooLarge {
@@ -230,12 +262,119 @@ impl Ledger {
                 max: faucet.mint_max_roe,
             });
         }
-        let meta = self.meta.get_mut(&()).expect("meta");
-        meta.minted_roe = meta
+        // Per recipient: at most `recipient_max_roe` within `recipient_window_slots` slots
+        // of the window's first mint; a mint after the window opens a new one.
+        let n = faucet.recipient_window_slots;
+        let (window, new) = match self.faucet_windows.get(to) {
+            Some(w) if slot < w.start.saturating_add(n) => (w.clone(), false),
+            _ => (
+                FaucetWindow {
+                    start: slot,
+                    minted_roe: 0,
+                },
+                true,
+            ),
+        };
+        let received = window
             .minted_roe
             .checked_add(amount)
+            .filter(|r| *r <= faucet.recipient_max_roe)
+            .ok_or(TxError::FaucetRateLimited {
+                recipient: *to,
+                received: window.minted_roe,
+                max: faucet.recipient_max_roe,
+                window_slots: n,
+                next_slot: window.start.saturating_add(n),
+            })?;
+        // In all: the amounts and the fees the mints paid, at most `cap_roe`.
+        let needed = amount
+            .checked_add(self.genesis.fee_roe)
             .ok_or(TxError::Overflow)?;
+        let minted = self.meta().faucet_minted_roe;
+        if minted
+            .checked_add(needed)
+            .is_none_or(|total| total > faucet.cap_roe)
+        {
+            return Err(TxError::FaucetCapReached {
+                minted,
+                cap: faucet.cap_roe,
+                needed,
+            });
+        }
+        Ok((
+            FaucetWindow {
+                start: window.start,
+                minted_roe: received,
+            },
+            new,
+        ))
+    }
+
+    /// Devnet faucet (docs/protocol.md *Faucet*). The authority holds nothing, so its mint
+    /// pays its own fee: the ledger creates `amount + fee`, burns the fee and credits
+    /// `amount` (the fee was not charged from the authority's balance, see
+    /// `Genesis::fee_paid_by_mint`). Supply changes by the mint and the burn, as SPEC §1
+    /// allows.
+    fn faucet_mint(&mut self, signer: &Pubkey, to: &Pubkey, amount: u64) -> Result<(), TxError> {
+        let faucet = self.genesis.faucet.clone().ok_or(TxError::FaucetDisabled)?;
+        if *signer != faucet.authority {
+            return Err(TxError::NotFaucet {
+                authority: faucet.authority,
+            });
+        }
+        let slot = self.slot;
+        self.prune_faucet_windows(slot);
+        let (window, new) = self.faucet_plan(&faucet, to, amount, slot)?;
+        let fee = self.genesis.fee_roe;
+        let created = amount.checked_add(fee).ok_or(TxError::Overflow)?;
+        let meta = self.meta.get_mut(&()).expect("meta");
+        // Cannot overflow: genesis validation keeps supply + cap_roe within u64, and the
+        // cap was checked above.
+        meta.faucet_minted_roe = meta
+            .faucet_minted_roe
+            .checked_add(created)
+            .ok_or(TxError::Overflow)?;
+        meta.minted_roe = meta
+            .minted_roe
+            .checked_add(created)
+            .ok_or(TxError::Overflow)?;
+        if fee > 0 {
+            self.burn(fee);
+        }
+        if new {
+            let expires = window.start.saturating_add(faucet.recipient_window_slots);
+            self.faucet_expiry.insert((expires, *to), ());
+        }
+        self.faucet_windows.insert(*to, window);
         self.credit(to, amount)
+    }
+
+    /// Forget up to [`FAUCET_PRUNE_PER_MINT`] recipient windows that ended by `slot`: every
+    /// mint adds at most one window and removes up to this many ended ones, so the faucet
+    /// tables hold about the windows still open.
+    fn prune_faucet_windows(&mut self, slot: Slot) {
+        let ended: Vec<(Slot, Pubkey)> = self
+            .faucet_expiry
+            .range(..=(slot, Pubkey([0xff; 32])))
+            .take(FAUCET_PRUNE_PER_MINT)
+            .map(|(k, ())| *k)
+            .collect();
+        let n = self
+            .genesis
+            .faucet
+            .as_ref()
+            .map_or(0, |f| f.recipient_window_slots);
+        for (expires, who) in ended {
+            self.faucet_expiry.remove(&(expires, who));
+            // The recipient may have opened a newer window since (indexed by its own expiry).
+            let ended = self
+                .faucet_windows
+                .get(&who)
+                .is_some_and(|w| w.start.saturating_add(n) == expires);
+            if ended {
+                self.faucet_windows.remove(&who);
+            }
+        }
     }
 
     fn create_task(
@@ -289,7 +428,7 @@ impl Ledger {
         let clock = self.task_clock(t);
         let next_round_start = clock.start(clock.round(self.slot) + 1);
         self.tasks.get_mut(task).expect("checked").pending_params = Some(params.clone());
-        self.schedule_at(next_round_start, *task, Event::ApplyUpdate);
+        self.schedule_at(next_round_start, *task, Work::ApplyUpdate);
         Ok(())
     }
 
@@ -508,7 +647,7 @@ impl Ledger {
                 );
                 self.tasks.get_mut(task).expect("checked").open_rounds += 1;
                 let close = clock.window(Window::ProofAudit, round, 0).closes;
-                self.schedule_at(close, *task, Event::ProofAuditClose { round });
+                self.schedule_at(close, *task, Work::ProofAuditClose { round, after: None });
             }
         }
         Ok(())
@@ -560,6 +699,17 @@ impl Ledger {
                     slot: self.slot,
                 });
             }
+            // SPEC §5 *Bounded work*: refused when the draws queued ahead of this one would
+            // draw its committee later than the raise cutoff's draw (slot `last + 1`), which
+            // would leave the committee less than its V slots to vote.
+            let draw_slot = self.next_draw_slot(u64::from(terms.committee_size));
+            if draw_slot > last + 1 {
+                return Err(TxError::DrawBacklog {
+                    queued: self.meta().queued_draws,
+                    draw_slot,
+                    latest: last + 1,
+                });
+            }
             // SPEC §5 *Bounded work*: at most `audit_sample` raises per node per round.
             let rkey = (*task, round, *signer);
             let raised = self.raises.get(&rkey).copied().unwrap_or(0);
@@ -580,16 +730,36 @@ impl Ledger {
                     outcome: None,
                 },
             );
-            self.draws.insert(
-                Draw::Audit {
-                    task: *task,
-                    round,
-                    candidate: *candidate,
-                },
-                (),
-            );
+            // The committee is drawn at the next block (SPEC §5), before other work.
+            let work = Work::DrawAudit {
+                round,
+                candidate: *candidate,
+            };
+            self.schedule_at(DRAW_DUE, *task, work);
             return Ok(());
         };
+        // SPEC §1 [v2] *honest races are not fined*: a raise on a candidate another node
+        // already raised (in this block or earlier) is that node's `Invalid` vote. Before the
+        // draw it waits in the record and counts if the draw gives the node a seat; after the
+        // draw it counts if the node holds one. Either way it is not an error and it does not
+        // count against the raise cap; a node that cannot hold a seat changes nothing.
+        if verdict == Verdict::Invalid && *signer != audit.accuser {
+            if audit.votes.iter().any(|(n, _)| n == signer) {
+                return Err(TxError::AlreadyVoted { node: *signer });
+            }
+            let may_sit = match &audit.committee {
+                Some(c) => c.seats_of(signer) > 0,
+                None => self.may_sit_on_audit(task, round, signer),
+            };
+            if may_sit {
+                self.audits
+                    .get_mut(&key)
+                    .expect("checked")
+                    .votes
+                    .push((*signer, verdict));
+            }
+            return Ok(());
+        }
         let committee = audit.committee.as_ref().ok_or(TxError::CommitteeNotDrawn {
             opens: audit.trigger_slot + 1,
         })?;
@@ -600,6 +770,20 @@ impl Ledger {
             .votes
             .push((*signer, verdict));
         Ok(())
+    }
+
+    /// Whether `node` is in the pool the committee of an audit of `round` is drawn from:
+    /// eligible by its stake at the start of the round of the proof audit window (SPEC §5).
+    fn may_sit_on_audit(&self, task: &TaskId, round: u64, node: &Pubkey) -> bool {
+        let (Some(t), Some(rec)) = (self.tasks.get(task), self.rounds.get(&(*task, round))) else {
+            return false;
+        };
+        let clock = self.task_clock(t);
+        let weight_round = clock.round(clock.window(Window::ProofAudit, round, 0).opens);
+        self.stakes
+            .get(&(*task, *node))
+            .and_then(|s| s.eligible_weight(weight_round, rec.terms.minimum_stake))
+            .is_some()
     }
 
     /// Checks shared by the distribution instructions, window first (SPEC §3).
@@ -685,27 +869,39 @@ impl Ledger {
                 expected: count,
             });
         }
-        // Entries were checked chunk by chunk at upload; only the digest is left.
-        let mut hasher = DistributionHasher::new();
-        for (_, entries) in self
-            .chunks
-            .range((*task, round, attempt, 0)..=(*task, round, attempt, u32::MAX))
-        {
-            for e in entries {
-                hasher.update(e);
-            }
+        // O(1) checks first: after the hash only a digest mismatch (which keeps the hash)
+        // or success can follow.
+        let sum = up.sum_roe;
+        let limit = self.payable_limit(task, round);
+        if sum > limit {
+            return Err(TxError::RewardsExceedLimit { sum, limit });
         }
-        let got = hasher.finalize();
+        // Entries were checked chunk by chunk at upload; only the digest is left. It is
+        // computed once and kept, sealing the upload: hashing is O(entries), and a submitter
+        // repeating a wrong digest must not make every block pay for it again.
+        let got = match up.digest {
+            Some(got) => got,
+            None => {
+                let mut hasher = DistributionHasher::new();
+                for (_, entries) in self
+                    .chunks
+                    .range((*task, round, attempt, 0)..=(*task, round, attempt, u32::MAX))
+                {
+                    for e in entries {
+                        hasher.update(e);
+                    }
+                }
+                let got = hasher.finalize();
+                let att = self.attempts.get_mut(&akey).expect("checked");
+                att.upload.digest = Some(got);
+                got
+            }
+        };
         if got != *digest {
             return Err(TxError::DigestMismatch {
                 got,
                 expected: *digest,
             });
-        }
-        let sum = up.sum_roe;
-        let limit = self.payable_limit(task, round);
-        if sum > limit {
-            return Err(TxError::RewardsExceedLimit { sum, limit });
         }
         self.tasks.get_mut(task).expect("checked").reserved_bounty += sum;
         self.attempts.get_mut(&akey).expect("checked").list = Some(SubmittedList {
@@ -718,14 +914,7 @@ impl Ledger {
         });
         // SPEC §6 *Vindication*: the submitter stays slashable until the round settles.
         self.lock(task, signer);
-        self.draws.insert(
-            Draw::Distribution {
-                task: *task,
-                round,
-                attempt,
-            },
-            (),
-        );
+        self.schedule_at(DRAW_DUE, *task, Work::DrawDistribution { round, attempt });
         Ok(())
     }
 
@@ -784,6 +973,9 @@ impl Ledger {
             return Err(TxError::ListAlreadySubmitted);
         }
         let mut up = att.upload.clone();
+        if let Some(digest) = up.digest {
+            return Err(TxError::UploadSealed { digest });
+        }
         if index != up.chunks {
             return Err(TxError::ChunkOutOfOrder {
                 got: index,

@@ -1,12 +1,15 @@
 //! `Ledger::apply_block`: the pure function from (state, slot, parent, txs) to the next state.
 //!
 //! ```text
-//!   seal (VRF proof) ────┐ 0. producer in the validator set, randomness verified
-//!           parent hash ─┤
-//!  slot ─────────────────┼─▶ 1. draw committees triggered in the previous block
-//!  txs (sig-checked) ────┘   2. end-of-window work due at or before `slot`, in slot order
-//!                            3. transactions, each all-or-nothing
-//!                            4. state root (lattice hash of every record) and block hash
+//!   seal (VRF proof) ────┐ 0. producer in the validator set, randomness verified;
+//!           parent hash ─┤    at most block_max_txs transactions, block_max_bytes bytes
+//!  slot ─────────────────┼─▶ 1. the settlement queue: committee draws and end-of-window
+//!  txs (sig-checked) ────┘      work due at or before `slot`, in due order, round-robin
+//!                               across tasks, within the block's budget (the rest waits)
+//!                            2. transactions: the fee (kept even if the instruction fails),
+//!                               then the instruction, all-or-nothing (a batch's votes: each
+//!                               on its own)
+//!                            3. state root (lattice hash of every record) and block hash
 //!                                  │
 //!                                  ▼
 //!                  BlockOutput { block, receipts, events, writes }
@@ -21,16 +24,19 @@ use crate::committee::{rank_candidates, StakePool};
 use crate::error::{BlockError, TxError};
 use crate::lthash::LtHash;
 use crate::state::*;
-use crate::table::{StateWrite, Table};
+use crate::table::{encoded_len, StateWrite, Table};
 use crate::window::{Clock, Window};
+use borsh::BorshSerialize;
 use gradual_types::constants::{
-    vote_window_slots, BLOCK_TXS_MAX, BPS_DENOMINATOR, PRUNE_MARGIN_ROUNDS,
+    vote_window_slots, AUDITS_PER_STEP, BPS_DENOMINATOR, PRUNE_BYTES_PER_STEP, PRUNE_MARGIN_ROUNDS,
+    PRUNE_RECORDS_PER_STEP, SETTLEMENT_BYTES_PER_BLOCK, SETTLEMENT_RECORDS_PER_BLOCK,
 };
 use gradual_types::{
     Genesis, Hash, Pubkey, Signature, Slot, TaskId, Transaction, ValidatorInfo, ValidatorKey,
     Verdict, VrfInput,
 };
 use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A transaction whose signature has been checked. Only [`CheckedTx::check`] and
@@ -113,7 +119,19 @@ impl TxError {
                 | TxError::Expired { .. }
                 | TxError::FutureSlot { .. }
                 | TxError::Duplicate
+                | TxError::CannotPayFee { .. }
         )
+    }
+}
+
+impl TxError {
+    /// Whether the transaction's changes stand although it reports an error: a batch of
+    /// votes of which some were counted (SPEC §1 [v2]: each vote succeeds or fails alone),
+    /// and a list submission with the wrong digest, which seals the upload with the digest
+    /// it computed (so the list is never hashed twice).
+    pub fn keeps_changes(&self) -> bool {
+        matches!(self, TxError::VotesRefused { applied, .. } if *applied > 0)
+            || matches!(self, TxError::DigestMismatch { .. })
     }
 }
 
@@ -161,15 +179,19 @@ macro_rules! each_table {
             $op;
         }
         {
-            let $t = &mut $self.schedule;
-            $op;
-        }
-        {
-            let $t = &mut $self.draws;
+            let $t = &mut $self.queue;
             $op;
         }
         {
             let $t = &mut $self.raises;
+            $op;
+        }
+        {
+            let $t = &mut $self.faucet_windows;
+            $op;
+        }
+        {
+            let $t = &mut $self.faucet_expiry;
             $op;
         }
     }};
@@ -187,10 +209,13 @@ pub struct Ledger {
     pub(crate) rounds: Table<RoundKey, RoundRecord>,
     pub(crate) attempts: Table<AttemptKey, AttemptRecord>,
     pub(crate) chunks: Table<ChunkKey, Vec<(Pubkey, u64)>>,
-    pub(crate) schedule: Table<ScheduleKey, ()>,
-    pub(crate) draws: Table<Draw, ()>,
+    /// Committee draws and end-of-window work (SPEC §1 [v2] *Bounded settlement*).
+    pub(crate) queue: Table<QueueKey, ()>,
     /// Audits each node raised per round of a task (SPEC §5 *Bounded work*).
     pub(crate) raises: Table<NodeRoundKey, u16>,
+    /// Faucet windows per recipient, and `(expiry slot, recipient)` to prune them by.
+    pub(crate) faucet_windows: Table<Pubkey, FaucetWindow>,
+    pub(crate) faucet_expiry: Table<(Slot, Pubkey), ()>,
     pub(crate) lthash: LtHash,
     pub(crate) head_hash: Hash,
     pub(crate) state_root: Hash,
@@ -203,6 +228,12 @@ pub struct Ledger {
     /// Randomness of the block being applied (verified from its seal before anything runs).
     pub(crate) randomness: Hash,
     pub(crate) events: Vec<LedgerEvent>,
+    /// Stake pools of committee draws per (task, weight round, minimum stake), kept while
+    /// their round lasts (not state: always equal to a fresh scan, see [`Ledger::draw`]).
+    pools: BTreeMap<(TaskId, u64, u64), StakePool>,
+    /// Stake pools built (scans of a task's stakes) since this ledger was made; a
+    /// measurement, not state.
+    pub(crate) pool_builds: u64,
     /// Check supply conservation over the whole state after every block (O(state)).
     pub paranoid: bool,
 }
@@ -233,6 +264,10 @@ impl Ledger {
                 randomness: genesis.hash(),
                 validators: genesis.validators.clone(),
                 next_validators: None,
+                queue_cursor: None,
+                faucet_minted_roe: 0,
+                queued_draws: 0,
+                queued_draw_seats: 0,
             },
         );
         let mut writes = Vec::new();
@@ -255,9 +290,10 @@ impl Ledger {
             rounds: Table::new(tag::ROUNDS),
             attempts: Table::new(tag::ATTEMPTS),
             chunks: Table::new(tag::CHUNKS),
-            schedule: Table::new(tag::SCHEDULE),
-            draws: Table::new(tag::DRAWS),
+            queue: Table::new(tag::QUEUE),
             raises: Table::new(tag::RAISES),
+            faucet_windows: Table::new(tag::FAUCET_WINDOWS),
+            faucet_expiry: Table::new(tag::FAUCET_EXPIRY),
             lthash: LtHash::default(),
             head_hash: Hash::ZERO,
             state_root: Hash::ZERO,
@@ -266,6 +302,8 @@ impl Ledger {
             slot: 0,
             randomness: Hash::ZERO,
             events: Vec::new(),
+            pools: BTreeMap::new(),
+            pool_builds: 0,
             paranoid: cfg!(debug_assertions),
         }
     }
@@ -297,9 +335,10 @@ impl Ledger {
         dump(tag::ROUNDS, self.rounds.iter(), &mut out);
         dump(tag::ATTEMPTS, self.attempts.iter(), &mut out);
         dump(tag::CHUNKS, self.chunks.iter(), &mut out);
-        dump(tag::SCHEDULE, self.schedule.iter(), &mut out);
-        dump(tag::DRAWS, self.draws.iter(), &mut out);
+        dump(tag::QUEUE, self.queue.iter(), &mut out);
         dump(tag::RAISES, self.raises.iter(), &mut out);
+        dump(tag::FAUCET_WINDOWS, self.faucet_windows.iter(), &mut out);
+        dump(tag::FAUCET_EXPIRY, self.faucet_expiry.iter(), &mut out);
         out
     }
 
@@ -344,9 +383,10 @@ impl Ledger {
                 tag::ROUNDS => put(&mut l.rounds, &key, &value)?,
                 tag::ATTEMPTS => put(&mut l.attempts, &key, &value)?,
                 tag::CHUNKS => put(&mut l.chunks, &key, &value)?,
-                tag::SCHEDULE => put(&mut l.schedule, &key, &value)?,
-                tag::DRAWS => put(&mut l.draws, &key, &value)?,
+                tag::QUEUE => put(&mut l.queue, &key, &value)?,
                 tag::RAISES => put(&mut l.raises, &key, &value)?,
+                tag::FAUCET_WINDOWS => put(&mut l.faucet_windows, &key, &value)?,
+                tag::FAUCET_EXPIRY => put(&mut l.faucet_expiry, &key, &value)?,
                 other => return Err(LoadError::UnknownTable(other)),
             }
         }
@@ -385,9 +425,10 @@ impl Ledger {
         self.rounds.hash_all(&mut h);
         self.attempts.hash_all(&mut h);
         self.chunks.hash_all(&mut h);
-        self.schedule.hash_all(&mut h);
-        self.draws.hash_all(&mut h);
+        self.queue.hash_all(&mut h);
         self.raises.hash_all(&mut h);
+        self.faucet_windows.hash_all(&mut h);
+        self.faucet_expiry.hash_all(&mut h);
         h
     }
 
@@ -472,10 +513,23 @@ impl Ledger {
         if slot <= head {
             return Err(BlockError::SlotNotAfterHead { slot, head });
         }
-        if txs.len() > BLOCK_TXS_MAX {
+        // SPEC §1 [v2]: a block is bounded by count and by bytes.
+        let max_txs = self.genesis.block_txs_limit();
+        if txs.len() > max_txs {
             return Err(BlockError::TooManyTxs {
                 got: txs.len(),
-                max: BLOCK_TXS_MAX,
+                max: max_txs,
+            });
+        }
+        let max_bytes = self.genesis.block_bytes_limit();
+        let bytes = txs
+            .iter()
+            .map(|c| crate::table::encoded_len(&c.tx))
+            .fold(0u64, u64::saturating_add);
+        if bytes > max_bytes {
+            return Err(BlockError::TooManyBytes {
+                got: bytes,
+                max: max_bytes,
             });
         }
         if parent_hash != self.head_hash {
@@ -518,19 +572,20 @@ impl Ledger {
             meta.randomness = randomness;
         }
 
-        self.draw_committees();
-        self.run_due_events(slot);
+        self.run_queue(slot);
 
         let mut receipts = Vec::with_capacity(txs.len());
         let mut ids = Vec::with_capacity(txs.len());
         for checked in &txs {
-            let result = self.apply_tx(checked);
+            let mut fee_charged = 0;
+            let result = self.apply_tx(checked, &mut fee_charged);
             if result.as_ref().err().is_none_or(TxError::marks_seen) {
                 ids.push(checked.tx.signature);
             }
             receipts.push(Receipt {
                 tx: checked.tx.signature,
                 result,
+                fee_charged,
             });
         }
         self.recent.push_back((slot, ids));
@@ -586,7 +641,9 @@ impl Ledger {
         }
     }
 
-    fn apply_tx(&mut self, checked: &CheckedTx) -> Result<(), TxError> {
+    /// Apply one transaction; `fee_charged` receives the ROE it burned as its fee (receipts
+    /// carry it, so clients never re-derive the fee rule).
+    fn apply_tx(&mut self, checked: &CheckedTx, fee_charged: &mut u64) -> Result<(), TxError> {
         let tx = &checked.tx;
         let m = &tx.message;
         if !checked.sig_ok {
@@ -625,26 +682,66 @@ impl Ledger {
                 required: self.genesis.fee_roe,
             });
         }
+        // SPEC §1 [v2]: block space is never free. The envelope is valid, so the fee is
+        // charged (and burned) before the instruction runs and stays charged if the
+        // instruction is rejected; a signer that cannot pay it is refused with no change.
+        match self.charge_fee(&m.signer, &m.instruction) {
+            Ok(charged) => *fee_charged = charged,
+            Err(e) => {
+                // Nothing happened: the same transaction may pass once the signer is funded.
+                self.seen.remove(&tx.signature);
+                return Err(e);
+            }
+        }
         each_table!(self, t => t.begin_tx());
-        let result = self
-            .charge_fee(&m.signer)
-            .and_then(|()| self.execute(&m.signer, &m.instruction));
-        match result {
+        let result = self.execute(&m.signer, &m.instruction);
+        match &result {
             Ok(()) => each_table!(self, t => t.commit_tx()),
+            Err(e) if e.keeps_changes() => each_table!(self, t => t.commit_tx()),
             Err(_) => each_table!(self, t => t.rollback_tx()),
+        }
+        // A faucet mint pays its fee out of what it mints, and only when it mints.
+        if result.is_ok() && self.genesis.fee_paid_by_mint(&m.signer, &m.instruction) {
+            *fee_charged = self.genesis.fee_roe;
         }
         result
     }
 
-    fn charge_fee(&mut self, signer: &Pubkey) -> Result<(), TxError> {
+    /// A point inside the open transaction to roll back to: one vote of a batch stands or
+    /// falls on its own (SPEC §1 [v2]).
+    pub(crate) fn savepoint(&mut self) -> Vec<usize> {
+        let mut points = Vec::with_capacity(16);
+        each_table!(self, t => points.push(t.savepoint()));
+        points
+    }
+
+    /// Undo what happened since `points` ([`Ledger::savepoint`]); the transaction stays open.
+    pub(crate) fn rollback_to(&mut self, points: &[usize]) {
+        let mut it = points.iter();
+        each_table!(self, t => t.rollback_to(*it.next().expect("a point per table")));
+    }
+
+    fn charge_fee(
+        &mut self,
+        signer: &Pubkey,
+        ix: &gradual_types::Instruction,
+    ) -> Result<u64, TxError> {
         let fee = self.genesis.fee_roe;
-        if fee == 0 {
-            return Ok(());
+        // The faucet authority holds nothing: its mint pays the fee (exec.rs `faucet_mint`).
+        if fee == 0 || self.genesis.fee_paid_by_mint(signer, ix) {
+            return Ok(0);
         }
-        self.debit(signer, fee)?;
-        let meta = self.meta.get_mut(&()).expect("meta");
-        meta.burned_roe += fee;
-        Ok(())
+        let available = self.balance(signer);
+        if available < fee {
+            return Err(TxError::CannotPayFee {
+                account: *signer,
+                fee,
+                available,
+            });
+        }
+        self.debit(signer, fee).expect("balance checked");
+        self.burn(fee);
+        Ok(fee)
     }
 
     pub(crate) fn debit(&mut self, account: &Pubkey, amount: u64) -> Result<(), TxError> {
@@ -693,118 +790,365 @@ impl Ledger {
         Clock::new(task.starting_slot, &task.params)
     }
 
-    // ----- committees ---------------------------------------------------------------------
+    // ----- the settlement queue (SPEC §1 [v2] *Bounded settlement*) ---------------------------
+
+    /// Queue `work` of `task`, due at `slot`.
+    pub(crate) fn schedule_at(&mut self, slot: Slot, task: TaskId, work: Work) {
+        let key = (slot, task, work);
+        if let Some(seats) = self.draw_seats(&key).filter(|_| !self.queue.contains(&key)) {
+            let meta = self.meta.get_mut(&()).expect("meta");
+            meta.queued_draws += 1;
+            meta.queued_draw_seats += seats;
+        }
+        self.queue.insert(key, ());
+    }
+
+    /// The seats a queued committee draw will fill (its round's `committee_size`); `None`
+    /// for other work. The same before and after the draw waits: round terms are fixed.
+    fn draw_seats(&self, (_, task, work): &QueueKey) -> Option<u64> {
+        let round = match *work {
+            Work::DrawAudit { round, .. } | Work::DrawDistribution { round, .. } => round,
+            _ => return None,
+        };
+        let k = self
+            .rounds
+            .get(&(*task, round))
+            .map_or(0, |r| u64::from(r.terms.committee_size));
+        Some(k)
+    }
+
+    /// The slot at which one more committee draw of `seats` seats, queued now, would be
+    /// drawn at the latest: the draws already queued run first (due at once, before all
+    /// other work) at most a block's budget at a time (SPEC §5 *Bounded work*). An
+    /// estimate by the step cost with a record of `SMALL_RECORD_BYTES`, deterministic, and
+    /// exact while records are not larger.
+    pub(crate) fn next_draw_slot(&self, seats: u64) -> Slot {
+        let m = self.meta();
+        let draws = m.queued_draws + 1;
+        let seats = m.queued_draw_seats + seats;
+        let records = draws * (1 + QUEUE_RECORDS_PER_STEP);
+        let bytes = draws * (QUEUE_BYTES_PER_STEP + SMALL_RECORD_BYTES) + seats * SEAT_BYTES;
+        let blocks = records
+            .div_ceil(SETTLEMENT_RECORDS_PER_BLOCK)
+            .max(bytes.div_ceil(SETTLEMENT_BYTES_PER_BLOCK))
+            .max(1);
+        self.slot.saturating_add(blocks)
+    }
+
+    /// Run the queued work due at or before `slot`, in due order, work due at one slot
+    /// round-robin across tasks, while the block's budget of records and bytes lasts; what
+    /// does not fit stays queued for the next block. Each step's cost is bounded before it
+    /// runs ([`Ledger::step_cost`]), so the block never exceeds the budget; a step that alone
+    /// exceeded it would still run in a block of its own, so the queue never stalls.
+    fn run_queue(&mut self, slot: Slot) {
+        let mut budget = Budget::full();
+        let start_cursor = self.meta().queue_cursor;
+        let mut cursor = start_cursor;
+        while let Some(key) = self.next_work(slot, cursor) {
+            let cost = self.step_cost(&key);
+            if !budget.fits(cost) && !budget.untouched() {
+                break;
+            }
+            budget.take(cost);
+            self.queue.remove(&key);
+            if let Some(seats) = self.draw_seats(&key) {
+                let meta = self.meta.get_mut(&()).expect("meta");
+                meta.queued_draws = meta.queued_draws.saturating_sub(1);
+                meta.queued_draw_seats = meta.queued_draw_seats.saturating_sub(seats);
+            }
+            let (due, task, work) = key;
+            self.run_work(due, task, work, &mut budget);
+            cursor = Some((due, task));
+        }
+        if cursor != start_cursor {
+            self.meta.get_mut(&()).expect("meta").queue_cursor = cursor;
+        }
+    }
+
+    /// The next work to serve at `slot`: of the earliest due slot with work, the first work
+    /// of the task after the cursor's (round-robin), wrapping to its first task.
+    fn next_work(&self, slot: Slot, cursor: Option<(Slot, TaskId)>) -> Option<QueueKey> {
+        let first = *self.queue.first_key()?;
+        let due = first.0;
+        if due > slot {
+            return None;
+        }
+        if let Some((_, last)) = cursor.filter(|(d, _)| *d == due) {
+            // `ApplyUpdate` is the largest work: every key of task `last` at `due` is ≤ it.
+            let after = (due, last, Work::ApplyUpdate);
+            let next = self
+                .queue
+                .range((Bound::Excluded(after), Bound::Unbounded))
+                .next()
+                .map(|(k, _)| *k);
+            if let Some(k) = next.filter(|k| k.0 == due) {
+                return Some(k);
+            }
+        }
+        Some(first)
+    }
+
+    fn run_work(&mut self, due: Slot, task: TaskId, work: Work, budget: &mut Budget) {
+        match work {
+            Work::DrawAudit { round, candidate } => self.draw_audit(&task, round, candidate),
+            Work::DrawDistribution { round, attempt } => {
+                self.draw_distribution(&task, round, attempt)
+            }
+            Work::DistributionClose { round, attempt } => {
+                self.close_distribution(due, &task, round, attempt)
+            }
+            Work::Payout {
+                round,
+                attempt,
+                next_chunk,
+            } => self.pay_chunk(due, &task, round, attempt, next_chunk),
+            Work::ProofAuditClose { round, after } => {
+                self.close_proof_audit(due, &task, round, after)
+            }
+            Work::Settle {
+                round,
+                next_attempt,
+            } => self.settle_step(due, &task, round, next_attempt),
+            Work::Prune { round } => {
+                // Pruning takes what the budget has left, up to its step maximum: its cost
+                // paid for its first record (and the round record); the rest is charged as
+                // it is used.
+                let first = self.first_prune_bytes(&task, round);
+                let extra = Cost::new(
+                    (PRUNE_RECORDS_PER_STEP - 1).min(budget.left.records),
+                    PRUNE_BYTES_PER_STEP
+                        .saturating_sub(first)
+                        .min(budget.left.bytes),
+                );
+                let allowance = Cost::new(1 + extra.records, first + extra.bytes);
+                let used = self.prune(due, &task, round, allowance);
+                budget.take(Cost::new(
+                    used.records.saturating_sub(1),
+                    used.bytes.saturating_sub(first),
+                ));
+            }
+            Work::ApplyUpdate => self.apply_update(&task, due),
+        }
+    }
+
+    /// An upper bound of the records and bytes (keys and values, encoded) one step of `work`
+    /// writes, computed before it runs from the records it will touch. The step's own queue
+    /// entry (removed, perhaps re-queued with its progress) and what it queues next are in.
+    fn step_cost(&self, (_, task_id, work): &QueueKey) -> Cost {
+        let k = |round: u64| {
+            self.rounds
+                .get(&(*task_id, round))
+                .map_or(0, |r| u64::from(r.terms.committee_size))
+        };
+        let task = self.tasks.get(task_id).map_or(0, encoded_len);
+        let round_rec = |round: u64| self.rounds.get(&(*task_id, round)).map_or(0, encoded_len);
+        let attempt_rec = |round: u64, attempt: u16| {
+            self.attempts
+                .get(&(*task_id, round, attempt))
+                .map_or(0, encoded_len)
+        };
+        let base = Cost::new(QUEUE_RECORDS_PER_STEP, QUEUE_BYTES_PER_STEP);
+        let step = match *work {
+            Work::DrawAudit { round, candidate } => {
+                let audit = self
+                    .audits
+                    .get(&(*task_id, round, candidate))
+                    .map_or(0, encoded_len);
+                Cost::new(1, audit + SEAT_BYTES * k(round))
+            }
+            Work::DrawDistribution { round, attempt } => {
+                Cost::new(1, attempt_rec(round, attempt) + SEAT_BYTES * k(round))
+            }
+            // The attempt, task and round records, a missed-turn slash (a stake), the next
+            // attempt.
+            Work::DistributionClose { round, attempt } => Cost::new(
+                5,
+                2 * attempt_rec(round, attempt) + task + round_rec(round) + SMALL_RECORD_BYTES,
+            ),
+            // One reward per entry of the chunk, the task, round and attempt records.
+            Work::Payout {
+                round,
+                attempt,
+                next_chunk,
+            } => {
+                let entries = self
+                    .chunks
+                    .get(&(*task_id, round, attempt, next_chunk))
+                    .map_or(0, |c| c.len() as u64);
+                Cost::new(
+                    entries + 3,
+                    entries * REWARD_RECORD_BYTES
+                        + task
+                        + round_rec(round)
+                        + attempt_rec(round, attempt),
+                )
+            }
+            // Per audit: the audit, the submission, the slashed stake, the accuser's and each
+            // seat's reward. Then the ranking: the round record and the first attempt.
+            Work::ProofAuditClose { round, after } => {
+                let lo = match after {
+                    Some(p) => Bound::Excluded((*task_id, round, p)),
+                    None => Bound::Included((*task_id, round, LO)),
+                };
+                let hi = Bound::Included((*task_id, round, HI));
+                let mut c = Cost::new(2, 2 * round_rec(round) + SMALL_RECORD_BYTES);
+                for (_, a) in self.audits.range((lo, hi)).take(AUDITS_PER_STEP as usize) {
+                    let seats = k(round) + 3;
+                    c = c.plus(Cost::new(
+                        seats + 1,
+                        encoded_len(a) + seats * SMALL_RECORD_BYTES,
+                    ));
+                }
+                c
+            }
+            // One attempt: its submitter's or its wrong voters' stakes, the rewards of the
+            // seats paid, the unlocked stakes (at most every seat twice), the attempt; the
+            // last step the task record and the prune.
+            Work::Settle {
+                round,
+                next_attempt,
+            } => {
+                let seats = 2 * k(round) + 3;
+                Cost::new(
+                    seats + 2,
+                    seats * SMALL_RECORD_BYTES + attempt_rec(round, next_attempt) + task,
+                )
+            }
+            // One record of any size and the round record; what else the step prunes is
+            // charged as it goes (`run_work`).
+            Work::Prune { round } => {
+                Cost::new(2, self.first_prune_bytes(task_id, round) + round_rec(round))
+            }
+            Work::ApplyUpdate => Cost::new(1, 2 * task),
+        };
+        // Keys: every record written carries its key too.
+        base.plus(Cost::new(
+            step.records,
+            step.bytes + step.records * KEY_BYTES_MAX,
+        ))
+    }
+
+    // ----- committees -----------------------------------------------------------------------
 
     /// Nodes eligible for seats in a draw whose weights are taken at the start of `round`
     /// (SPEC §5 *Committee weights*): staked at least `minimum` by then, no unstake
     /// requested before it; weight = stake at that round's start.
     pub fn eligible_stakers(&self, task: &TaskId, round: u64, minimum: u64) -> Vec<(Pubkey, u64)> {
         self.stakes
-            .range((*task, Pubkey([0; 32]))..=(*task, Pubkey([0xff; 32])))
+            .range((*task, LO)..=(*task, HI))
             .filter_map(|((_, n), s)| s.eligible_weight(round, minimum).map(|w| (*n, w)))
             .collect()
     }
 
-    /// Draw the committees of audits raised and lists submitted in the previous block; each
-    /// seed was fixed by the randomness of the block that holds its trigger (SPEC §5–6).
-    fn draw_committees(&mut self) {
-        let draws: Vec<Draw> = self.draws.iter().map(|(d, _)| *d).collect();
-        // Pools per (task, weight round, minimum): built once per block.
-        let mut pools: BTreeMap<(TaskId, u64, u64), StakePool> = BTreeMap::new();
-        for d in draws {
-            self.draws.remove(&d);
-            let (task_id, round) = match d {
-                Draw::Audit { task, round, .. } | Draw::Distribution { task, round, .. } => {
-                    (task, round)
+    /// Draw `terms.committee_size` seats from the task's pool weighted at the start of
+    /// `weight_round`, minus `exclude` (SPEC §5: O(K log stakers) per draw).
+    ///
+    /// The pool (prefix sums over the eligible stakes, [`StakePool`]) is built once per task
+    /// and round and kept across blocks: draws happen only while their voting window is open,
+    /// so their weights are those at the start of the *current* round, and those cannot
+    /// change during the round (a change records the amount at the round's start first; a
+    /// stake created in the round weighs 0; an unstake counts from the next round; only a
+    /// node unstaked before the round, which is not eligible, can withdraw). The kept pool
+    /// is therefore exactly what a fresh scan gives, so it is a function of the state, and a
+    /// restarted ledger rebuilds the same one; `paranoid` checks this on every draw.
+    fn draw(
+        &mut self,
+        task_id: &TaskId,
+        weight_round: u64,
+        terms: &RoundTerms,
+        seed: Hash,
+        exclude: &[Pubkey],
+    ) -> Committee {
+        let scan = |l: &Ledger| {
+            StakePool::new(&l.eligible_stakers(task_id, weight_round, terms.minimum_stake))
+        };
+        let current = self.slot_round(task_id);
+        let seats = if weight_round == current {
+            let key = (*task_id, weight_round, terms.minimum_stake);
+            if !self.pools.contains_key(&key) {
+                // Pools of past rounds are dead; the bound keeps memory in check.
+                self.pools
+                    .retain(|(t, r, _), _| t != task_id || *r >= current);
+                if self.pools.len() >= POOLS_KEPT_MAX {
+                    self.pools.clear();
                 }
-            };
-            let (Some(task), Some(rec)) =
-                (self.tasks.get(&task_id), self.rounds.get(&(task_id, round)))
-            else {
-                continue;
-            };
-            let terms = rec.terms.clone();
-            let clock = self.task_clock(task);
-            // Weights at the start of the round in which the voting window lies. A committee
-            // is drawn only while it can still vote: an audit's before its window closes; a
-            // list's with at least V slots left (SPEC §6 [v2]: acceptance needs a committee
-            // that had time to vote; the validator may have been down since the submission).
-            let v = vote_window_slots(self.genesis.slot_ms, task.params.audit_window);
-            let (weight_round, exclude, seed) = match d {
-                Draw::Audit { candidate, .. } => {
-                    let Some(audit) = self.audits.get(&(task_id, round, candidate)) else {
-                        continue;
-                    };
-                    let w = clock.window(Window::ProofAudit, round, 0);
-                    if self.slot >= w.closes {
-                        continue;
-                    }
-                    (
-                        clock.round(w.opens),
-                        vec![candidate, audit.accuser],
-                        audit.seed,
-                    )
-                }
-                Draw::Distribution { attempt, .. } => {
-                    let Some(att) = self.attempts.get(&(task_id, round, attempt)) else {
-                        continue;
-                    };
-                    let Some(list) = &att.list else {
-                        continue;
-                    };
-                    let w = clock.window(Window::DistributionAudit, round, attempt);
-                    if self.slot.saturating_add(v) > w.closes {
-                        continue;
-                    }
-                    (clock.round(w.opens), vec![att.submitter], list.seed)
-                }
-            };
-            let pool = pools
-                .entry((task_id, weight_round, terms.minimum_stake))
-                .or_insert_with(|| {
-                    StakePool::new(&self.eligible_stakers(
-                        &task_id,
-                        weight_round,
-                        terms.minimum_stake,
-                    ))
-                });
-            let seats = pool.draw(&seed, terms.committee_size, &exclude);
-            let committee = committee_of(seed, terms.committee_size, seats);
-            match d {
-                Draw::Audit { candidate, .. } => {
-                    let key = (task_id, round, candidate);
-                    self.audits.get_mut(&key).expect("exists").committee = Some(committee);
-                }
-                Draw::Distribution { attempt, .. } => {
-                    let key = (task_id, round, attempt);
-                    self.attempts.get_mut(&key).expect("exists").committee = Some(committee);
-                }
+                let pool = scan(self);
+                self.pools.insert(key, pool);
+                self.pool_builds += 1;
             }
+            if self.paranoid {
+                assert!(
+                    self.pools[&key] == scan(self),
+                    "kept stake pool of task {task_id} round {weight_round} differs from the stakes"
+                );
+            }
+            self.pools[&key].draw(&seed, terms.committee_size, exclude)
+        } else {
+            self.pool_builds += 1;
+            scan(self).draw(&seed, terms.committee_size, exclude)
+        };
+        committee_of(seed, terms.committee_size, seats)
+    }
+
+    /// Draw the committee of the audit raised against `candidate` (SPEC §5). Only while it
+    /// can still vote: before the audit window closes.
+    fn draw_audit(&mut self, task_id: &TaskId, round: u64, candidate: Pubkey) {
+        let key = (*task_id, round, candidate);
+        let (Some(task), Some(rec), Some(audit)) = (
+            self.tasks.get(task_id),
+            self.rounds.get(&(*task_id, round)),
+            self.audits.get(&key),
+        ) else {
+            return;
+        };
+        let clock = self.task_clock(task);
+        let w = clock.window(Window::ProofAudit, round, 0);
+        if self.slot >= w.closes {
+            return;
         }
+        let terms = rec.terms.clone();
+        let (seed, accuser) = (audit.seed, audit.accuser);
+        let committee = self.draw(
+            task_id,
+            clock.round(w.opens),
+            &terms,
+            seed,
+            &[candidate, accuser],
+        );
+        let audit = self.audits.get_mut(&key).expect("checked");
+        // Raises that lost a race to the accuser were kept as votes; they count for seats.
+        audit.votes.retain(|(n, _)| committee.seats_of(n) > 0);
+        audit.committee = Some(committee);
+    }
+
+    /// Draw the committee of a submitted list (SPEC §6): only with at least V slots of its
+    /// audit window left (acceptance needs a committee that had time to vote; the validator
+    /// may have been down since the submission, or the queue backed up).
+    fn draw_distribution(&mut self, task_id: &TaskId, round: u64, attempt: u16) {
+        let key = (*task_id, round, attempt);
+        let (Some(task), Some(rec), Some(att)) = (
+            self.tasks.get(task_id),
+            self.rounds.get(&(*task_id, round)),
+            self.attempts.get(&key),
+        ) else {
+            return;
+        };
+        let Some(list) = &att.list else {
+            return;
+        };
+        let clock = self.task_clock(task);
+        let v = vote_window_slots(self.genesis.slot_ms, task.params.audit_window);
+        let w = clock.window(Window::DistributionAudit, round, attempt);
+        if self.slot.saturating_add(v) > w.closes {
+            return;
+        }
+        let terms = rec.terms.clone();
+        let (seed, submitter) = (list.seed, att.submitter);
+        let committee = self.draw(task_id, clock.round(w.opens), &terms, seed, &[submitter]);
+        self.attempts.get_mut(&key).expect("checked").committee = Some(committee);
     }
 
     // ----- end-of-window work -----------------------------------------------------------------
-
-    fn run_due_events(&mut self, slot: Slot) {
-        while let Some(&(due, task, event)) = self.schedule.first_key() {
-            if due > slot {
-                break;
-            }
-            self.schedule.remove(&(due, task, event));
-            match event {
-                Event::ApplyUpdate => self.apply_update(&task, due),
-                Event::ProofAuditClose { round } => self.close_proof_audit(&task, round),
-                Event::DistributionClose { round, attempt } => {
-                    self.close_distribution(&task, round, attempt)
-                }
-                Event::Prune { round } => self.prune(&task, round),
-            }
-        }
-    }
-
-    pub(crate) fn schedule_at(&mut self, slot: Slot, task: TaskId, event: Event) {
-        self.schedule.insert((slot, task, event), ());
-    }
 
     /// Pending parameters take effect at `start(r)`, before round r's terms are fixed.
     fn apply_update(&mut self, task_id: &TaskId, due: Slot) {
@@ -831,14 +1175,37 @@ impl Ledger {
             .map_or(0, |t| self.task_clock(t).round(self.slot))
     }
 
-    /// Proof audit window of `round` closed: verdicts (SPEC §5), then rank candidates (§6).
-    fn close_proof_audit(&mut self, task_id: &TaskId, round: u64) {
-        let lo = (*task_id, round, Pubkey([0; 32]));
-        let hi = (*task_id, round, Pubkey([0xff; 32]));
-        let audit_keys: Vec<NodeRoundKey> = self.audits.range(lo..=hi).map(|(k, _)| *k).collect();
-        for key in audit_keys {
-            self.resolve_audit(key);
+    /// Proof audit window of `round` closed: verdicts (SPEC §5), a few audits per step, then
+    /// rank candidates (§6) in the last step.
+    fn close_proof_audit(
+        &mut self,
+        due: Slot,
+        task_id: &TaskId,
+        round: u64,
+        after: Option<Pubkey>,
+    ) {
+        let from = match after {
+            Some(p) => Bound::Excluded((*task_id, round, p)),
+            None => Bound::Included((*task_id, round, LO)),
+        };
+        let to = Bound::Included((*task_id, round, HI));
+        let step = AUDITS_PER_STEP as usize;
+        let audit_keys: Vec<NodeRoundKey> = self
+            .audits
+            .range((from, to))
+            .take(step + 1)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in audit_keys.iter().take(step) {
+            self.resolve_audit(*key);
         }
+        if audit_keys.len() > step {
+            let after = Some(audit_keys[step - 1].2);
+            self.schedule_at(due, *task_id, Work::ProofAuditClose { round, after });
+            return;
+        }
+        let lo = (*task_id, round, LO);
+        let hi = (*task_id, round, HI);
         let (Some(task), Some(rec)) =
             (self.tasks.get(task_id), self.rounds.get(&(*task_id, round)))
         else {
@@ -883,7 +1250,7 @@ impl Ledger {
         rec.candidates = ranked.clone();
         if ranked.is_empty() {
             rec.status = RoundStatus::NoCandidates;
-            self.settle_round(task_id, round);
+            self.settle_round(due, task_id, round);
             return;
         }
         rec.status = RoundStatus::Distributing;
@@ -913,21 +1280,51 @@ impl Ledger {
         let close = clock
             .window(Window::DistributionAudit, round, attempt)
             .closes;
-        self.schedule_at(close, *task_id, Event::DistributionClose { round, attempt });
+        self.schedule_at(close, *task_id, Work::DistributionClose { round, attempt });
     }
 
-    /// A round is settled: apply the slashes that waited for it (SPEC §6 *Vindication*),
-    /// release the nodes it locked, schedule its pruning.
-    fn settle_round(&mut self, task_id: &TaskId, round: u64) {
-        self.settle_rejections(task_id, round);
+    /// A round is settled (paid in full, failed, or without candidates): queue the slashes
+    /// that waited for it (SPEC §6 *Vindication*), the release of the nodes it locked and its
+    /// pruning, one attempt per step.
+    fn settle_round(&mut self, due: Slot, task_id: &TaskId, round: u64) {
+        self.schedule_at(
+            due,
+            *task_id,
+            Work::Settle {
+                round,
+                next_attempt: 0,
+            },
+        );
+    }
+
+    /// One step of a round's settlement: attempt `attempt`'s delayed verdict and unlocks;
+    /// after the last attempt, the round leaves the task's open rounds and its pruning is
+    /// scheduled.
+    fn settle_step(&mut self, due: Slot, task_id: &TaskId, round: u64, attempt: u16) {
+        if self.attempts.contains(&(*task_id, round, attempt)) {
+            self.settle_attempt(task_id, round, attempt);
+            if let Some(next_attempt) = attempt.checked_add(1) {
+                self.schedule_at(
+                    due,
+                    *task_id,
+                    Work::Settle {
+                        round,
+                        next_attempt,
+                    },
+                );
+                return;
+            }
+        }
         let Some(task) = self.tasks.get_mut(task_id) else {
             return;
         };
         task.open_rounds -= 1;
         let keep = u64::from(task.params.allowed_failed_distributions) + PRUNE_MARGIN_ROUNDS + 1;
         let clock = Clock::new(task.starting_slot, &task.params);
-        let at = clock.start(round.saturating_add(keep)).max(self.slot + 1);
-        self.schedule_at(at, *task_id, Event::Prune { round });
+        let at = clock
+            .start(round.saturating_add(keep))
+            .max(self.slot.saturating_add(1));
+        self.schedule_at(at, *task_id, Work::Prune { round });
         if !matches!(
             self.rounds.get(&(*task_id, round)).map(|r| &r.status),
             Some(RoundStatus::Paid { .. })
@@ -939,33 +1336,32 @@ impl Ledger {
         }
     }
 
-    /// Rejected attempts of a settling round: vindicated when a later attempt was accepted
-    /// by a `Valid` majority with the same digest (their `Invalid` voters are slashed
-    /// instead), otherwise their submitter is slashed now. Then unlock every submitter and
-    /// voter of the round's attempts.
-    fn settle_rejections(&mut self, task_id: &TaskId, round: u64) {
+    /// A rejected attempt of a settling round: vindicated when a later attempt was accepted
+    /// by a `Valid` majority with the same digest (its `Invalid` voters are slashed instead),
+    /// otherwise its submitter is slashed now. Then its submitter and voters are unlocked.
+    fn settle_attempt(&mut self, task_id: &TaskId, round: u64, attempt: u16) {
         let Some(rec) = self.rounds.get(&(*task_id, round)) else {
             return;
         };
         let terms = rec.terms.clone();
-        let attempts: Vec<(u16, AttemptRecord)> = self
+        let a = self
             .attempts
-            .range((*task_id, round, 0)..=(*task_id, round, u16::MAX))
-            .map(|((_, _, a), r)| (*a, r.clone()))
-            .collect();
-        // The digest of a list accepted by more than K/2 `Valid` seats, if any.
-        let proven: Option<Hash> = attempts.iter().find_map(|(_, a)| {
-            let list = a.list.as_ref()?;
-            let (t, k) = tally(&a.committee, &a.votes);
-            (matches!(a.outcome, Some(AttemptOutcome::PayoutSuccessful { .. }))
-                && k > 0
-                && 2 * u64::from(t.valid) > u64::from(k))
-            .then_some(list.digest)
-        });
-        for (attempt, a) in &attempts {
-            if !matches!(a.outcome, Some(AttemptOutcome::FailedRejected { .. })) {
-                continue;
-            }
+            .get(&(*task_id, round, attempt))
+            .expect("checked")
+            .clone();
+        if matches!(a.outcome, Some(AttemptOutcome::FailedRejected { .. })) {
+            // The digest of a list accepted by more than K/2 `Valid` seats, if any.
+            let proven: Option<Hash> = self
+                .attempts
+                .range((*task_id, round, 0)..=(*task_id, round, u16::MAX))
+                .find_map(|(_, a)| {
+                    let list = a.list.as_ref()?;
+                    let (t, k) = tally(&a.committee, &a.votes);
+                    (matches!(a.outcome, Some(AttemptOutcome::PayoutSuccessful { .. }))
+                        && k > 0
+                        && 2 * u64::from(t.valid) > u64::from(k))
+                    .then_some(list.digest)
+                });
             let digest = a.list.as_ref().map(|l| l.digest);
             let outcome = if digest.is_some() && digest == proven {
                 let right = seats_voting(&a.committee, &a.votes, Verdict::Valid);
@@ -984,7 +1380,7 @@ impl Ledger {
                 self.events.push(LedgerEvent::Vindicated {
                     task: *task_id,
                     round,
-                    attempt: *attempt,
+                    attempt,
                     voters_slashed,
                 });
                 AttemptOutcome::FailedRejected {
@@ -1009,7 +1405,7 @@ impl Ledger {
                 self.events.push(LedgerEvent::RejectionSlashed {
                     task: *task_id,
                     round,
-                    attempt: *attempt,
+                    attempt,
                     submitter: a.submitter,
                     slashed,
                 });
@@ -1019,17 +1415,15 @@ impl Ledger {
                 }
             };
             self.attempts
-                .get_mut(&(*task_id, round, *attempt))
-                .expect("listed")
+                .get_mut(&(*task_id, round, attempt))
+                .expect("checked")
                 .outcome = Some(outcome);
         }
-        for (_, a) in &attempts {
-            if a.list.is_some() {
-                self.unlock(task_id, &a.submitter);
-            }
-            for (voter, _) in &a.votes {
-                self.unlock(task_id, voter);
-            }
+        if a.list.is_some() {
+            self.unlock(task_id, &a.submitter);
+        }
+        for (voter, _) in &a.votes {
+            self.unlock(task_id, voter);
         }
     }
 
@@ -1147,8 +1541,10 @@ impl Ledger {
             .expect("burned ROE exceeds what was minted");
     }
 
-    /// Distribution audit window of `attempt` closed: pay or fail (SPEC §6).
-    fn close_distribution(&mut self, task_id: &TaskId, round: u64, attempt: u16) {
+    /// Distribution audit window of `attempt` closed: pay or fail (SPEC §6). An accepted list
+    /// is credited one chunk per step ([`Work::Payout`]); its round is paid when the last
+    /// chunk is.
+    fn close_distribution(&mut self, due: Slot, task_id: &TaskId, round: u64, attempt: u16) {
         let akey = (*task_id, round, attempt);
         let Some(att) = self.attempts.get(&akey).cloned() else {
             return;
@@ -1168,10 +1564,8 @@ impl Ledger {
                 AttemptOutcome::FailedNotSubmitted { slashed }
             }
             Some(list) => {
-                let t = self.tasks.get_mut(task_id).expect("task");
-                t.reserved_bounty -= list.total_roe;
                 let (tally, k) = tally(&att.committee, &att.votes);
-                if att.committee.is_none() {
+                let outcome = if att.committee.is_none() {
                     // No committee had time to vote: acceptance by nobody proves nothing.
                     AttemptOutcome::FailedNoCommittee
                 } else if 2 * u64::from(tally.invalid) > u64::from(k) && k > 0 {
@@ -1180,28 +1574,31 @@ impl Ledger {
                         vindicated: false,
                     }
                 } else {
-                    self.pay_out(task_id, round, attempt, list.total_roe);
                     AttemptOutcome::PayoutSuccessful {
                         total_roe: list.total_roe,
                     }
+                };
+                // An accepted list keeps its reservation until each chunk is paid.
+                if !matches!(outcome, AttemptOutcome::PayoutSuccessful { .. }) {
+                    let t = self.tasks.get_mut(task_id).expect("task");
+                    t.reserved_bounty -= list.total_roe;
                 }
+                outcome
             }
         };
         self.attempts.get_mut(&akey).expect("attempt").outcome = Some(outcome.clone());
         let rk = (*task_id, round);
         let (reason, slashed) = match outcome {
-            AttemptOutcome::PayoutSuccessful { total_roe } => {
-                let entries = att.list.as_ref().map(|l| l.count).unwrap_or(0);
-                self.events.push(LedgerEvent::PayoutSuccessful {
-                    task: *task_id,
-                    round,
-                    attempt,
-                    total_roe,
-                    entries,
-                });
-                self.rounds.get_mut(&rk).expect("round").status =
-                    RoundStatus::Paid { attempt, total_roe };
-                self.settle_round(task_id, round);
+            AttemptOutcome::PayoutSuccessful { .. } => {
+                self.schedule_at(
+                    due,
+                    *task_id,
+                    Work::Payout {
+                        round,
+                        attempt,
+                        next_chunk: 0,
+                    },
+                );
                 return;
             }
             AttemptOutcome::FailedNotSubmitted { slashed } => (FailReason::NotSubmitted, slashed),
@@ -1222,69 +1619,159 @@ impl Ledger {
             self.open_attempt(task_id, round, next, who, &clock);
         } else {
             self.rounds.get_mut(&rk).expect("round").status = RoundStatus::Failed;
-            self.settle_round(task_id, round);
+            self.settle_round(due, task_id, round);
         }
     }
 
-    fn pay_out(&mut self, task_id: &TaskId, round: u64, attempt: u16, total: u64) {
-        let lo = (*task_id, round, attempt, 0u32);
-        let hi = (*task_id, round, attempt, u32::MAX);
-        let entries: Vec<(Pubkey, u64)> = self
+    /// Credit chunk `chunk` of the accepted list of `attempt` to pending rewards (SPEC §6
+    /// *Payout*, in chunks across blocks: SPEC §1 [v2] *Bounded settlement*). After the last
+    /// chunk the round is paid and settles.
+    fn pay_chunk(&mut self, due: Slot, task_id: &TaskId, round: u64, attempt: u16, chunk: u32) {
+        let akey = (*task_id, round, attempt);
+        let Some(list) = self.attempts.get(&akey).and_then(|a| a.list.clone()) else {
+            return;
+        };
+        let entries = self
             .chunks
-            .range(lo..=hi)
-            .flat_map(|(_, e)| e.iter().copied())
-            .collect();
+            .get(&(*task_id, round, attempt, chunk))
+            .cloned()
+            .unwrap_or_default();
         let mut sum = 0u64;
         for (node, reward) in entries {
             self.add_reward(task_id, &node, reward);
             sum += reward;
         }
-        assert_eq!(
-            sum, total,
-            "paid list differs from the list checked at submission"
-        );
         let t = self.tasks.get_mut(task_id).expect("task");
-        t.total_bounty -= total;
+        t.reserved_bounty = t
+            .reserved_bounty
+            .checked_sub(sum)
+            .expect("a paid chunk was reserved at submission");
+        t.total_bounty -= sum;
         // A running total over the task's life; it may outgrow any one moment's supply.
-        t.paid_total_roe = t.paid_total_roe.saturating_add(total);
+        t.paid_total_roe = t.paid_total_roe.saturating_add(sum);
+        let next_chunk = chunk + 1;
+        if next_chunk < list.chunks {
+            let work = Work::Payout {
+                round,
+                attempt,
+                next_chunk,
+            };
+            self.schedule_at(due, *task_id, work);
+            return;
+        }
+        self.events.push(LedgerEvent::PayoutSuccessful {
+            task: *task_id,
+            round,
+            attempt,
+            total_roe: list.total_roe,
+            entries: list.count,
+        });
+        self.rounds
+            .get_mut(&(*task_id, round))
+            .expect("round")
+            .status = RoundStatus::Paid {
+            attempt,
+            total_roe: list.total_roe,
+        };
+        self.settle_round(due, task_id, round);
     }
 
-    fn prune(&mut self, task_id: &TaskId, round: u64) {
-        let lo = (*task_id, round, Pubkey([0; 32]));
-        let hi = (*task_id, round, Pubkey([0xff; 32]));
-        let subs: Vec<_> = self.submissions.range(lo..=hi).map(|(k, _)| *k).collect();
-        for k in subs {
-            self.submissions.remove(&k);
+    /// Encoded size of the first record a pruning step of `round` removes.
+    fn first_prune_bytes(&self, task_id: &TaskId, round: u64) -> u64 {
+        fn first<K: Ord + Clone + BorshSerialize, V: Clone + PartialEq + BorshSerialize>(
+            t: &Table<K, V>,
+            range: impl std::ops::RangeBounds<K>,
+        ) -> Option<u64> {
+            t.range(range)
+                .next()
+                .map(|(k, v)| encoded_len(k) + encoded_len(v))
         }
-        let audits: Vec<_> = self.audits.range(lo..=hi).map(|(k, _)| *k).collect();
-        for k in audits {
-            self.audits.remove(&k);
+        let (lo, hi) = ((*task_id, round, LO), (*task_id, round, HI));
+        first(&self.submissions, lo..=hi)
+            .or_else(|| first(&self.audits, lo..=hi))
+            .or_else(|| first(&self.raises, lo..=hi))
+            .or_else(|| {
+                first(
+                    &self.attempts,
+                    (*task_id, round, 0)..=(*task_id, round, u16::MAX),
+                )
+            })
+            .or_else(|| {
+                let range = (*task_id, round, 0, 0)..=(*task_id, round, u16::MAX, u32::MAX);
+                first(&self.chunks, range)
+            })
+            .unwrap_or(0)
+    }
+
+    /// Drop a settled round's data, at most `allowance` records and bytes per step (at most
+    /// [`PRUNE_RECORDS_PER_STEP`] and [`PRUNE_BYTES_PER_STEP`]); the round record goes last.
+    /// Returns what the step removed.
+    fn prune(&mut self, due: Slot, task_id: &TaskId, round: u64, allowance: Cost) -> Cost {
+        fn account(left: &mut (u64, u64), done: &mut bool, (r, b, d): (u64, u64, bool)) {
+            left.0 = left.0.saturating_sub(r);
+            left.1 = left.1.saturating_sub(b);
+            *done &= d;
         }
-        let raises: Vec<_> = self.raises.range(lo..=hi).map(|(k, _)| *k).collect();
-        for k in raises {
-            self.raises.remove(&k);
+        let mut left = (allowance.records, allowance.bytes);
+        let mut done = true;
+        let lo = (*task_id, round, LO);
+        let hi = (*task_id, round, HI);
+        let got = self.submissions.remove_range(
+            lo..=hi,
+            left.0,
+            left.1,
+            left == (allowance.records, allowance.bytes),
+        );
+        account(&mut left, &mut done, got);
+        if done {
+            let got = self.audits.remove_range(
+                lo..=hi,
+                left.0,
+                left.1,
+                left == (allowance.records, allowance.bytes),
+            );
+            account(&mut left, &mut done, got);
         }
-        let atts: Vec<_> = self
-            .attempts
-            .range((*task_id, round, 0)..=(*task_id, round, u16::MAX))
-            .map(|(k, _)| *k)
-            .collect();
-        for k in atts {
-            self.attempts.remove(&k);
+        if done {
+            let got = self.raises.remove_range(
+                lo..=hi,
+                left.0,
+                left.1,
+                left == (allowance.records, allowance.bytes),
+            );
+            account(&mut left, &mut done, got);
         }
-        let chunks: Vec<_> = self
-            .chunks
-            .range((*task_id, round, 0, 0)..=(*task_id, round, u16::MAX, u32::MAX))
-            .map(|(k, _)| *k)
-            .collect();
-        for k in chunks {
-            self.chunks.remove(&k);
+        if done {
+            let range = (*task_id, round, 0)..=(*task_id, round, u16::MAX);
+            let got = self.attempts.remove_range(
+                range,
+                left.0,
+                left.1,
+                left == (allowance.records, allowance.bytes),
+            );
+            account(&mut left, &mut done, got);
+        }
+        if done {
+            let range = (*task_id, round, 0, 0)..=(*task_id, round, u16::MAX, u32::MAX);
+            let got = self.chunks.remove_range(
+                range,
+                left.0,
+                left.1,
+                left == (allowance.records, allowance.bytes),
+            );
+            account(&mut left, &mut done, got);
+        }
+        let used = Cost::new(allowance.records - left.0, allowance.bytes - left.1);
+        if !done {
+            self.schedule_at(due, *task_id, Work::Prune { round });
+            return used;
         }
         self.rounds.remove(&(*task_id, round));
         self.events.push(LedgerEvent::RoundPruned {
             task: *task_id,
             round,
         });
+        used
     }
 
     // ----- invariants ------------------------------------------------------------------------
@@ -1318,6 +1805,16 @@ impl Ledger {
                 "task {id} reserves more than its bounty"
             );
         }
+        let (draws, seats) = self
+            .queue
+            .iter()
+            .filter_map(|(k, _)| self.draw_seats(k))
+            .fold((0, 0), |(n, s), k| (n + 1, s + k));
+        assert_eq!(
+            (m.queued_draws, m.queued_draw_seats),
+            (draws, seats),
+            "queued draw counters disagree with the queue"
+        );
     }
 }
 
@@ -1343,6 +1840,78 @@ pub enum LoadError {
     UnknownTable(u8),
     #[error("record of table {table} does not decode: {reason}")]
     Corrupt { table: u8, reason: String },
+}
+
+/// The due slot of every committee draw: due at once, so at the next block draws come
+/// before all other work (as committees are time-critical: their seats have `V` slots to
+/// vote), round-robin across tasks among themselves, so one task's flood of raises cannot
+/// delay another task's committees (SPEC §5 *Bounded work*).
+pub(crate) const DRAW_DUE: Slot = 0;
+
+/// Stake pools kept for committee draws at most (one per task drawing in its current round).
+const POOLS_KEPT_MAX: usize = 4_096;
+
+const LO: Pubkey = Pubkey([0; 32]);
+const HI: Pubkey = Pubkey([0xff; 32]);
+
+/// Cost bounds of settlement steps (SPEC §1 [v2] *Bounded settlement*), in encoded bytes of
+/// key and value. A stake or submission record with its key stays under 1 KiB (a URL of
+/// `URL_BYTES_MAX`, a proof of `PROOF_BYTES_MAX`, a few history entries).
+const SMALL_RECORD_BYTES: u64 = 1024;
+/// A pending-rewards record: key `(task, node)` and a u64.
+const REWARD_RECORD_BYTES: u64 = 32 + 32 + 8;
+/// One committee seat in a record: a node and its seat count.
+const SEAT_BYTES: u64 = 32 + 2;
+/// The longest record key: a queue key `(slot, task, Work)` of 8 + 32 + 42 bytes.
+const KEY_BYTES_MAX: u64 = 96;
+/// Queue entries a step removes and adds (its own, a continuation or the next work).
+const QUEUE_RECORDS_PER_STEP: u64 = 2;
+const QUEUE_BYTES_PER_STEP: u64 = 2 * 128;
+
+/// Records and bytes a settlement step may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cost {
+    records: u64,
+    bytes: u64,
+}
+
+impl Cost {
+    fn new(records: u64, bytes: u64) -> Cost {
+        Cost { records, bytes }
+    }
+
+    fn plus(self, o: Cost) -> Cost {
+        Cost::new(
+            self.records.saturating_add(o.records),
+            self.bytes.saturating_add(o.bytes),
+        )
+    }
+}
+
+/// What is left of a block's settlement budget.
+struct Budget {
+    left: Cost,
+}
+
+impl Budget {
+    fn full() -> Budget {
+        Budget {
+            left: Cost::new(SETTLEMENT_RECORDS_PER_BLOCK, SETTLEMENT_BYTES_PER_BLOCK),
+        }
+    }
+
+    fn untouched(&self) -> bool {
+        self.left == Budget::full().left
+    }
+
+    fn fits(&self, c: Cost) -> bool {
+        c.records <= self.left.records && c.bytes <= self.left.bytes
+    }
+
+    fn take(&mut self, c: Cost) {
+        self.left.records = self.left.records.saturating_sub(c.records);
+        self.left.bytes = self.left.bytes.saturating_sub(c.bytes);
+    }
 }
 
 pub(crate) fn bps_of(amount: u64, bps: u16) -> u64 {

@@ -21,6 +21,7 @@ pub mod error;
 mod exec;
 mod ledger;
 pub mod lthash;
+pub mod page;
 pub mod query;
 pub mod state;
 mod table;

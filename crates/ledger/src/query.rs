@@ -219,6 +219,12 @@ impl Ledger {
         })
     }
 
+    /// Work waiting in the settlement queue (SPEC §1 [v2] *Bounded settlement*): committee
+    /// draws and end-of-window steps, due ones first.
+    pub fn queued_work(&self) -> Vec<(Slot, TaskId, Work)> {
+        self.queue.iter().map(|(k, _)| *k).collect()
+    }
+
     /// Number of records in the state (for measurements).
     pub fn record_count(&self) -> usize {
         self.accounts.len()
@@ -230,8 +236,9 @@ impl Ledger {
             + self.rounds.len()
             + self.attempts.len()
             + self.chunks.len()
-            + self.schedule.len()
-            + self.draws.len()
+            + self.queue.len()
+            + self.faucet_windows.len()
+            + self.faucet_expiry.len()
             + 1
     }
 }

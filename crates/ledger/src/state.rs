@@ -15,9 +15,13 @@ pub mod tag {
     pub const ROUNDS: u8 = 8;
     pub const ATTEMPTS: u8 = 9;
     pub const CHUNKS: u8 = 10;
-    pub const SCHEDULE: u8 = 11;
-    pub const DRAWS: u8 = 12;
+    /// The settlement queue (SPEC §1 [v2] *Bounded settlement*): end-of-window work and
+    /// committee draws. (Tag 12 held the draws before they joined the queue; retired.)
+    pub const QUEUE: u8 = 11;
     pub const RAISES: u8 = 13;
+    /// Faucet windows per recipient, and their expiry index (docs/protocol.md *Faucet*).
+    pub const FAUCET_WINDOWS: u8 = 20;
+    pub const FAUCET_EXPIRY: u8 = 21;
 }
 
 /// Chain-wide counters; one record.
@@ -38,6 +42,25 @@ pub struct Meta {
     pub validators: Vec<ValidatorInfo>,
     /// A validator set waiting for its first slot (`SetValidators`).
     pub next_validators: Option<(Slot, Vec<ValidatorInfo>)>,
+    /// The queue's round-robin position: the due slot and task of the last work served
+    /// (SPEC §1 [v2] *Bounded settlement*). Work due at that slot continues with the next
+    /// task after it, also in the next block.
+    pub queue_cursor: Option<(Slot, TaskId)>,
+    /// ROE the faucet created (amounts plus the fees its mints paid); at most the genesis
+    /// faucet `cap_roe`.
+    pub faucet_minted_roe: u64,
+    /// Committee draws queued and the seats they will draw (SPEC §5 *Bounded work*): a
+    /// raise is refused when the draws ahead of it would push its own past the vote window.
+    pub queued_draws: u64,
+    pub queued_draw_seats: u64,
+}
+
+/// What a recipient received from the faucet in its current window, which runs from
+/// `start` for the genesis `recipient_window_slots` slots.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct FaucetWindow {
+    pub start: Slot,
+    pub minted_roe: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -286,6 +309,10 @@ pub struct UploadProgress {
     pub entries: u32,
     pub sum_roe: u64,
     pub last_node: Option<Pubkey>,
+    /// Digest of the uploaded entries, computed once by the first `SubmitDistribution` whose
+    /// count matches; from then on the upload is sealed (no more chunks) and submissions
+    /// compare against it, so a list is hashed at most once however often it is submitted.
+    pub digest: Option<Hash>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -318,16 +345,36 @@ pub struct AttemptRecord {
     pub outcome: Option<AttemptOutcome>,
 }
 
-/// End-of-window work, ordered within a slot by task and then by this enum's order.
+/// Work the ledger does by itself (SPEC §1 [v2] *Bounded settlement*): committee draws and
+/// end-of-window work, queued under `(due slot, task, work)`. Work runs in due order; work due
+/// at the same slot is served round-robin across tasks, and within one task and slot in this
+/// enum's order (draws first, updates last). Draws are due at slot 0, "at once": at the next
+/// block they come before all other work. Work that runs in several steps keeps its
+/// progress in its last field, so it keeps its place in the queue.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
 )]
-pub enum Event {
+pub enum Work {
+    /// Draw the committee of the audit raised against `candidate` (its seed is in the record).
+    DrawAudit { round: u64, candidate: Pubkey },
+    /// Draw the committee of the list submitted for `attempt`.
+    DrawDistribution { round: u64, attempt: u16 },
     /// Distribution audit window of `attempt` for `round` closed: pay or fail.
     DistributionClose { round: u64, attempt: u16 },
-    /// Proof audit window of `round` closed: verdicts, then candidate ranking.
-    ProofAuditClose { round: u64 },
-    /// Drop `round`'s per-round data (SPEC §2 pruning).
+    /// Credit the accepted list of `attempt`, one chunk per step from `next_chunk` on; the
+    /// round is paid when its last chunk is credited.
+    Payout {
+        round: u64,
+        attempt: u16,
+        next_chunk: u32,
+    },
+    /// Proof audit window of `round` closed: verdicts on the audits of candidates after
+    /// `after` (a few per step), then candidate ranking.
+    ProofAuditClose { round: u64, after: Option<Pubkey> },
+    /// `round` settled: the delayed slashes and unlocks of its attempts from `next_attempt`
+    /// on (one per step), then its pruning is scheduled.
+    Settle { round: u64, next_attempt: u16 },
+    /// Drop `round`'s per-round data (SPEC §2 pruning), a bounded number of records per step.
     Prune { round: u64 },
     /// Pending `UpdateTask` parameters take effect (start of the next round). Last in its
     /// slot: windows closing at a round boundary lay in the old round and settle under the
@@ -335,24 +382,9 @@ pub enum Event {
     ApplyUpdate,
 }
 
-/// A committee to draw at the start of the next block (its seed is fixed in its record).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
-pub enum Draw {
-    Audit {
-        task: TaskId,
-        round: u64,
-        candidate: Pubkey,
-    },
-    Distribution {
-        task: TaskId,
-        round: u64,
-        attempt: u16,
-    },
-}
-
 pub type StakeKey = (TaskId, Pubkey);
 pub type RoundKey = (TaskId, u64);
 pub type NodeRoundKey = (TaskId, u64, Pubkey);
 pub type AttemptKey = (TaskId, u64, u16);
 pub type ChunkKey = (TaskId, u64, u16, u32);
-pub type ScheduleKey = (Slot, TaskId, Event);
+pub type QueueKey = (Slot, TaskId, Work);

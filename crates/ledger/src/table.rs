@@ -90,6 +90,38 @@ impl<K: Ord + Clone + BorshSerialize, V: Clone + PartialEq + BorshSerialize> Tab
         Some(old)
     }
 
+    /// Remove the records in `range` in key order, while fewer than `max_records` are gone
+    /// and their encoded keys and values stay within `max_bytes` (with `force_first`, the
+    /// first record goes whatever its size). Returns the records and bytes removed and
+    /// whether the range is now empty (bounded pruning).
+    pub(crate) fn remove_range<R: RangeBounds<K>>(
+        &mut self,
+        range: R,
+        max_records: u64,
+        max_bytes: u64,
+        force_first: bool,
+    ) -> (u64, u64, bool) {
+        let mut keys = Vec::new();
+        let mut bytes = 0u64;
+        let mut left = false;
+        for (k, v) in self.map.range(range) {
+            let size = encoded_len(k) + encoded_len(v);
+            // A step's first record goes whatever its size, so the step makes progress.
+            let over = bytes + size > max_bytes && !(force_first && keys.is_empty());
+            if keys.len() as u64 >= max_records || over {
+                left = true;
+                break;
+            }
+            bytes += size;
+            keys.push(k.clone());
+        }
+        let removed = keys.len() as u64;
+        for k in keys {
+            self.remove(&k);
+        }
+        (removed, bytes, !left)
+    }
+
     /// Load a record from the store without journaling (opening a ledger).
     pub(crate) fn load(&mut self, k: K, v: V) {
         self.map.insert(k, v);
@@ -98,6 +130,26 @@ impl<K: Ord + Clone + BorshSerialize, V: Clone + PartialEq + BorshSerialize> Tab
     pub(crate) fn begin_tx(&mut self) {
         debug_assert!(self.tx_undo.is_none(), "nested transaction");
         self.tx_undo = Some(Vec::new());
+    }
+
+    /// A point inside the open transaction to roll back to (one vote of a batch).
+    pub(crate) fn savepoint(&self) -> usize {
+        self.tx_undo.as_ref().map_or(0, Vec::len)
+    }
+
+    /// Undo every change made since `savepoint`, keeping the transaction open.
+    pub(crate) fn rollback_to(&mut self, savepoint: usize) {
+        let undo = self
+            .tx_undo
+            .as_mut()
+            .expect("savepoint inside a transaction");
+        while undo.len() > savepoint {
+            let (k, old) = undo.pop().expect("longer than the savepoint");
+            match old {
+                Some(v) => self.map.insert(k, v),
+                None => self.map.remove(&k),
+            };
+        }
     }
 
     pub(crate) fn commit_tx(&mut self) {
@@ -152,6 +204,11 @@ impl<K: Ord + Clone + BorshSerialize, V: Clone + PartialEq + BorshSerialize> Tab
             lthash.add_element(self.tag, &key, &value);
         }
     }
+}
+
+/// Bytes of a record's borsh encoding.
+pub(crate) fn encoded_len<T: BorshSerialize>(value: &T) -> u64 {
+    borsh::object_length(value).expect("vec write") as u64
 }
 
 #[cfg(test)]

@@ -40,10 +40,7 @@ impl TestChain {
             // short audit windows.
             slot_ms: 3_000,
             fee_roe: fee,
-            faucet: Some(Faucet {
-                authority: keys[0].pubkey(),
-                mint_max_roe: 1_000_000_000_000,
-            }),
+            faucet: Some(Faucet::new(keys[0].pubkey(), 1_000_000_000_000)),
             accounts: keys.iter().map(|k| (k.pubkey(), balance)).collect(),
             ..Genesis::default()
         };

@@ -224,7 +224,7 @@ impl NodeCore {
         match purpose {
             ListPurpose::Submit => {
                 list.sort_unstable_by_key(|(n, _)| *n);
-                send_list(&mut self.out, task, round, attempt, &list);
+                send_list(&mut self.out, task, round, attempt, &list, 0);
                 self.stats.lists_sent += 1;
                 st.lists
                     .insert((round, attempt, true), List::Sent { at, list });
@@ -549,9 +549,10 @@ impl NodeCore {
         for (cand, _, raise) in &votes {
             st.votes_sent.insert((r, *cand), (at, *raise));
         }
-        // Raises and seat votes travel in separate batches: a batch is all-or-nothing, and a
-        // raise can lose the race to another accuser in the same block (`CommitteeNotDrawn`),
-        // which must not take the seat votes down with it.
+        // Raises and seat votes travel in separate batches, so that a batch's receipt is about
+        // one kind of vote. Each vote of a batch stands or falls on its own, and a raise that
+        // loses the race to another accuser in the same block counts as this node's vote
+        // (SPEC §1 [v2]).
         let (raises, seat_votes): (Vec<_>, Vec<_>) =
             votes.into_iter().partition(|(_, _, raise)| *raise);
         for group in [raises, seat_votes] {
@@ -625,9 +626,13 @@ impl NodeCore {
                         bounty,
                     });
                 }
-                Some(List::Sent { at: sent, list }) if at >= sent + resend => {
+                // A missed turn is slashed `missed_list_bps` (SPEC §6 [v2]) and the window is
+                // short, so a list is resent every slot until the ledger shows it, from the
+                // first chunk the ledger does not have: a lost chunk costs one slot, not the
+                // turn, and a resend repeats no chunk that already landed.
+                Some(List::Sent { at: sent, list }) if at > *sent => {
                     let list = list.clone();
-                    send_list(&mut self.out, id, r, i, &list);
+                    send_list(&mut self.out, id, r, i, &list, att.upload.chunks);
                     st.lists.insert((r, i, true), List::Sent { at, list });
                 }
                 _ => {}
@@ -675,14 +680,17 @@ impl NodeCore {
     }
 }
 
+/// Upload `list` from chunk `from` on (the chunks before it are on the ledger) and submit it.
 fn send_list(
     out: &mut VecDeque<Action>,
     task: &TaskId,
     round: u64,
     attempt: u16,
     list: &[(Pubkey, u64)],
+    from: u32,
 ) {
-    for (index, chunk) in list.chunks(DISTRIBUTION_ENTRIES_PER_CHUNK_MAX).enumerate() {
+    let chunks = list.chunks(DISTRIBUTION_ENTRIES_PER_CHUNK_MAX).enumerate();
+    for (index, chunk) in chunks.skip(from as usize) {
         out.push_back(Action::Send {
             task: *task,
             ix: Instruction::UploadDistributionChunk {

@@ -362,10 +362,7 @@ impl Devnet {
             slot_ms: cfg.slot_ms,
             fee_roe: 0,
             tx_max_age_slots: 600,
-            faucet: Some(Faucet {
-                authority: faucet.pubkey(),
-                mint_max_roe: 100_000 * ROE_PER_KOII,
-            }),
+            faucet: Some(Faucet::new(faucet.pubkey(), 100_000 * ROE_PER_KOII)),
             accounts: Vec::new(),
             // No validators named: the validator generates its own identity (saved in its
             // data directory) and names it as the chain's only validator; no admin, so the
@@ -382,6 +379,8 @@ impl Devnet {
         vc.faucet_keypair = Some(faucet.clone());
         // A debug build of an example task is larger than the default upload limit.
         vc.artifact_max_bytes = vc.artifact_max_bytes.max(artifact.len());
+        let quota = &mut vc.artifact_limits.uploader_quota_bytes;
+        *quota = (*quota).max(artifact.len() as u64);
         let validator = gradual_validator::start(vc)
             .await
             .map_err(|e| format!("cannot start the validator: {e}"))?;
@@ -395,7 +394,7 @@ impl Devnet {
             .map_err(|e| format!("airdrop to the task manager: {e}"))?;
         minted += bounty_total + ROE_PER_KOII;
         let art = client
-            .upload_artifact(artifact.clone())
+            .upload_artifact_signed(&manager, artifact.clone())
             .await
             .map_err(|e| format!("uploading the task executable: {e}"))?;
         let digest = Hash(*blake3::hash(&artifact).as_bytes());

@@ -186,6 +186,12 @@ fn attempt(a: &AttemptDto) -> Result<AttemptRecord, ViewError> {
                 .as_deref()
                 .map(|n| pk("last uploaded entry", n))
                 .transpose()?,
+            digest: a
+                .upload
+                .digest
+                .as_deref()
+                .map(|d| hash("upload digest", d))
+                .transpose()?,
         },
         list,
         committee: a.committee.as_ref().map(committee).transpose()?,

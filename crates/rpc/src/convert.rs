@@ -28,7 +28,17 @@ pub fn tx_error(e: &TxError) -> TxErrorDto {
     TxErrorDto {
         kind: error_kind(&format!("{e:?}")),
         message: e.to_string(),
+        code: e.code().to_string(),
     }
+}
+
+/// Which transactions of a block to show: `limit` of them from `offset`, stopping once they
+/// hold `max_bytes` (encoded; the first is always shown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxPage {
+    pub offset: usize,
+    pub limit: usize,
+    pub max_bytes: usize,
 }
 
 pub fn verdict_str(v: Verdict) -> &'static str {
@@ -74,6 +84,9 @@ pub fn genesis(g: &Genesis, airdrop_available: bool) -> GenesisDto {
         faucet: g.faucet.as_ref().map(|f| FaucetDto {
             authority: f.authority.to_base58(),
             mint_max_roe: f.mint_max_roe,
+            recipient_max_roe: f.recipient_max_roe,
+            recipient_window_slots: f.recipient_window_slots,
+            cap_roe: f.cap_roe,
         }),
         validators: g.validators.iter().map(validator).collect(),
         admin: g.admin.map(|a| a.to_base58()),
@@ -215,8 +228,23 @@ pub fn instruction(signer: &Pubkey, ix: &Instruction) -> InstructionDto {
     }
 }
 
-pub fn block(b: &Block, receipts: &[Receipt], with_txs: bool) -> BlockDto {
+/// A block as `getBlock` shows it: its header, and with `txs` one page of its transactions,
+/// each with its result and the fee the ledger charged for it ([`fee_charged`]).
+pub fn block(b: &Block, receipts: &[Receipt], txs: Option<TxPage>) -> BlockDto {
     let h = &b.header;
+    let page = txs.map(|p| {
+        let from = p.offset.min(b.txs.len());
+        let mut to = from;
+        let mut bytes = 0usize;
+        while to < b.txs.len() && to - from < p.limit {
+            bytes = bytes.saturating_add(b.txs[to].encode().len());
+            if to > from && bytes > p.max_bytes {
+                break;
+            }
+            to += 1;
+        }
+        (from, to)
+    });
     BlockDto {
         slot: h.slot,
         height: h.height,
@@ -228,27 +256,32 @@ pub fn block(b: &Block, receipts: &[Receipt], with_txs: bool) -> BlockDto {
         tx_root: h.tx_root.to_base58(),
         state_root: h.state_root.to_base58(),
         tx_count: h.tx_count,
-        transactions: with_txs.then(|| {
-            b.txs
+        transactions: page.map(|(from, to)| {
+            b.txs[from..to]
                 .iter()
-                .map(|tx| {
-                    let err = receipts
-                        .iter()
-                        .find(|r| r.tx == tx.signature)
-                        .and_then(|r| r.result.as_ref().err())
-                        .map(tx_error);
+                .enumerate()
+                .map(|(i, tx)| {
+                    // One receipt per transaction, in block order.
+                    let receipt = receipts
+                        .get(from + i)
+                        .filter(|r| r.tx == tx.signature)
+                        .or_else(|| receipts.iter().find(|r| r.tx == tx.signature));
                     TxDto {
                         signature: tx.signature.to_base58(),
                         signer: tx.message.signer.to_base58(),
                         instruction: tx.message.instruction.name().to_string(),
                         recent_slot: tx.message.recent_slot,
                         fee: tx.message.fee,
-                        err,
+                        fee_charged: receipt.map_or(0, |r| r.fee_charged),
+                        err: receipt.and_then(|r| r.result.as_ref().err()).map(tx_error),
                         details: Some(instruction(&tx.message.signer, &tx.message.instruction)),
                     }
                 })
                 .collect()
         }),
+        next_tx_offset: page
+            .filter(|(_, to)| *to < b.txs.len())
+            .map(|(_, to)| to as u32),
     }
 }
 
@@ -397,6 +430,7 @@ pub fn attempt(i: u16, a: &AttemptRecord, entries: Option<Vec<(Pubkey, u64)>>) -
             entries: a.upload.entries,
             total: a.upload.sum_roe,
             last_node: a.upload.last_node.map(|n| n.to_base58()),
+            digest: a.upload.digest.map(|d| d.to_base58()),
         },
         list: a.list.as_ref().map(|l| SubmittedListDto {
             digest: l.digest.to_base58(),
@@ -449,8 +483,11 @@ pub fn status(s: &RoundStatus) -> RoundStatusDto {
     }
 }
 
-/// A round; `submissions` and `distributions` choose which heavy parts to include.
-pub fn round(v: &RoundView, submissions: bool, distributions: bool) -> RoundDto {
+/// A round; `submissions` and `distributions` choose which heavy parts to include, each
+/// list cut at `cap` items (`truncated` then says so).
+pub fn round(v: &RoundView, submissions: bool, distributions: bool, cap: usize) -> RoundDto {
+    let truncated = (submissions && (v.submissions.len() > cap || v.audits.len() > cap))
+        || (distributions && v.attempts.len() > cap);
     RoundDto {
         round: v.round,
         status: status(&v.record.status),
@@ -462,16 +499,25 @@ pub fn round(v: &RoundView, submissions: bool, distributions: bool) -> RoundDto 
         submissions: submissions.then(|| {
             v.submissions
                 .iter()
+                .take(cap)
                 .map(|(n, s)| submission(n, s))
                 .collect()
         }),
-        audits: submissions.then(|| v.audits.iter().map(|(n, a)| audit(n, a)).collect()),
+        audits: submissions.then(|| {
+            v.audits
+                .iter()
+                .take(cap)
+                .map(|(n, a)| audit(n, a))
+                .collect()
+        }),
         attempts: distributions.then(|| {
             v.attempts
                 .iter()
+                .take(cap)
                 .map(|(i, a)| attempt(*i, a, None))
                 .collect()
         }),
+        truncated,
     }
 }
 
@@ -484,7 +530,15 @@ pub struct TaskFlags {
     pub rewards: bool,
 }
 
-pub fn task(v: &TaskView, slot: u64, flags: TaskFlags) -> TaskDto {
+/// A task account. `rounds` lists are cut at `cap` items each; `next` is the cursor of the
+/// next page of stakes and rewards.
+pub fn task(
+    v: &TaskView,
+    slot: u64,
+    flags: TaskFlags,
+    cap: usize,
+    next: Option<&Pubkey>,
+) -> TaskDto {
     let r = &v.record;
     TaskDto {
         id: v.id.to_base58(),
@@ -535,15 +589,17 @@ pub fn task(v: &TaskView, slot: u64, flags: TaskFlags) -> TaskDto {
         }),
         rounds: v.rounds.as_ref().map(|rs| {
             rs.iter()
-                .map(|rv| round(rv, flags.submissions, flags.distributions))
+                .map(|rv| round(rv, flags.submissions, flags.distributions, cap))
                 .collect()
         }),
+        next: next.map(|n| n.to_base58()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gradual_types::Transaction;
 
     #[test]
     fn error_kind_is_the_variant_name() {
@@ -555,9 +611,87 @@ mod tests {
             tx_error(&e),
             TxErrorDto {
                 kind: "NothingToClaim".into(),
-                message: "no pending rewards to claim".into()
+                message: "no pending rewards to claim".into(),
+                code: "nothing_to_claim".into(),
             }
         );
+    }
+
+    #[test]
+    fn a_block_page_stops_at_its_limit_and_its_bytes() {
+        use gradual_ledger::BlockHeader;
+        use gradual_types::{Hash, Keypair};
+        let kp = Keypair::from_seed([1; 32]);
+        let txs: Vec<Transaction> = (0..5)
+            .map(|i| {
+                Transaction::new_signed(
+                    &kp,
+                    "c",
+                    i,
+                    0,
+                    Instruction::Transfer {
+                        to: Pubkey([3; 32]),
+                        amount: 1,
+                    },
+                )
+            })
+            .collect();
+        let size = txs[0].encode().len();
+        let receipts: Vec<Receipt> = txs
+            .iter()
+            .map(|t| Receipt {
+                tx: t.signature,
+                result: Err(TxError::NothingToClaim),
+                fee_charged: 3,
+            })
+            .collect();
+        let b = Block {
+            header: BlockHeader {
+                slot: 1,
+                height: 1,
+                parent_hash: Hash::ZERO,
+                producer: kp.pubkey(),
+                randomness: Hash::ZERO,
+                vrf_proof: VrfProof {
+                    preout: [0; 32],
+                    proof: [0; 64],
+                },
+                tx_root: Hash::ZERO,
+                state_root: Hash::ZERO,
+                tx_count: 5,
+            },
+            txs,
+        };
+        let page = |offset, limit, max_bytes| {
+            block(
+                &b,
+                &receipts,
+                Some(TxPage {
+                    offset,
+                    limit,
+                    max_bytes,
+                }),
+            )
+        };
+        let p = page(0, 2, usize::MAX);
+        assert_eq!(p.transactions.as_ref().unwrap().len(), 2);
+        assert_eq!(p.next_tx_offset, Some(2));
+        let p = page(1, 10, 2 * size);
+        let shown = p.transactions.unwrap();
+        assert_eq!(shown.len(), 2);
+        assert_eq!(shown[0].signature, b.txs[1].signature.to_base58());
+        assert_eq!(shown[0].err.as_ref().unwrap().code, "nothing_to_claim");
+        assert_eq!(
+            shown[0].fee_charged, 3,
+            "the receipt's fee is shown as it is"
+        );
+        assert_eq!(p.next_tx_offset, Some(3));
+        // The first transaction is shown whatever its size; the end has no next offset.
+        let p = page(4, 10, 1);
+        assert_eq!(p.transactions.unwrap().len(), 1);
+        assert_eq!(p.next_tx_offset, None);
+        assert_eq!(page(9, 10, 1).transactions.unwrap().len(), 0);
+        assert_eq!(block(&b, &receipts, None).transactions, None);
     }
 
     #[test]

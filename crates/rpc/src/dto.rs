@@ -24,6 +24,11 @@ pub struct WaitDto {
 pub struct FaucetDto {
     pub authority: String,
     pub mint_max_roe: u64,
+    /// Most one recipient may receive per window of `recipient_window_slots` slots.
+    pub recipient_max_roe: u64,
+    pub recipient_window_slots: u64,
+    /// Most the faucet may ever create, over the chain's life.
+    pub cap_roe: u64,
 }
 
 /// One member of a validator set: its identity (ed25519, base58) and VRF key (base58).
@@ -59,6 +64,11 @@ pub struct TxErrorDto {
     /// Variant name, e.g. `OutsideWindow`, `BadSignature`, `Duplicate`.
     pub kind: String,
     pub message: String,
+    /// Stable machine-readable code of the rule (`outside_window`, `insufficient_funds`,
+    /// ...; `TxError::code`); branch on this, never on `message`. Door refusals that are
+    /// not ledger rules use `decode`, `duplicate`, `signer_quota`.
+    #[serde(default)]
+    pub code: String,
 }
 
 impl std::fmt::Display for TxErrorDto {
@@ -74,8 +84,13 @@ pub struct TxDto {
     /// Instruction name, e.g. `Stake`.
     pub instruction: String,
     pub recent_slot: u64,
+    /// The fee the transaction offered.
     pub fee: u64,
-    /// `None` when the transaction succeeded.
+    /// The fee the ledger charged (burned) for it in this block, in ROE.
+    #[serde(default)]
+    pub fee_charged: u64,
+    /// `None` when the transaction succeeded; otherwise why it was rejected, with its
+    /// stable `code`.
     pub err: Option<TxErrorDto>,
     /// The decoded instruction (`None` from a server that does not send it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,8 +217,12 @@ pub struct BlockDto {
     pub tx_root: String,
     pub state_root: String,
     pub tx_count: u32,
-    /// Left out unless asked for.
+    /// Left out unless asked for. At most [`crate::limits::BLOCK_TXS_PAGE_MAX`] of the
+    /// block's transactions, from the `offset` asked for.
     pub transactions: Option<Vec<TxDto>>,
+    /// Offset of the block's next transactions when `transactions` did not reach the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_tx_offset: Option<u32>,
 }
 
 /// A VRF proof: anyone can check `randomness` against the producer's VRF key with it.
@@ -263,8 +282,13 @@ pub struct RewardDto {
 pub struct AccountDto {
     pub pubkey: String,
     pub balance: u64,
+    /// Stakes in the page of tasks scanned (config `after`, `limit`).
     pub stakes: Vec<StakeDto>,
+    /// Pending rewards in the same page of tasks.
     pub pending_rewards: Vec<RewardDto>,
+    /// Task id to pass as `after` for the next page; `None`: every task was scanned.
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -417,6 +441,8 @@ pub struct UploadDto {
     pub entries: u32,
     pub total: u64,
     pub last_node: Option<String>,
+    /// Set once a submission sealed the upload (base58).
+    pub digest: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -480,9 +506,13 @@ pub struct RoundDto {
     pub seed: Option<String>,
     pub candidates: Vec<String>,
     pub current_attempt: u16,
+    /// At most [`crate::limits::PAGE_LIMIT_MAX`] each; `truncated` says some were left
+    /// out (page them with `getTaskSubmissionInfo`).
     pub submissions: Option<Vec<SubmissionDto>>,
     pub audits: Option<Vec<AuditDto>>,
     pub attempts: Option<Vec<AttemptDto>>,
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// Result of `getTaskAccountInfo`.
@@ -507,9 +537,22 @@ pub struct TaskDto {
     pub open_windows: Vec<OpenWindowDto>,
     pub stakers: u64,
     pub total_stake: u64,
+    /// One page of stakes (nodes after config `after`, at most `limit`).
     pub stakes: Option<Vec<StakeDto>>,
+    /// One page of pending rewards (same nodes range as `stakes`).
     pub pending_rewards: Option<Vec<RewardDto>>,
     pub rounds: Option<Vec<RoundDto>>,
+    /// Node to pass as `after` for the next page of stakes and rewards; `None`: last page.
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// Result of `getProgramTasks`: one page of tasks in id order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TasksPageDto {
+    pub tasks: Vec<TaskSummaryDto>,
+    /// Task id to pass as `after` for the next page; `None`: last page.
+    pub next: Option<String>,
 }
 
 /// One line of `getProgramTasks`.
@@ -534,8 +577,13 @@ pub struct SubmissionInfoDto {
     pub task: String,
     pub round: u64,
     pub status: RoundStatusDto,
+    /// Proofs of nodes after config `after`, at most `limit`, in node order.
     pub submissions: Vec<SubmissionDto>,
+    /// Audits against candidates in the same node range as `submissions`.
     pub audits: Vec<AuditDto>,
+    /// Node to pass as `after` for the next page; `None`: last page.
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 /// Result of `getTaskDistributionInfo`: candidates, attempts, lists, payout.
@@ -547,7 +595,15 @@ pub struct DistributionInfoDto {
     pub seed: Option<String>,
     pub candidates: Vec<String>,
     pub current_attempt: u16,
+    /// Every attempt; only the one of config `attempt` (default: the last) carries
+    /// `entries`, at most `limit` of them from config `offset`.
     pub attempts: Vec<AttemptDto>,
+    /// The attempt whose entries are shown (`None`: no attempt yet).
+    #[serde(default)]
+    pub entries_attempt: Option<u16>,
+    /// Offset to pass for the next page of that attempt's entries; `None`: last page.
+    #[serde(default)]
+    pub next_offset: Option<u64>,
 }
 
 /// Result of `getDistributionCandidates`.

@@ -25,13 +25,22 @@ pub mod codes {
     pub const FAUCET_UNAVAILABLE: i64 = -32005;
     /// The validator is shutting down.
     pub const SHUTTING_DOWN: i64 = -32006;
+    /// Too many requests or long polls at once (see [`crate::limits`]); retry shortly.
+    pub const BUSY: i64 = -32007;
+    /// A call of a batch was still running at the batch's deadline
+    /// ([`crate::limits::BATCH_DEADLINE_MS`]).
+    pub const TIMEOUT: i64 = -32008;
 }
 
-/// Request id: a number, a string or null (JSON-RPC 2.0 §4).
+/// Request id: an integer (any `i64` or `u64`), a string of at most
+/// [`crate::limits::ID_CHARS_MAX`] characters, or null (JSON-RPC 2.0 §4). Fractional ids
+/// are refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Id {
     Num(i64),
+    /// An id above `i64::MAX`.
+    U64(u64),
     Str(String),
     Null,
 }

@@ -16,6 +16,7 @@
 pub mod convert;
 pub mod dto;
 pub mod jsonrpc;
+pub mod limits;
 pub mod suggest;
 
 pub use dto::*;
@@ -71,8 +72,9 @@ pub mod methods {
 
 /// HTTP paths besides JSON-RPC (`POST /`).
 pub mod paths {
-    /// `PUT /artifacts/<digest>` or `POST /artifacts` uploads; `GET /artifacts/<digest>`
-    /// downloads. The digest is the base58 blake3 of the bytes.
+    /// `PUT /artifacts/<digest>` uploads (signed by a funded account, see
+    /// `gradual_types::artifact`); `GET /artifacts/<digest>` downloads. The digest is the
+    /// base58 blake3 of the bytes.
     pub const ARTIFACTS: &str = "/artifacts";
     pub const METRICS: &str = "/metrics";
     pub const HEALTH: &str = "/health";

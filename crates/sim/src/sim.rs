@@ -11,7 +11,7 @@ use gradual_ledger::state::AuditOutcome;
 use gradual_ledger::{Block, CheckedTx, Ledger, LedgerEvent, StakePool, Window};
 use gradual_node_proto::{Action, CachedView, LedgerView, ListPurpose, NodeCore, TaskConfig};
 use gradual_types::constants::raise_last_slot;
-use gradual_types::constants::{BLOCK_TXS_MAX, ROE_PER_KOII};
+use gradual_types::constants::{BLOCK_BYTES_MAX, ROE_PER_KOII};
 use gradual_types::{
     Genesis, Hash, Instruction, Keypair, Pubkey, Slot, TaskId, TaskParams, Transaction,
     ValidatorKey, Verdict,
@@ -242,6 +242,9 @@ impl Sim {
             chain_id: chain_id.clone(),
             slot_ms: SIM_SLOT_MS,
             accounts,
+            // The protocol's largest blocks, so that one slot carries the traffic of
+            // 100,000 nodes as on a network sized for them.
+            block_max_bytes: BLOCK_BYTES_MAX,
             ..Genesis::default()
         };
         let validator = ValidatorKey::devnet();
@@ -507,7 +510,18 @@ impl Sim {
             let txs = self.delayed.remove(&due).expect("listed");
             self.mempool.extend(txs);
         }
-        let take = self.mempool.len().min(BLOCK_TXS_MAX);
+        // Fill the block within the genesis limits (SPEC §1 [v2]); the rest waits, as in a
+        // validator's mempool.
+        let g = self.ledger.genesis();
+        let (max_txs, max_bytes) = (g.block_txs_limit(), g.block_bytes_limit());
+        let (mut take, mut bytes) = (0, 0u64);
+        for tx in self.mempool.iter().take(max_txs) {
+            bytes += tx.encode().len() as u64;
+            if bytes > max_bytes {
+                break;
+            }
+            take += 1;
+        }
         let txs: Vec<Transaction> = self.mempool.drain(..take).collect();
         let n_txs = txs.len() as u64;
         let checked = CheckedTx::check_all(txs, self.cfg.threads);
@@ -547,7 +561,10 @@ impl Sim {
                     }
                 }
                 let kind = match e {
-                    gradual_ledger::TxError::InBatch { error, .. } => format!("InBatch/{error:?}"),
+                    gradual_ledger::TxError::VotesRefused { refused, .. } => {
+                        let first = refused.first().map(|(_, e)| format!("{e:?}"));
+                        format!("VotesRefused/{}", first.unwrap_or_default())
+                    }
                     e => format!("{e:?}"),
                 };
                 let kind = kind

@@ -195,6 +195,9 @@ mod properties {
 
     #[test]
     fn lost_and_delayed_txs_heal_and_every_round_settles() {
+        // A selected node's list must land inside the distribution submission window (4
+        // slots) or it is slashed `missed_list_bps` (SPEC §6 [v2]): nodes resend a list every
+        // slot until the ledger shows it, from its first missing chunk.
         let r = run(SimConfig {
             loss_bps: 300,
             delay_bps: 1_000,

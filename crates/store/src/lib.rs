@@ -12,10 +12,10 @@
 //! ```text
 //!   Ledger::apply_block ──▶ BlockOutput ──▶ Store::commit ──▶ one redb write txn (fsync)
 //!                                              ├─ blocks    slot → Block
-//!                                              ├─ receipts  slot → [Receipt]
-//!                                              ├─ writes    slot → the block's write set ─┐
+//!                                              ├─ receipts  (slot, part) → [Receipt]
+//!                                              ├─ writes    (slot, part) → write set part ┐
 //!                                              └─ meta      head                          │
-//!                          every K blocks, in the same txn:  fold the logged write sets ◀─┘
+//!         every K blocks or 64 MiB logged, in the same txn:  fold the logged write sets ◀─┘
 //!                                              ├─ state     tag‖key → value
 //!                                              ├─ tx_index  sig → slot
 //!                                              └─ meta      checkpoint = head
@@ -26,13 +26,26 @@
 //!
 //! **Write-set log and checkpoints.** A block's records and transaction ids have random keys,
 //! so writing them into the `state` and `tx_index` B-trees block by block copies nearly one
-//! leaf page per record per block. Instead each block's write set is logged as one value
-//! (`writes`), and every [`Store::set_checkpoint_interval`] blocks (default
-//! [`CHECKPOINT_BLOCKS_DEFAULT`], earlier if the log holds [`PENDING_WRITES_MAX`] records)
-//! the commit also folds the logged sets, merged and sorted, into `state` and `tx_index`,
-//! empties the log and moves the checkpoint, all in the same transaction. Opening applies the
-//! logged sets over `state`; [`Store::tx_status`] answers for logged blocks from memory.
-//! Every commit is still one atomic, durable transaction holding the whole block.
+//! leaf page per record per block. Instead each block's write set is logged (`writes`), and
+//! every [`Store::set_checkpoint_interval`] blocks (default [`CHECKPOINT_BLOCKS_DEFAULT`],
+//! earlier if the log would hold more than [`PENDING_WRITES_MAX`] records or
+//! [`PENDING_WRITE_BYTES_MAX`] bytes) the commit instead folds the logged sets and its own,
+//! merged and sorted, into `state` and `tx_index`, empties the log and moves the checkpoint,
+//! all in the same transaction. Opening applies the logged sets over `state`;
+//! [`Store::tx_status`] answers for logged blocks from memory. Every commit is still one
+//! atomic, durable transaction holding the whole block.
+//!
+//! **Bounded values (issue #9).** No value is as large as a block's whole write set: a
+//! write set is logged as consecutive parts of at most [`WRITE_LOG_PART_BYTES`] bytes each
+//! (a single record larger than that gets a part of its own), keyed `(slot, part)` and read
+//! back in key order; the receipts of a block are split the same way, since their size
+//! grows with what their transactions did, not only with the block's bytes. All parts of a
+//! block are written in its one commit transaction, so a crash never leaves some of them.
+//! A `blocks` value is the header and the transactions, and the ledger refuses a block whose
+//! encoded transactions pass the genesis `block_max_bytes`, itself at most
+//! [`BLOCK_BYTES_MAX`] (64 MiB): a block value is at most that plus its header. The
+//! in-memory log is bounded by [`PENDING_WRITE_BYTES_MAX`] encoded bytes and
+//! [`PENDING_WRITES_MAX`] records.
 //!
 //! Table layout (all values borsh unless noted):
 //!
@@ -44,8 +57,8 @@
 //! | `meta` | `"head"` | [`Head`] |
 //! | `meta` | `"checkpoint"` | `(slot, height)` of the last block folded into `state` |
 //! | `blocks` | slot (u64) | [`Block`] |
-//! | `receipts` | slot (u64) | `Vec<`[`Receipt`]`>`, one per transaction of the block |
-//! | `writes` | slot (u64) | `Vec<(tag ‖ key, Option<value>)>`: a block after the checkpoint |
+//! | `receipts` | (slot (u64), part (u32)) | `Vec<`[`Receipt`]`>`: parts 0, 1, ... hold, in order, one receipt per transaction of the block; each part at most [`WRITE_LOG_PART_BYTES`] unless it holds a single receipt |
+//! | `writes` | (slot (u64), part (u32)) | `Vec<(tag ‖ key, Option<value>)>`: parts 0, 1, ... hold, in order, the write set of a block after the checkpoint; each part at most [`WRITE_LOG_PART_BYTES`] unless it holds a single record |
 //! | `state` | table tag byte ‖ record key | record value (as [`StateWrite`]) |
 //! | `tx_index` | signature (64 bytes) | slot (u64) of the block whose receipt answers for it |
 //!
@@ -66,6 +79,8 @@ pub use redb::StorageBackend;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use gradual_ledger::{Block, BlockOutput, CheckedTx, Ledger, Receipt, StateWrite, TxError};
+#[cfg(doc)]
+use gradual_types::constants::BLOCK_BYTES_MAX;
 use gradual_types::constants::PROTOCOL_VERSION;
 use gradual_types::{Genesis, Hash, Signature, Slot};
 use redb::{
@@ -75,13 +90,16 @@ use redb::{
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-/// Version of the table layout above. Bump it when the layout changes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the table layout above and of the ledger records in `state`. Bump it when
+/// either changes. 2: the settlement queue (ledger tag 11 keyed by `Work`, tag 12 retired,
+/// `Meta.queue_cursor`) and the genesis block limits (issue #9). 3: `writes` and `receipts`
+/// keyed by `(slot, part)`, each part bounded by [`WRITE_LOG_PART_BYTES`] (issue #9).
+pub const FORMAT_VERSION: u32 = 3;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
-const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
-const WRITES: TableDefinition<u64, &[u8]> = TableDefinition::new("writes");
+const RECEIPTS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("receipts");
+const WRITES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("writes");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const TX_INDEX: TableDefinition<[u8; 64], u64> = TableDefinition::new("tx_index");
 
@@ -100,6 +118,12 @@ pub const CHECKPOINT_BLOCKS_DEFAULT: u64 = 8;
 /// Records the write-set log may hold before a fold, whatever the interval: bounds the
 /// memory the store keeps for them and the work of opening.
 pub const PENDING_WRITES_MAX: usize = 1 << 18;
+/// Encoded bytes the write-set log may hold before a fold, whatever the interval: bounds
+/// the log on disk and in memory when records are large.
+pub const PENDING_WRITE_BYTES_MAX: u64 = 64 << 20;
+/// Most bytes of one stored part of a block's write set or receipts (a borsh `Vec` of
+/// consecutive items); a single item larger than that is a part of its own.
+pub const WRITE_LOG_PART_BYTES: usize = 1 << 20;
 
 /// Blocks read per batch by [`Store::replay`]: bounds its memory, not its work.
 const REPLAY_BATCH_BLOCKS: usize = 16;
@@ -137,8 +161,10 @@ type LoggedWrite = (Vec<u8>, Option<Vec<u8>>);
 /// What blocks after the checkpoint changed, kept in memory until the next fold.
 #[derive(Debug, Default)]
 struct Pending {
-    /// Slots of the logged blocks, in order.
-    slots: Vec<Slot>,
+    /// Slots of the logged blocks, in order, with the number of parts of each write set.
+    slots: Vec<(Slot, u32)>,
+    /// Encoded bytes of `writes` (the sum of their parts' lengths).
+    bytes: u64,
     /// Their writes, in commit order (a later write to a key wins).
     writes: Vec<LoggedWrite>,
     /// `tx_index` entries (id → slot) not yet folded into it.
@@ -156,6 +182,12 @@ pub struct Store {
     pending: Pending,
     /// Fold the write-set log when it holds this many blocks.
     checkpoint_every: u64,
+    /// Largest stored part of a write set or receipts ([`WRITE_LOG_PART_BYTES`]; tests
+    /// lower it).
+    part_bytes: usize,
+    /// Fold the write-set log before it passes this many bytes
+    /// ([`PENDING_WRITE_BYTES_MAX`]; tests lower it).
+    log_bytes_max: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -354,6 +386,8 @@ impl Store {
             checkpoint,
             pending: Pending::default(),
             checkpoint_every: CHECKPOINT_BLOCKS_DEFAULT,
+            part_bytes: WRITE_LOG_PART_BYTES,
+            log_bytes_max: PENDING_WRITE_BYTES_MAX,
         };
         Ok((store, ledger))
     }
@@ -381,10 +415,34 @@ impl Store {
             .open_table(WRITES)
             .map_err(dberr(&path, "opening writes"))?;
         for row in log.iter().map_err(dberr(&path, "reading writes"))? {
-            let (slot, bytes) = row.map_err(dberr(&path, "reading writes"))?;
-            let slot = slot.value();
-            let writes: Vec<LoggedWrite> =
-                decode(&path, &format!("write set of slot {slot}"), bytes.value())?;
+            let (key, bytes) = row.map_err(dberr(&path, "reading writes"))?;
+            let (slot, part) = key.value();
+            let writes: Vec<LoggedWrite> = decode(
+                &path,
+                &format!("part {part} of the write set of slot {slot}"),
+                bytes.value(),
+            )?;
+            pending.bytes += bytes.value().len() as u64;
+            pending.writes.extend(writes);
+            // Parts come in key order: 0, 1, ... of each slot in turn.
+            if let Some((last, parts)) = pending.slots.last_mut() {
+                if *last == slot {
+                    if part != *parts {
+                        return Err(corrupt(
+                            &path,
+                            format!("the write set of slot {slot} lacks part {parts}"),
+                        ));
+                    }
+                    *parts += 1;
+                    continue;
+                }
+            }
+            if part != 0 {
+                return Err(corrupt(
+                    &path,
+                    format!("the write set of slot {slot} lacks part 0"),
+                ));
+            }
             if slot <= checkpoint.slot || slot > head.slot {
                 return Err(corrupt(
                     &path,
@@ -396,8 +454,7 @@ impl Store {
                     ),
                 ));
             }
-            pending.slots.push(slot);
-            pending.writes.extend(writes);
+            pending.slots.push((slot, 1));
         }
         if pending.slots.len() as u64 != head.height - checkpoint.height {
             return Err(corrupt(
@@ -459,38 +516,46 @@ impl Store {
         let receipts = read
             .open_table(RECEIPTS)
             .map_err(dberr(&path, "opening the receipts table"))?;
-        let read_receipts = |slot: Slot| -> Result<Vec<Receipt>, StoreError> {
-            let bytes = receipts
-                .get(slot)
-                .map_err(dberr(&path, "reading receipts"))?
-                .ok_or_else(|| corrupt(&path, format!("receipts of slot {slot} are missing")))?;
-            decode(&path, &format!("receipts of slot {slot}"), bytes.value())
-        };
         // Transaction ids of the logged blocks, not yet in tx_index.
         let index = read
             .open_table(TX_INDEX)
             .map_err(dberr(&path, "opening tx_index"))?;
-        for &slot in &pending.slots {
-            let list = read_receipts(slot)?;
+        for &(slot, _) in &pending.slots {
+            let list = read_receipts(&receipts, &path, slot)?
+                .ok_or_else(|| corrupt(&path, format!("receipts of slot {slot} are missing")))?;
             let staged = stage_index(&pending.index, &index, &path, slot, &list)?;
             pending.index.extend(staged);
         }
         // Replay protection: ids used up in the blocks the next block can still see.
         let from = head.slot.saturating_sub(genesis.tx_max_age_slots);
+        let mut recent: Option<(Slot, Vec<Signature>)> = None;
         for row in receipts
-            .range(from..=head.slot)
+            .range((from, 0)..=(head.slot, u32::MAX))
             .map_err(dberr(&path, "reading recent receipts"))?
         {
-            let (slot, bytes) = row.map_err(dberr(&path, "reading recent receipts"))?;
-            let slot = slot.value();
-            let list: Vec<Receipt> =
-                decode(&path, &format!("receipts of slot {slot}"), bytes.value())?;
+            let (key, bytes) = row.map_err(dberr(&path, "reading recent receipts"))?;
+            let (slot, part) = key.value();
+            let list: Vec<Receipt> = decode(
+                &path,
+                &format!("part {part} of the receipts of slot {slot}"),
+                bytes.value(),
+            )?;
             let ids = list
                 .into_iter()
                 .filter(|r| used_up(&r.result))
-                .map(|r| r.tx)
-                .collect();
-            ledger.restore_recent(slot, ids);
+                .map(|r| r.tx);
+            match &mut recent {
+                Some((at, all)) if *at == slot => all.extend(ids),
+                _ => {
+                    if let Some((at, all)) = recent.take() {
+                        ledger.restore_recent(at, all);
+                    }
+                    recent = Some((slot, ids.collect()));
+                }
+            }
+        }
+        if let Some((at, all)) = recent {
+            ledger.restore_recent(at, all);
         }
         drop((index, receipts, state, log, meta, read));
         let store = Store {
@@ -501,6 +566,8 @@ impl Store {
             checkpoint,
             pending,
             checkpoint_every: CHECKPOINT_BLOCKS_DEFAULT,
+            part_bytes: WRITE_LOG_PART_BYTES,
+            log_bytes_max: PENDING_WRITE_BYTES_MAX,
         };
         Ok((store, ledger))
     }
@@ -543,13 +610,25 @@ impl Store {
             hash: header.hash(),
             state_root: header.state_root,
         };
+        let block_bytes = to_bytes(&out.block);
+        // The ledger keeps a block's encoded transactions within the genesis block_max_bytes
+        // (at most BLOCK_BYTES_MAX): the value is that, the header and a length.
+        debug_assert!(
+            block_bytes.len() as u64
+                <= self.genesis.block_max_bytes + borsh::object_length(header).unwrap() as u64 + 4,
+            "a block's value is bounded by the genesis block_max_bytes"
+        );
+        let receipt_parts = encode_parts(&out.receipts, self.part_bytes);
         let writes: Vec<LoggedWrite> = out
             .writes
             .iter()
             .map(|w| (full_key(w), w.value.clone()))
             .collect();
+        let write_parts = encode_parts(&writes, self.part_bytes);
+        let write_bytes: u64 = write_parts.iter().map(|p| p.len() as u64).sum();
         let fold = self.pending.slots.len() as u64 + 1 >= self.checkpoint_every
-            || self.pending.writes.len() + writes.len() > PENDING_WRITES_MAX;
+            || self.pending.writes.len() + writes.len() > PENDING_WRITES_MAX
+            || self.pending.bytes + write_bytes > self.log_bytes_max;
 
         let path = &self.path;
         let mut txn = self
@@ -562,16 +641,18 @@ impl Store {
                 .open_table(BLOCKS)
                 .map_err(dberr(path, "opening blocks"))?;
             let prev = blocks
-                .insert(head.slot, to_bytes(&out.block).as_slice())
+                .insert(head.slot, block_bytes.as_slice())
                 .map_err(dberr(path, "writing the block"))?;
             assert!(prev.is_none(), "slot {} committed twice", head.slot);
             drop(prev);
             let mut receipts = txn
                 .open_table(RECEIPTS)
                 .map_err(dberr(path, "opening receipts"))?;
-            receipts
-                .insert(head.slot, to_bytes(&out.receipts).as_slice())
-                .map_err(dberr(path, "writing the receipts"))?;
+            for (part, bytes) in (0u32..).zip(&receipt_parts) {
+                receipts
+                    .insert((head.slot, part), bytes.as_slice())
+                    .map_err(dberr(path, "writing the receipts"))?;
+            }
             let mut index = txn
                 .open_table(TX_INDEX)
                 .map_err(dberr(path, "opening tx_index"))?;
@@ -590,9 +671,7 @@ impl Store {
                     self.pending.writes.iter().chain(writes.iter()),
                 )?;
                 fold_index(&mut index, path, &self.pending.index, &staged)?;
-                for slot in &self.pending.slots {
-                    log.remove(*slot).map_err(dberr(path, "emptying writes"))?;
-                }
+                empty_log(&mut log, path, &self.pending.slots)?;
                 let checkpoint = Checkpoint {
                     slot: head.slot,
                     height: head.height,
@@ -600,8 +679,10 @@ impl Store {
                 meta.insert(META_CHECKPOINT, to_bytes(&checkpoint).as_slice())
                     .map_err(dberr(path, "writing the checkpoint"))?;
             } else {
-                log.insert(head.slot, to_bytes(&writes).as_slice())
-                    .map_err(dberr(path, "writing the write set"))?;
+                for (part, bytes) in (0u32..).zip(&write_parts) {
+                    log.insert((head.slot, part), bytes.as_slice())
+                        .map_err(dberr(path, "writing the write set"))?;
+                }
             }
             meta.insert(META_HEAD, to_bytes(&head).as_slice())
                 .map_err(dberr(path, "writing the head"))?;
@@ -616,7 +697,9 @@ impl Store {
                 height: head.height,
             };
         } else {
-            self.pending.slots.push(head.slot);
+            let parts = u32::try_from(write_parts.len()).expect("parts fit a u32");
+            self.pending.slots.push((head.slot, parts));
+            self.pending.bytes += write_bytes;
             self.pending.writes.extend(writes);
             self.pending.index.extend(staged);
         }
@@ -653,9 +736,7 @@ impl Store {
             let mut log = txn
                 .open_table(WRITES)
                 .map_err(dberr(path, "opening writes"))?;
-            for slot in &self.pending.slots {
-                log.remove(*slot).map_err(dberr(path, "emptying writes"))?;
-            }
+            empty_log(&mut log, path, &self.pending.slots)?;
             let mut meta = txn.open_table(META).map_err(dberr(path, "opening meta"))?;
             meta.insert(META_CHECKPOINT, to_bytes(&checkpoint).as_slice())
                 .map_err(dberr(path, "writing the checkpoint"))?;
@@ -670,7 +751,7 @@ impl Store {
     /// Fold the write-set log every `blocks` blocks (at least 1; 1 writes every block's
     /// records and ids straight into `state` and `tx_index`). Larger intervals make commits
     /// cheaper and opening slower; the log never holds more than [`PENDING_WRITES_MAX`]
-    /// records either way.
+    /// records or [`PENDING_WRITE_BYTES_MAX`] bytes either way.
     pub fn set_checkpoint_interval(&mut self, blocks: u64) {
         self.checkpoint_every = blocks.max(1);
     }
@@ -745,20 +826,12 @@ impl Store {
         };
         // The block's receipt for it: the one that used the id up, else the first.
         let receipts = self.receipts_table(&read)?;
-        let bytes = receipts
-            .get(slot)
-            .map_err(|e| redb_error(&self.path, "reading receipts", e))?
-            .ok_or_else(|| {
-                corrupt(
-                    &self.path,
-                    format!("tx_index points at slot {slot}, which has no receipts"),
-                )
-            })?;
-        let list: Vec<Receipt> = decode(
-            &self.path,
-            &format!("receipts of slot {slot}"),
-            bytes.value(),
-        )?;
+        let list = read_receipts(&receipts, &self.path, slot)?.ok_or_else(|| {
+            corrupt(
+                &self.path,
+                format!("tx_index points at slot {slot}, which has no receipts"),
+            )
+        })?;
         let mine = || list.iter().filter(|r| r.tx == *id);
         let Some(r) = mine()
             .find(|r| used_up(&r.result))
@@ -863,27 +936,20 @@ impl Store {
     fn receipts_table(
         &self,
         read: &ReadTransaction,
-    ) -> Result<redb::ReadOnlyTable<u64, &'static [u8]>, StoreError> {
+    ) -> Result<redb::ReadOnlyTable<(u64, u32), &'static [u8]>, StoreError> {
         read.open_table(RECEIPTS)
             .map_err(|e| redb_error(&self.path, "opening receipts", e))
     }
 
     fn stored_block(
         &self,
-        receipts: &redb::ReadOnlyTable<u64, &'static [u8]>,
+        receipts: &redb::ReadOnlyTable<(u64, u32), &'static [u8]>,
         slot: Slot,
         block_bytes: &[u8],
     ) -> Result<StoredBlock, StoreError> {
         let block: Block = decode(&self.path, &format!("block at slot {slot}"), block_bytes)?;
-        let bytes = receipts
-            .get(slot)
-            .map_err(|e| redb_error(&self.path, "reading receipts", e))?
+        let receipts = read_receipts(receipts, &self.path, slot)?
             .ok_or_else(|| corrupt(&self.path, format!("receipts of slot {slot} are missing")))?;
-        let receipts: Vec<Receipt> = decode(
-            &self.path,
-            &format!("receipts of slot {slot}"),
-            bytes.value(),
-        )?;
         if block.header.slot != slot || receipts.len() != block.txs.len() {
             return Err(corrupt(
                 &self.path,
@@ -1137,6 +1203,81 @@ fn stage_index(
         }
     }
     Ok(staged)
+}
+
+/// Encode `items` as consecutive parts, each a borsh `Vec<T>` of at most `max` bytes unless
+/// it holds a single larger item; concatenated in order they are `items`. Always at least
+/// one part (empty for no items), so every block has part 0.
+fn encode_parts<T: BorshSerialize>(items: &[T], max: usize) -> Vec<Vec<u8>> {
+    fn finish(part: &mut [u8], count: u32) {
+        part[..4].copy_from_slice(&count.to_le_bytes());
+    }
+    let mut parts = Vec::new();
+    let mut part = vec![0u8; 4];
+    let mut count = 0u32;
+    for item in items {
+        let start = part.len();
+        item.serialize(&mut part)
+            .expect("writing to a Vec cannot fail");
+        if count > 0 && part.len() > max {
+            // This item starts the next part.
+            let item_bytes = part.split_off(start);
+            finish(&mut part, count);
+            parts.push(std::mem::replace(&mut part, vec![0u8; 4]));
+            part.extend_from_slice(&item_bytes);
+            count = 0;
+        }
+        count += 1;
+    }
+    finish(&mut part, count);
+    parts.push(part);
+    parts
+}
+
+/// The receipts of the block at `slot`, read from its parts in order; `None` if it has
+/// none stored.
+fn read_receipts(
+    table: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    path: &Path,
+    slot: Slot,
+) -> Result<Option<Vec<Receipt>>, StoreError> {
+    let mut list: Option<Vec<Receipt>> = None;
+    for (next, row) in (0u32..).zip(
+        table
+            .range((slot, 0)..=(slot, u32::MAX))
+            .map_err(dberr(path, "reading receipts"))?,
+    ) {
+        let (key, bytes) = row.map_err(dberr(path, "reading receipts"))?;
+        let (_, part) = key.value();
+        if part != next {
+            return Err(corrupt(
+                path,
+                format!("the receipts of slot {slot} lack part {next}"),
+            ));
+        }
+        let items: Vec<Receipt> = decode(
+            path,
+            &format!("part {part} of the receipts of slot {slot}"),
+            bytes.value(),
+        )?;
+        list.get_or_insert_with(Vec::new).extend(items);
+    }
+    Ok(list)
+}
+
+/// Remove the logged write sets of these blocks (slot, number of parts) from `writes`.
+fn empty_log(
+    log: &mut redb::Table<(u64, u32), &'static [u8]>,
+    path: &Path,
+    slots: &[(Slot, u32)],
+) -> Result<(), StoreError> {
+    for &(slot, parts) in slots {
+        for part in 0..parts {
+            log.remove((slot, part))
+                .map_err(dberr(path, "emptying writes"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Write logged writes into `state`, each key once with its last value, in key order (so

@@ -15,10 +15,7 @@ fn genesis(chain_id: &str, n: u32) -> (Genesis, Vec<Keypair>) {
         // 3 s slots: the vote window is AW/3 slots (SPEC §5), so the test task's 3-slot
         // audit window is long enough.
         slot_ms: 3_000,
-        faucet: Some(Faucet {
-            authority: keys[0].pubkey(),
-            mint_max_roe: BALANCE,
-        }),
+        faucet: Some(Faucet::new(keys[0].pubkey(), BALANCE)),
         accounts: keys.iter().map(|k| (k.pubkey(), BALANCE)).collect(),
         ..Genesis::default()
     };
@@ -710,13 +707,14 @@ fn a_tampered_write_set_log_is_refused_on_open() {
         {
             let mut log = txn.open_table(WRITES).unwrap();
             let mut writes: Vec<LoggedWrite> = {
-                let bytes = log.get(22).unwrap().unwrap();
+                let bytes = log.get((22, 0)).unwrap().unwrap();
                 borsh::from_slice(bytes.value()).unwrap()
             };
+            assert!(log.get((22, 1)).unwrap().is_none(), "one part");
             let tag = gradual_ledger::state::tag::SUBMISSIONS;
             let at = writes.iter().position(|(k, _)| k[0] == tag).unwrap();
             writes.remove(at);
-            log.insert(22, to_bytes(&writes).as_slice()).unwrap();
+            log.insert((22, 0), to_bytes(&writes).as_slice()).unwrap();
         }
         txn.commit().unwrap();
     }
@@ -726,7 +724,7 @@ fn a_tampered_write_set_log_is_refused_on_open() {
     {
         let db = redb::Database::open(&path).unwrap();
         let txn = db.begin_write().unwrap();
-        txn.open_table(WRITES).unwrap().remove(22).unwrap();
+        txn.open_table(WRITES).unwrap().remove((22, 0)).unwrap();
         txn.commit().unwrap();
     }
     let err = fails(Store::open(&path));
@@ -836,4 +834,299 @@ fn create_builds_the_file_aside_and_moves_it_into_place() {
     let (store, ledger) = Store::open(&path).unwrap();
     assert_eq!(store.head().hash, g.hash());
     assert_eq!(ledger.state_root(), store.head().state_root);
+}
+
+/// Issue #9 (SPEC §1 [v2] *Bounded settlement*): the settlement queue is ledger state. 1 100
+/// tasks close their proof audit windows at one slot, more work than one block may do; a
+/// store reopened with work still waiting loads the same queue and carries on, and its
+/// replay agrees.
+#[test]
+fn the_settlement_queue_survives_a_restart() {
+    const TASKS: u64 = 1_100;
+    let dir = TempDir::new().unwrap();
+    let (path, mut node, keys) = create(&dir, "a");
+    let params = TaskParams {
+        bounty_per_round: 1_000,
+        minimum_stake: 100,
+        ..task_params()
+    };
+    let tasks: Vec<TaskId> = (0..TASKS)
+        .map(|i| gradual_types::task_id(&keys[0].pubkey(), i))
+        .collect();
+    let txs = (0..TASKS)
+        .map(|nonce| {
+            node.tx(
+                &keys[0],
+                Instruction::CreateTask {
+                    nonce,
+                    params: params.clone(),
+                    total_bounty: 10_000,
+                },
+            )
+        })
+        .collect();
+    assert!(node.block(1, txs).iter().all(Result::is_ok));
+    let txs = tasks
+        .iter()
+        .map(|&task| {
+            node.tx(
+                &keys[1],
+                Instruction::Stake {
+                    task,
+                    amount: 1_000,
+                    url: String::new(),
+                    owner: None,
+                },
+            )
+        })
+        .collect();
+    assert!(node.block(2, txs).iter().all(Result::is_ok));
+    let clock = node.ledger.clock(&tasks[0]).unwrap();
+    let submit = clock.window(gradual_ledger::Window::ProofSubmission, 1, 0);
+    let close = clock
+        .window(gradual_ledger::Window::ProofAudit, 1, 0)
+        .closes;
+    node.run_to(submit.opens - 1);
+    let txs = tasks
+        .iter()
+        .map(|&task| {
+            node.tx(
+                &keys[1],
+                Instruction::SubmitProof {
+                    task,
+                    round: 1,
+                    value: vec![7; 32],
+                },
+            )
+        })
+        .collect();
+    assert!(node.block(submit.opens, txs).iter().all(Result::is_ok));
+    node.run_to(close);
+    let waiting = |n: &Node| {
+        n.ledger
+            .queued_work()
+            .into_iter()
+            .filter(|(due, _, _)| *due <= n.ledger.slot())
+            .count()
+    };
+    assert!(waiting(&node) > 0, "the closes did not fit one block");
+    let (queue, head) = (node.ledger.queued_work(), node.store.head());
+    drop(node);
+
+    let mut node = reopen(&path);
+    assert_eq!(node.store.head(), head);
+    assert_eq!(node.ledger.queued_work(), queue);
+    node.run_to(close + 3);
+    assert_eq!(
+        waiting(&node),
+        0,
+        "the reopened ledger worked the queue off"
+    );
+    for t in &tasks {
+        assert!(node.ledger.attempt(t, 1, 0).is_some(), "every task ranked");
+    }
+    assert_eq!(node.store.replay().unwrap(), node.store.head().state_root);
+}
+
+/// Transfers from `from` to `n` new accounts (numbered from `first`): `n` new records.
+fn fan_out(node: &Node, from: &Keypair, first: u32, n: u32) -> Vec<Transaction> {
+    (first..first + n)
+        .map(|i| {
+            node.tx(
+                from,
+                Instruction::Transfer {
+                    to: key(10_000 + i).pubkey(),
+                    amount: 1_000 + u64::from(i),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Every value of a `(slot, part)` table, with its key.
+fn parts_of(db: &Database, table: TableDefinition<(u64, u32), &[u8]>) -> Vec<((u64, u32), usize)> {
+    let read = db.begin_read().unwrap();
+    let table = read.open_table(table).unwrap();
+    table
+        .iter()
+        .unwrap()
+        .map(|row| {
+            let (k, v) = row.unwrap();
+            (k.value(), v.value().len())
+        })
+        .collect()
+}
+
+#[test]
+fn write_sets_and_receipts_split_into_parts_of_bounded_bytes() {
+    // Several times the real part bound, and one item larger than it.
+    let small: Vec<LoggedWrite> = (0u32..40_000)
+        .map(|i| (i.to_be_bytes().to_vec(), Some(vec![7u8; 80])))
+        .collect();
+    let mut items = small.clone();
+    items.insert(
+        20_000,
+        (vec![1], Some(vec![9u8; WRITE_LOG_PART_BYTES + 10])),
+    );
+    let total = to_bytes(&items).len();
+    assert!(total > 4 * WRITE_LOG_PART_BYTES, "{total} bytes");
+    let parts = encode_parts(&items, WRITE_LOG_PART_BYTES);
+    assert!(parts.len() >= 5, "{} parts", parts.len());
+    let mut back: Vec<LoggedWrite> = Vec::new();
+    for part in &parts {
+        let decoded: Vec<LoggedWrite> = borsh::from_slice(part).unwrap();
+        assert!(
+            part.len() <= WRITE_LOG_PART_BYTES || decoded.len() == 1,
+            "a part of {} bytes holds {} items",
+            part.len(),
+            decoded.len()
+        );
+        back.extend(decoded);
+    }
+    assert_eq!(back, items);
+    assert_eq!(
+        parts.iter().map(Vec::len).sum::<usize>(),
+        total + 4 * (parts.len() - 1),
+        "each part adds only its length"
+    );
+    // Nothing at all is one empty part; a small set is one part.
+    assert_eq!(encode_parts::<LoggedWrite>(&[], 16), vec![vec![0u8; 4]]);
+    assert_eq!(
+        encode_parts(&small[..3], WRITE_LOG_PART_BYTES),
+        vec![to_bytes(&small[..3].to_vec())]
+    );
+}
+
+#[test]
+fn a_huge_write_set_is_logged_in_bounded_parts() {
+    const PART: usize = 2_048;
+    let dir = TempDir::new().unwrap();
+    let (path, mut node, keys) = create(&dir, "a");
+    node.store.set_checkpoint_interval(100);
+    node.store.part_bytes = PART;
+    let txs = fan_out(&node, &keys[0], 0, 300);
+    let ids: Vec<Signature> = txs.iter().map(Transaction::id).collect();
+    let again = txs[0].clone();
+    assert!(node.block(1, txs).iter().all(Result::is_ok));
+    // A second block, so that the log holds parts of two slots.
+    let txs = fan_out(&node, &keys[1], 300, 40);
+    assert!(node.block(2, txs).iter().all(Result::is_ok));
+    assert_eq!(node.store.logged_blocks(), 2);
+    let head = node.store.head();
+    let records = node.ledger.records();
+    {
+        let db = &node.store.db;
+        let writes = parts_of(db, WRITES);
+        let logged: usize = writes.iter().map(|(_, len)| len).sum();
+        assert_eq!(logged as u64, node.store.pending.bytes);
+        assert!(logged > 5 * PART, "the write sets are {logged} bytes");
+        let receipts = parts_of(db, RECEIPTS);
+        for (what, rows) in [("writes", &writes), ("receipts", &receipts)] {
+            for &(key, len) in rows.iter() {
+                assert!(len <= PART, "{what} {key:?} is {len} bytes");
+            }
+            // Parts 0, 1, ... of slot 1 then of slot 2.
+            let slot1 = rows.iter().filter(|((s, _), _)| *s == 1).count();
+            assert!(slot1 > 3, "{what}: {slot1} parts");
+            let expected: Vec<(u64, u32)> = (0..slot1 as u32)
+                .map(|p| (1, p))
+                .chain((0..(rows.len() - slot1) as u32).map(|p| (2, p)))
+                .collect();
+            let keys: Vec<(u64, u32)> = rows.iter().map(|(k, _)| *k).collect();
+            assert_eq!(keys, expected, "{what}");
+        }
+        let read = db.begin_read().unwrap();
+        let blocks = read.open_table(BLOCKS).unwrap();
+        for row in blocks.iter().unwrap() {
+            let (_, v) = row.unwrap();
+            assert!(v.value().len() as u64 <= node.store.genesis.block_max_bytes + 1_024);
+        }
+    }
+    let stored = node.store.block(1).unwrap().unwrap();
+    assert_eq!(stored.receipts.len(), 300);
+    drop(node);
+    // Reopen: the parts read back in order give the exact state, root and index.
+    let node = reopen(&path);
+    assert_eq!(node.store.head(), head);
+    assert_eq!(node.ledger.state_root(), head.state_root);
+    assert_eq!(node.ledger.records(), records);
+    assert_eq!(node.store.logged_blocks(), 2);
+    assert_eq!(node.store.block(1).unwrap().unwrap(), stored);
+    for id in &ids {
+        assert_eq!(node.store.tx_status(id).unwrap(), Some((1, Ok(()))));
+    }
+    assert_eq!(node.store.replay().unwrap(), head.state_root);
+    // Replay protection came back from the split receipts.
+    let mut node = node;
+    assert_eq!(node.block(3, vec![again]), vec![Err(TxError::Duplicate)]);
+    // Folding empties every part of the log.
+    node.store.checkpoint().unwrap();
+    assert!(parts_of(&node.store.db, WRITES).is_empty());
+    drop(node);
+    let node = reopen(&path);
+    assert_eq!(node.ledger.records().len(), records.len());
+}
+
+#[test]
+fn the_log_folds_by_bytes() {
+    let dir = TempDir::new().unwrap();
+    let (path, mut node, keys) = create(&dir, "a");
+    node.store.set_checkpoint_interval(1_000);
+    // Blocks of 15 new accounts log about the same bytes each: fold every 3 or 4 blocks.
+    let txs = fan_out(&node, &keys[0], 0, 15);
+    assert!(node.block(1, txs).iter().all(Result::is_ok));
+    let per_block = node.store.pending.bytes;
+    let bound = 3 * per_block + per_block / 2;
+    node.store.log_bytes_max = bound;
+    let mut folds = 0;
+    let mut first = 15;
+    for slot in 2..=16 {
+        let txs = fan_out(&node, &keys[0], first, 15);
+        first += 15;
+        let before = node.store.logged_blocks();
+        assert!(node.block(slot, txs).iter().all(Result::is_ok));
+        let logged = node.store.logged_blocks();
+        if logged <= before {
+            folds += 1;
+            assert_eq!(logged, 0, "a fold takes the block in");
+            assert_eq!(node.store.checkpoint.slot, slot);
+        }
+        // The log on disk and in memory stays within the bound.
+        assert!(node.store.pending.bytes <= bound, "slot {slot}");
+        let on_disk: usize = parts_of(&node.store.db, WRITES)
+            .iter()
+            .map(|(_, len)| len)
+            .sum();
+        assert_eq!(on_disk as u64, node.store.pending.bytes);
+    }
+    assert!(folds >= 3, "{folds} folds by bytes, none by the interval");
+    let head = node.store.head();
+    let records = node.ledger.records();
+    drop(node);
+    let node = reopen(&path);
+    assert_eq!(node.store.head(), head);
+    assert_eq!(node.ledger.records(), records);
+    assert_eq!(node.store.replay().unwrap(), head.state_root);
+}
+
+#[test]
+fn a_store_of_the_previous_format_is_refused() {
+    assert_eq!(FORMAT_VERSION, 3, "writes and receipts in parts");
+    let dir = TempDir::new().unwrap();
+    let (path, node, _) = create(&dir, "a");
+    drop(node);
+    set_meta(&path, META_FORMAT, Some(2u32.to_le_bytes().as_slice()));
+    let err = fails(Store::open(&path));
+    assert!(
+        matches!(
+            err,
+            StoreError::UnsupportedFormat {
+                got: 2,
+                expected: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("format version 2"), "{err}");
 }

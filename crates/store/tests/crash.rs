@@ -71,10 +71,7 @@ fn genesis() -> Genesis {
         // 3 s slots: the vote window is AW/3 slots (SPEC §5), so the workload's short
         // audit windows are long enough.
         slot_ms: 3_000,
-        faucet: Some(Faucet {
-            authority: keys[0].pubkey(),
-            mint_max_roe: BALANCE,
-        }),
+        faucet: Some(Faucet::new(keys[0].pubkey(), BALANCE)),
         accounts: keys.iter().map(|k| (k.pubkey(), BALANCE)).collect(),
         ..Genesis::default()
     }

@@ -101,6 +101,7 @@ pub fn task_dto(
         stakes: None,
         pending_rewards: None,
         rounds: None,
+        next: None,
     }
 }
 
@@ -130,11 +131,13 @@ pub fn block(slot: u64, txs: &[(&str, &str, &str)]) -> BlockDto {
                     instruction: ix.to_string(),
                     recent_slot: slot,
                     fee: 0,
+                    fee_charged: 0,
                     err: None,
                     details: None,
                 })
                 .collect(),
         ),
+        next_tx_offset: None,
     }
 }
 

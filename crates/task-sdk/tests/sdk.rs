@@ -185,6 +185,7 @@ async fn fake_node(seed: u8) -> FakeNode {
                 status: gradual_task_sdk::dto::RoundStatusDto::Reviewing,
                 submissions: vec![],
                 audits: vec![],
+                next: None,
             },
         );
     });

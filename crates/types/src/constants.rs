@@ -14,8 +14,29 @@ pub const BPS_DENOMINATOR: u64 = 10_000;
 
 /// Largest encoded transaction, signature included (SPEC §1).
 pub const TX_BYTES_MAX: usize = 64 * 1024;
-/// Most transactions one block may carry; bounds the work of a slot.
+/// Most transactions one block may carry; bounds the work of a slot. Genesis
+/// `block_max_txs` may lower it, never raise it.
 pub const BLOCK_TXS_MAX: usize = 65_536;
+/// Largest `block_max_bytes` a genesis may name (SPEC §1 [v2]: blocks are bounded by bytes as
+/// well as by count): the encoded transactions of one block.
+pub const BLOCK_BYTES_MAX: u64 = 64 * 1024 * 1024;
+/// Genesis default of `block_max_bytes`: the encoded transactions of one block.
+pub const DEFAULT_BLOCK_MAX_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Records end-of-window work and committee draws may write in one block (SPEC §1 [v2]
+/// *Bounded settlement*); what does not fit runs in the next block.
+pub const SETTLEMENT_RECORDS_PER_BLOCK: u64 = 4_096;
+/// Bytes (keys and values) end-of-window work and committee draws may write in one block
+/// (SPEC §1 [v2] *Bounded settlement*).
+pub const SETTLEMENT_BYTES_PER_BLOCK: u64 = 4 * 1024 * 1024;
+/// Records one pruning step deletes at most; a round with more is pruned over several steps.
+pub const PRUNE_RECORDS_PER_STEP: u64 = 256;
+/// Bytes (encoded keys and values) one pruning step deletes at most; a distribution chunk
+/// record (the largest) always fits.
+pub const PRUNE_BYTES_PER_STEP: u64 = 256 * 1024;
+/// Audits one step of a proof audit window's close resolves at most; a round with more
+/// audits is resolved over several steps (and blocks).
+pub const AUDITS_PER_STEP: u64 = 8;
 /// Largest proof value a node may submit (SPEC §4).
 pub const PROOF_BYTES_MAX: usize = 512;
 /// Task display limits (SPEC §2).
@@ -101,6 +122,21 @@ const _: () =
     assert!(DISTRIBUTION_ENTRIES_PER_CHUNK_MAX * DISTRIBUTION_ENTRY_BYTES + 1024 < TX_BYTES_MAX);
 const _: () = assert!(AUDIT_VOTES_PER_TX_MAX * 33 + 1024 < TX_BYTES_MAX);
 const _: () = assert!(PROOF_BYTES_MAX + 1024 < TX_BYTES_MAX);
+// Bounded settlement: the largest single step (a payout chunk, one record per entry plus its
+// bookkeeping; a batch of audits, each paying at most a full committee) fits in one block's
+// budget, so every step can run in some block.
+const _: () =
+    assert!((DISTRIBUTION_ENTRIES_PER_CHUNK_MAX as u64) + 8 <= SETTLEMENT_RECORDS_PER_BLOCK);
+const _: () =
+    assert!(AUDITS_PER_STEP * (COMMITTEE_SIZE_MAX as u64 + 8) <= SETTLEMENT_RECORDS_PER_BLOCK);
+const _: () = assert!(PRUNE_RECORDS_PER_STEP <= SETTLEMENT_RECORDS_PER_BLOCK);
+const _: () = assert!(PRUNE_BYTES_PER_STEP <= SETTLEMENT_BYTES_PER_BLOCK);
+const _: () = assert!(
+    (DISTRIBUTION_ENTRIES_PER_CHUNK_MAX * DISTRIBUTION_ENTRY_BYTES) as u64 + 1024
+        <= PRUNE_BYTES_PER_STEP
+);
+const _: () = assert!(DEFAULT_BLOCK_MAX_BYTES <= BLOCK_BYTES_MAX);
+const _: () = assert!((TX_BYTES_MAX as u64) <= DEFAULT_BLOCK_MAX_BYTES);
 const _: () = assert!(
     TASK_NAME_BYTES_MAX
         + TASK_DESCRIPTION_BYTES_MAX

@@ -64,4 +64,5 @@ pub mod tags {
     pub const COMMITTEE_SEAT: &str = "gradual/committee-seat/v1";
     pub const CANDIDATE_RANK: &str = "gradual/candidate-rank/v2";
     pub const DISTRIBUTION_LIST: &str = "gradual/distribution-list/v1";
+    pub const ARTIFACT_UPLOAD: &str = "gradual/artifact-upload/v1";
 }

@@ -7,6 +7,7 @@
 //! ```
 
 pub mod amount;
+pub mod artifact;
 pub mod constants;
 pub mod genesis;
 pub mod hash;
@@ -16,6 +17,7 @@ pub mod url;
 pub mod vrf;
 
 pub use amount::{format_koii, parse_koii, AmountError};
+pub use artifact::ArtifactUpload;
 pub use genesis::{validate_validator_set, Faucet, Genesis, GenesisError};
 pub use hash::Hash;
 pub use keys::{Keypair, KeypairError, ParseKeyError, Pubkey, Signature};

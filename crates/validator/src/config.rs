@@ -39,6 +39,8 @@ pub struct ValidatorConfig {
     pub batch_max: usize,
     /// Largest artifact upload.
     pub artifact_max_bytes: usize,
+    /// Artifact quotas, the uploader's minimum balance and garbage collection.
+    pub artifact_limits: crate::artifacts::ArtifactLimits,
     /// Base URL peers use to reach this validator (artifact URLs); defaults to the bound
     /// address.
     pub public_url: Option<String>,
@@ -57,6 +59,7 @@ impl ValidatorConfig {
             body_max_bytes: 2 * 1024 * 1024,
             batch_max: 100,
             artifact_max_bytes: 64 * 1024 * 1024,
+            artifact_limits: crate::artifacts::ArtifactLimits::default(),
             public_url: None,
         }
     }
@@ -145,6 +148,12 @@ pub fn validate_genesis(g: &Genesis) -> Result<(), ConfigError> {
 struct FaucetFile {
     authority: String,
     mint_max_roe: u64,
+    /// Defaults to `mint_max_roe`.
+    recipient_max_roe: Option<u64>,
+    /// Defaults to `Faucet::RECIPIENT_WINDOW_SLOTS_DEFAULT`.
+    recipient_window_slots: Option<u64>,
+    /// Defaults to `Faucet::CAP_ROE_DEFAULT`.
+    cap_roe: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -175,6 +184,8 @@ struct GenesisFile {
     slot_ms: Option<u64>,
     fee_roe: Option<u64>,
     tx_max_age_slots: Option<u64>,
+    block_max_bytes: Option<u64>,
+    block_max_txs: Option<u32>,
     faucet: Option<FaucetFile>,
     #[serde(default)]
     accounts: Vec<AccountFile>,
@@ -212,10 +223,20 @@ pub fn parse_genesis_json(text: &str) -> Result<Genesis, ConfigError> {
         serde_json::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
     let d = Genesis::default();
     let faucet = match f.faucet {
-        Some(fc) => Some(Faucet {
-            authority: key("faucet.authority".into(), &fc.authority)?,
-            mint_max_roe: fc.mint_max_roe,
-        }),
+        Some(fc) => {
+            let d = Faucet::new(
+                key("faucet.authority".into(), &fc.authority)?,
+                fc.mint_max_roe,
+            );
+            Some(Faucet {
+                recipient_max_roe: fc.recipient_max_roe.unwrap_or(d.recipient_max_roe),
+                recipient_window_slots: fc
+                    .recipient_window_slots
+                    .unwrap_or(d.recipient_window_slots),
+                cap_roe: fc.cap_roe.unwrap_or(d.cap_roe),
+                ..d
+            })
+        }
         None => None,
     };
     let mut accounts = Vec::with_capacity(f.accounts.len());
@@ -242,6 +263,9 @@ pub fn parse_genesis_json(text: &str) -> Result<Genesis, ConfigError> {
         slot_ms: f.slot_ms.unwrap_or(d.slot_ms),
         fee_roe: f.fee_roe.unwrap_or(d.fee_roe),
         tx_max_age_slots: f.tx_max_age_slots.unwrap_or(d.tx_max_age_slots),
+        // Block limits (SPEC §1 [v2]); `validate_genesis` refuses values past the protocol's.
+        block_max_bytes: f.block_max_bytes.unwrap_or(d.block_max_bytes),
+        block_max_txs: f.block_max_txs.unwrap_or(d.block_max_txs),
         faucet,
         accounts,
         validators,
@@ -268,7 +292,7 @@ mod tests {
         assert_eq!(g.chain_id, "dev");
         assert_eq!(g.slot_ms, 50);
         assert_eq!(g.accounts, vec![(kp.pubkey(), 7)]);
-        assert_eq!(g.faucet.unwrap().mint_max_roe, 5);
+        assert_eq!(g.faucet.unwrap(), Faucet::new(kp.pubkey(), 5));
         assert!(matches!(
             parse_genesis_json(r#"{"chain_id":"x","slot_msec":5}"#),
             Err(ConfigError::Parse(m)) if m.contains("slot_msec")
@@ -370,6 +394,61 @@ mod tests {
         assert!(matches!(
             parse_genesis_json(r#"{"chain_id":"dev","validators":[{"id":"x"}]}"#),
             Err(ConfigError::Parse(m)) if m.contains("vrf_key")
+        ));
+    }
+
+    #[test]
+    fn genesis_block_limits_parse_and_are_validated() {
+        let g = parse_genesis_json(
+            r#"{"chain_id":"dev","block_max_bytes":1048576,"block_max_txs":500}"#,
+        )
+        .unwrap();
+        assert_eq!((g.block_max_bytes, g.block_max_txs), (1_048_576, 500));
+        let d = parse_genesis_json(r#"{"chain_id":"dev"}"#).unwrap();
+        assert_eq!(d.block_max_bytes, Genesis::default().block_max_bytes);
+        assert!(matches!(
+            parse_genesis_json(r#"{"chain_id":"dev","block_max_bytes":1099511627776}"#),
+            Err(ConfigError::Genesis(GenesisError::BlockMaxBytes { .. }))
+        ));
+        assert!(matches!(
+            parse_genesis_json(r#"{"chain_id":"dev","block_max_txs":0}"#),
+            Err(ConfigError::Genesis(GenesisError::BlockMaxTxs { .. }))
+        ));
+    }
+
+    #[test]
+    fn genesis_faucet_limits_parse_and_are_validated() {
+        let kp = Keypair::from_seed([4; 32]);
+        let text = |extra: &str| {
+            format!(
+                r#"{{"chain_id":"dev","faucet":{{"authority":"{}","mint_max_roe":5{extra}}}}}"#,
+                kp.pubkey()
+            )
+        };
+        let f = parse_genesis_json(&text(
+            r#","recipient_max_roe":9,"recipient_window_slots":30,"cap_roe":100"#,
+        ))
+        .unwrap()
+        .faucet
+        .unwrap();
+        assert_eq!(
+            (f.recipient_max_roe, f.recipient_window_slots, f.cap_roe),
+            (9, 30, 100)
+        );
+        assert_eq!(
+            parse_genesis_json(&text(r#","recipient_window_slots":0"#)),
+            Err(ConfigError::Genesis(GenesisError::FaucetWindow {
+                got: 0,
+                max: Faucet::RECIPIENT_WINDOW_SLOTS_MAX
+            }))
+        );
+        assert_eq!(
+            parse_genesis_json(&text(r#","cap_roe":0"#)),
+            Err(ConfigError::Genesis(GenesisError::FaucetCap))
+        );
+        assert!(matches!(
+            parse_genesis_json(&text(r#","cap":1"#)),
+            Err(ConfigError::Parse(m)) if m.contains("cap")
         ));
     }
 }

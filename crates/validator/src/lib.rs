@@ -12,14 +12,17 @@
 //!  HTTP clients ──POST / (JSON-RPC)──▶ door checks ──▶ Mempool (bounded)
 //!       │  ▲                      (decode, limits,          │ take ≤ block_max_txs
 //!       │  │                  signature, fee, replay)        ▼
-//!       │  │ reads (RwLock)               producer thread, every slot:
+//!       │  │ reads: one bounded page         producer thread, every slot:
+//!       │  │ under a read lock          take (round-robin over tasks, per-signer quota)
 //!       │  └──────────── Ledger ◀──write── check_all(2) → seal → apply_block → Store::commit
+//!       │        (serialised after the lock is released; only committed state is seen)
 //!       │                                                               │
 //!       ├─ GET/PUT /artifacts/<digest>  (files in <data>/artifacts)     ▼
 //!       ├─ GET /metrics                                      head (watch) → waitForSlot
 //!       └─ waitForSlot long poll ◀──────────────────────────────────────┘
 //! ```
 
+pub mod artifacts;
 pub mod clock;
 pub mod config;
 mod http;
@@ -38,11 +41,12 @@ pub use producer::ProducerError;
 use crate::clock::SlotClock;
 use crate::mempool::Mempool;
 use crate::shared::{head_dto, Shared};
+use gradual_rpc::limits;
 use gradual_store::{Store, StoreError};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc, Mutex, RwLock};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 /// Name of the store file inside the data directory.
 pub const STORE_FILE: &str = "ledger.redb";
@@ -125,6 +129,13 @@ impl RunningValidator {
             }
         }
         let head = self.shared.head.borrow().clone();
+        // Calls still finishing on blocking threads and background tasks hold the shared
+        // state (and so the store file) a little longer; wait for them, so the directory
+        // can be opened again as soon as this returns.
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while Arc::strong_count(&self.shared) > 1 && std::time::Instant::now() < give_up {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         tracing::info!(slot = head.slot, height = head.height, hash = %head.hash, "stopped");
         producer.map_err(ValidatorError::from)
     }
@@ -153,6 +164,9 @@ pub async fn start(config: ValidatorConfig) -> Result<RunningValidator, Validato
     let artifacts_dir = dir.join(ARTIFACTS_DIR);
     std::fs::create_dir_all(&artifacts_dir)
         .map_err(io("cannot create artifact directory", &artifacts_dir))?;
+    let artifacts =
+        artifacts::ArtifactStore::open(artifacts_dir.clone(), config.artifact_limits.clone())
+            .map_err(io("cannot index the artifact directory", &artifacts_dir))?;
     let store_path = dir.join(STORE_FILE);
     // The identity must be in the validator set of the next block; checked before a new
     // chain is created, so a refused start leaves no store behind.
@@ -230,8 +244,11 @@ pub async fn start(config: ValidatorConfig) -> Result<RunningValidator, Validato
     let (stop_tx, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         ledger: RwLock::new(ledger),
-        store: Mutex::new(store),
-        mempool: Mutex::new(Mempool::new(config.mempool_max_txs.max(1))),
+        store: RwLock::new(store),
+        mempool: Mutex::new(
+            Mempool::new(config.mempool_max_txs.max(1))
+                .with_exempt(config.faucet_keypair.as_ref().map(|k| k.pubkey())),
+        ),
         head: head_tx,
         genesis: genesis.clone(),
         identity: identity.clone(),
@@ -240,10 +257,14 @@ pub async fn start(config: ValidatorConfig) -> Result<RunningValidator, Validato
         body_max_bytes: config.body_max_bytes,
         batch_max: config.batch_max.max(1),
         artifact_max_bytes: config.artifact_max_bytes,
-        artifacts_dir,
+        artifacts,
         public_url,
         stopping: false.into(),
         stop: stop_tx,
+        durable_slot: h.slot.into(),
+        heavy: Arc::new(Semaphore::new(limits::HEAVY_CALLS_MAX)),
+        long_polls: Arc::new(Semaphore::new(limits::LONG_POLLS_MAX)),
+        requests: Arc::new(Semaphore::new(limits::REQUESTS_IN_FLIGHT_MAX)),
     });
 
     let (stop_producer, stop_rx) = mpsc::channel();
@@ -261,6 +282,7 @@ pub async fn start(config: ValidatorConfig) -> Result<RunningValidator, Validato
         })
         .map_err(|e| ValidatorError::Panicked(format!("cannot spawn block producer: {e}")))?;
 
+    artifacts::spawn_collector(shared.clone());
     let app = http::router(shared.clone());
     let mut stop_rx = shared.stop.subscribe();
     let server = tokio::spawn(async move {

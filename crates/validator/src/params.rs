@@ -1,6 +1,7 @@
 //! Reading JSON-RPC params: positional (`[a, b]`) or by name (`{"task": a, "round": b}`),
 //! with errors that name the parameter and say what was expected.
 
+use gradual_rpc::limits::{KEY_BASE58_CHARS_MAX, SIGNATURE_BASE58_CHARS_MAX};
 use gradual_rpc::RpcError;
 use gradual_types::{Hash, Pubkey, Signature};
 use serde_json::{Map, Value};
@@ -38,7 +39,8 @@ impl Params {
                 for (k, v) in map {
                     let Some(i) = names.iter().position(|n| *n == k) else {
                         return Err(RpcError::invalid_params(format!(
-                            "{method} has no param '{k}'; its params are {}",
+                            "{method} has no param '{}'; its params are {}",
+                            clip(&k),
                             list(names)
                         )));
                     };
@@ -88,9 +90,21 @@ impl Params {
         v.as_str().ok_or_else(|| self.err(i, expected, v))
     }
 
+    /// A string of at most `max` characters (bytes), checked before anything decodes it.
+    pub fn bounded(&self, i: usize, expected: &str, max: usize) -> Result<&str, RpcError> {
+        let s = self.string(i, expected)?;
+        check_len(s, max).map_err(|n| {
+            RpcError::invalid_params(format!(
+                "{}: param {i} ({}) must be {expected}: it is {n} characters long, the most is {max}",
+                self.method, self.names[i]
+            ))
+        })?;
+        Ok(s)
+    }
+
     pub fn pubkey(&self, i: usize) -> Result<Pubkey, RpcError> {
         const E: &str = "a base58 public key (32 bytes)";
-        let s = self.string(i, E)?;
+        let s = self.bounded(i, E, KEY_BASE58_CHARS_MAX)?;
         s.parse().map_err(|e: gradual_types::ParseKeyError| {
             RpcError::invalid_params(format!(
                 "{}: param {i} ({}) must be {E}: {e}",
@@ -108,7 +122,7 @@ impl Params {
 
     pub fn hash(&self, i: usize) -> Result<Hash, RpcError> {
         const E: &str = "a base58 id (32 bytes)";
-        let s = self.string(i, E)?;
+        let s = self.bounded(i, E, KEY_BASE58_CHARS_MAX)?;
         Hash::from_base58(s).map_err(|e| {
             RpcError::invalid_params(format!(
                 "{}: param {i} ({}) must be {E}: {e}",
@@ -119,7 +133,7 @@ impl Params {
 
     pub fn signature(&self, i: usize) -> Result<Signature, RpcError> {
         const E: &str = "a base58 transaction signature (64 bytes)";
-        let s = self.string(i, E)?;
+        let s = self.bounded(i, E, SIGNATURE_BASE58_CHARS_MAX)?;
         s.parse().map_err(|e: gradual_types::ParseKeyError| {
             RpcError::invalid_params(format!(
                 "{}: param {i} ({}) must be {E}: {e}",
@@ -165,12 +179,84 @@ impl Params {
         for k in map.keys() {
             if !keys.contains(&k.as_str()) {
                 return Err(RpcError::invalid_params(format!(
-                    "{}: param {i} ({}) has unknown key '{k}'; expected {expected}",
-                    self.method, self.names[i]
+                    "{}: param {i} ({}) has unknown key '{}'; expected {expected}",
+                    self.method,
+                    self.names[i],
+                    clip(k)
                 )));
             }
         }
         Ok(map.clone())
+    }
+
+    /// An integer key of a config object, from 0 to `max`; `default` when absent.
+    pub fn cfg_u64(
+        &self,
+        i: usize,
+        cfg: &Map<String, Value>,
+        key: &str,
+        default: u64,
+        max: u64,
+    ) -> Result<u64, RpcError> {
+        match cfg.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(v) => match v.as_u64() {
+                Some(n) if n <= max => Ok(n),
+                _ => Err(RpcError::invalid_params(format!(
+                    "{}: param {i} ({}) key '{key}' must be an integer from 0 to {max}, got {}",
+                    self.method,
+                    self.names[i],
+                    short(v)
+                ))),
+            },
+        }
+    }
+
+    /// A `limit` key of a config object: from 1 to `max`, `default` when absent.
+    pub fn cfg_limit(
+        &self,
+        i: usize,
+        cfg: &Map<String, Value>,
+        default: u64,
+        max: u64,
+    ) -> Result<usize, RpcError> {
+        let n = self.cfg_u64(i, cfg, "limit", default, u64::MAX)?;
+        if n == 0 || n > max {
+            return Err(RpcError::invalid_params(format!(
+                "{}: param {i} ({}) key 'limit' must be between 1 and {max}, got {n}",
+                self.method, self.names[i]
+            )));
+        }
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    /// A base58 32-byte key of a config object (a page cursor), length-checked first.
+    pub fn cfg_key(
+        &self,
+        i: usize,
+        cfg: &Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<[u8; 32]>, RpcError> {
+        let bad = |why: String| {
+            RpcError::invalid_params(format!(
+                "{}: param {i} ({}) key '{key}' must be a base58 key or id (32 bytes): {why}",
+                self.method, self.names[i]
+            ))
+        };
+        match cfg.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => {
+                check_len(s, KEY_BASE58_CHARS_MAX).map_err(|n| {
+                    bad(format!(
+                        "it is {n} characters long, the most is {KEY_BASE58_CHARS_MAX}"
+                    ))
+                })?;
+                Hash::from_base58(s)
+                    .map(|h| Some(h.0))
+                    .map_err(|e| bad(e.to_string()))
+            }
+            Some(v) => Err(bad(format!("got {}", short(v)))),
+        }
     }
 
     /// A boolean key of a config object; `default` when absent.
@@ -194,6 +280,27 @@ impl Params {
     }
 }
 
+/// `Err(length)` when `s` is longer than `max` bytes.
+pub fn check_len(s: &str, max: usize) -> Result<(), usize> {
+    if s.len() > max {
+        Err(s.len())
+    } else {
+        Ok(())
+    }
+}
+
+/// A name from the request for an error message, cut short.
+pub fn clip(s: &str) -> String {
+    if s.len() <= 80 {
+        return s.to_string();
+    }
+    let mut end = 77;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
 fn list(names: &[&str]) -> String {
     if names.is_empty() {
         return "none".into();
@@ -212,9 +319,20 @@ pub fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// A value for an error message, cut short.
+/// A value for an error message, cut short (without serialising all of a large one).
 fn short(v: &Value) -> String {
-    let s = v.to_string();
+    let s = match v {
+        Value::String(s) if s.len() > 80 => {
+            let mut end = 77;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            return format!("\"{}...", &s[..end]);
+        }
+        Value::Array(a) if a.len() > 8 => return format!("an array of {} items", a.len()),
+        Value::Object(o) if o.len() > 8 => return format!("an object of {} keys", o.len()),
+        _ => v.to_string(),
+    };
     if s.len() > 80 {
         let mut end = 77;
         while !s.is_char_boundary(end) {
@@ -260,5 +378,62 @@ mod tests {
         let cfg = p.config(0, &["stakes"]).unwrap();
         assert!(p.flag(0, &cfg, "stakes", false).is_err());
         assert!(p.config(0, &["rewards"]).is_err());
+    }
+
+    #[test]
+    fn base58_params_are_refused_by_length_before_decoding() {
+        let names: &'static [&'static str] = &["pubkey", "signature", "config"];
+        let long = "2".repeat(300_000);
+        let p = Params::new("m", names, json!([long, long, {"after": long, "k": 1}])).unwrap();
+        let started = std::time::Instant::now();
+        let e = p.pubkey(0).unwrap_err();
+        assert_eq!(
+            e.message,
+            "m: param 0 (pubkey) must be a base58 public key (32 bytes): it is 300000 characters long, the most is 44"
+        );
+        assert!(p.hash(0).unwrap_err().message.contains("the most is 44"));
+        assert!(p
+            .signature(1)
+            .unwrap_err()
+            .message
+            .contains("the most is 88"));
+        let cfg = p.config(2, &["after", "k"]).unwrap();
+        assert!(p
+            .cfg_key(2, &cfg, "after")
+            .unwrap_err()
+            .message
+            .contains("the most is 44"));
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
+        // Keys at the limit still decode.
+        let ok = Pubkey([0xff; 32]).to_base58();
+        assert_eq!(ok.len(), KEY_BASE58_CHARS_MAX);
+        let p = Params::new("m", names, json!([ok])).unwrap();
+        assert_eq!(p.pubkey(0).unwrap(), Pubkey([0xff; 32]));
+        let sig = Signature([0xff; 64]).to_base58();
+        assert_eq!(sig.len(), SIGNATURE_BASE58_CHARS_MAX);
+        // Echoed names are cut short.
+        let e = Params::new("m", names, json!({long.clone(): 1}))
+            .err()
+            .unwrap();
+        assert!(e.message.len() < 200, "{}", e.message.len());
+    }
+
+    #[test]
+    fn page_limits_and_cursors_are_bounded() {
+        let names: &'static [&'static str] = &["config"];
+        let p = Params::new("m", names, json!([{"limit": 0, "offset": 7}])).unwrap();
+        let cfg = p.config(0, &["limit", "offset"]).unwrap();
+        assert!(p.cfg_limit(0, &cfg, 10, 100).is_err());
+        assert_eq!(p.cfg_u64(0, &cfg, "offset", 0, 10).unwrap(), 7);
+        assert!(p.cfg_u64(0, &cfg, "offset", 0, 6).is_err());
+        let p = Params::new("m", names, json!([{"limit": 101}])).unwrap();
+        let cfg = p.config(0, &["limit"]).unwrap();
+        assert_eq!(
+            p.cfg_limit(0, &cfg, 10, 100).unwrap_err().message,
+            "m: param 0 (config) key 'limit' must be between 1 and 100, got 101"
+        );
+        let p = Params::new("m", names, json!([{}])).unwrap();
+        let cfg = p.config(0, &["limit"]).unwrap();
+        assert_eq!(p.cfg_limit(0, &cfg, 10, 100).unwrap(), 10);
     }
 }

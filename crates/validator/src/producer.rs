@@ -1,6 +1,7 @@
 //! The block producer: one OS thread that owns the write side of the ledger. Each slot it
-//! takes transactions from the mempool, checks signatures on two threads, applies the block
-//! under a short write lock, commits it to the store, and publishes the new head.
+//! takes transactions from the mempool (round-robin across tasks), checks signatures on two
+//! threads, applies the block and commits it to the store under the ledger's write lock (so
+//! readers only ever see committed state), and publishes the new head.
 
 use crate::clock::{now_ms, SlotClock};
 use crate::shared::{head_dto, Shared};
@@ -51,26 +52,35 @@ pub fn run(shared: Arc<Shared>, clock: SlotClock, stop: Receiver<()>) -> Result<
 fn produce(shared: &Shared, slot: u64) -> Result<(), ProducerError> {
     let txs = {
         let mut m = shared.mempool.lock().map_err(|_| ProducerError::Poisoned)?;
-        m.take(shared.block_max_txs)
+        // The genesis bounds a block by count and by bytes (SPEC §1 [v2]).
+        let g = &shared.genesis;
+        // (The same limits `Ledger::apply_block` checks.)
+        let max_txs = shared.block_max_txs.min(g.block_txs_limit());
+        let max_bytes = usize::try_from(g.block_bytes_limit()).unwrap_or(usize::MAX);
+        m.take(max_txs, max_bytes)
     };
     let checked = CheckedTx::check_all(txs, 2);
     let started = Instant::now();
+    let applied;
     let out = {
+        // Held until the block is durable: a reader never sees state the store may lose.
         let mut ledger = shared.ledger.write().map_err(|_| ProducerError::Poisoned)?;
         let parent = ledger.head_hash();
         let seal = ledger.seal(&shared.identity, slot);
-        ledger
+        let out = ledger
             .apply_block(slot, parent, seal, checked)
-            .map_err(|source| ProducerError::Apply { slot, source })?
-    };
-    let applied = started.elapsed();
-    {
-        let mut store = shared.store.lock().map_err(|_| ProducerError::Poisoned)?;
+            .map_err(|source| ProducerError::Apply { slot, source })?;
+        applied = started.elapsed();
+        let mut store = shared.store.write().map_err(|_| ProducerError::Poisoned)?;
         store.commit(&out).map_err(|source| ProducerError::Commit {
             slot,
             source: Box::new(source),
         })?;
-    }
+        shared
+            .durable_slot
+            .store(slot, std::sync::atomic::Ordering::SeqCst);
+        out
+    };
     let committed = started.elapsed();
     let depth = {
         let mut m = shared.mempool.lock().map_err(|_| ProducerError::Poisoned)?;

@@ -16,10 +16,7 @@ fn config(dir: &std::path::Path, faucet: &Keypair) -> ValidatorConfig {
     let genesis = Genesis {
         chain_id: "service-test".into(),
         slot_ms: 10,
-        faucet: Some(Faucet {
-            authority: faucet.pubkey(),
-            mint_max_roe: 1_000,
-        }),
+        faucet: Some(Faucet::new(faucet.pubkey(), 1_000)),
         ..Genesis::default()
     };
     let mut c = ValidatorConfig::new(dir.to_path_buf(), "127.0.0.1:0".parse().unwrap(), genesis);

@@ -66,10 +66,7 @@ async fn main() -> anyhow::Result<()> {
             let genesis = Genesis {
                 chain_id: "rpc-load".into(),
                 slot_ms: a.slot_ms,
-                faucet: Some(Faucet {
-                    authority: faucet.pubkey(),
-                    mint_max_roe: u64::MAX / 1024,
-                }),
+                faucet: Some(Faucet::new(faucet.pubkey(), u64::MAX / 1024)),
                 // No validators named: the validator generates its identity (in the
                 // temporary data dir) and names it, as `gradual validator` does.
                 validators: Vec::new(),

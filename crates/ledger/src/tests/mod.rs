@@ -14,8 +14,10 @@
 //! ```
 
 mod audits;
+mod bounded;
 mod distribution;
 mod envelope;
+mod faucet;
 mod pruning;
 mod staking;
 mod tasks;
