@@ -80,9 +80,12 @@ pub fn config(spec: &ScaleSpec, nodes: u32) -> SimConfig {
         mix,
         committee_size: spec.committee,
         audit_sample: 5,
-        round_time: 10,
-        submission_window: 4,
-        audit_window: 5,
+        // Settlement runs under a per-block budget (SPEC §1 [v2] *Bounded settlement*): a
+        // 100,000-node round's verdicts, payout and pruning take some 60 blocks, so the
+        // round must be longer than that or its work piles up from round to round.
+        round_time: 80,
+        submission_window: 10,
+        audit_window: 20,
         flaky_rate_bps: 0,
         threads: spec.threads,
         replay: Some(false),
