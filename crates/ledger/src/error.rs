@@ -142,7 +142,7 @@ pub enum TxError {
     NoAuditRaised { candidate: Pubkey },
     #[error("audits may be raised until slot {last_slot} so the committee has time to vote, got slot {slot}")]
     RaiseTooLate { last_slot: Slot, slot: Slot },
-    #[error("{queued} committee draws are queued ahead of this raise, so its committee would be drawn at slot {draw_slot}, after slot {latest}, the last that leaves it the vote window; raise earlier in the audit window")]
+    #[error("{queued} of this task's committee draws are queued ahead of this raise, so its committee would be drawn at slot {draw_slot}, after slot {latest}, the last that leaves it the vote window; raise earlier in the audit window")]
     DrawBacklog {
         queued: u64,
         draw_slot: Slot,

@@ -406,6 +406,8 @@ impl Ledger {
                 open_rounds: 0,
                 paid_total_roe: 0,
                 terms_log: vec![(0, RoundTerms::of(params, true))],
+                queued_draws: 0,
+                queued_draw_seats: 0,
             },
         );
         Ok(())
@@ -702,10 +704,10 @@ impl Ledger {
             // SPEC §5 *Bounded work*: refused when the draws queued ahead of this one would
             // draw its committee later than the raise cutoff's draw (slot `last + 1`), which
             // would leave the committee less than its V slots to vote.
-            let draw_slot = self.next_draw_slot(u64::from(terms.committee_size));
+            let draw_slot = self.next_draw_slot(task, u64::from(terms.committee_size));
             if draw_slot > last + 1 {
                 return Err(TxError::DrawBacklog {
-                    queued: self.meta().queued_draws,
+                    queued: t.queued_draws,
                     draw_slot,
                     latest: last + 1,
                 });

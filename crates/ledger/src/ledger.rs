@@ -266,8 +266,6 @@ impl Ledger {
                 next_validators: None,
                 queue_cursor: None,
                 faucet_minted_roe: 0,
-                queued_draws: 0,
-                queued_draw_seats: 0,
             },
         );
         let mut writes = Vec::new();
@@ -796,9 +794,10 @@ impl Ledger {
     pub(crate) fn schedule_at(&mut self, slot: Slot, task: TaskId, work: Work) {
         let key = (slot, task, work);
         if let Some(seats) = self.draw_seats(&key).filter(|_| !self.queue.contains(&key)) {
-            let meta = self.meta.get_mut(&()).expect("meta");
-            meta.queued_draws += 1;
-            meta.queued_draw_seats += seats;
+            if let Some(t) = self.tasks.get_mut(&task) {
+                t.queued_draws = t.queued_draws.saturating_add(1);
+                t.queued_draw_seats = t.queued_draw_seats.saturating_add(seats);
+            }
         }
         self.queue.insert(key, ());
     }
@@ -817,15 +816,19 @@ impl Ledger {
         Some(k)
     }
 
-    /// The slot at which one more committee draw of `seats` seats, queued now, would be
-    /// drawn at the latest: the draws already queued run first (due at once, before all
-    /// other work) at most a block's budget at a time (SPEC §5 *Bounded work*). An
-    /// estimate by the step cost with a record of `SMALL_RECORD_BYTES`, deterministic, and
-    /// exact while records are not larger.
-    pub(crate) fn next_draw_slot(&self, seats: u64) -> Slot {
-        let m = self.meta();
-        let draws = m.queued_draws + 1;
-        let seats = m.queued_draw_seats + seats;
+    /// The slot at which one more committee draw of `task` with `seats` seats, queued now,
+    /// would be drawn if the task had the block's budget to itself: its own queued draws run
+    /// first (draws are due at once, before other work), at most a budget a block (SPEC §5
+    /// *Bounded work*). Only the task's own backlog counts, so no task can get another's
+    /// raises refused; under contention the round-robin shares the budget and a draw may come
+    /// later than this. Priced at the step cost with a 1 KiB record; deterministic.
+    pub(crate) fn next_draw_slot(&self, task: &TaskId, seats: u64) -> Slot {
+        let (queued, queued_seats) = self
+            .tasks
+            .get(task)
+            .map_or((0, 0), |t| (t.queued_draws, t.queued_draw_seats));
+        let draws = queued.saturating_add(1);
+        let seats = queued_seats.saturating_add(seats);
         let records = draws * (1 + QUEUE_RECORDS_PER_STEP);
         let bytes = draws * (QUEUE_BYTES_PER_STEP + SMALL_RECORD_BYTES) + seats * SEAT_BYTES;
         let blocks = records
@@ -852,9 +855,10 @@ impl Ledger {
             budget.take(cost);
             self.queue.remove(&key);
             if let Some(seats) = self.draw_seats(&key) {
-                let meta = self.meta.get_mut(&()).expect("meta");
-                meta.queued_draws = meta.queued_draws.saturating_sub(1);
-                meta.queued_draw_seats = meta.queued_draw_seats.saturating_sub(seats);
+                if let Some(t) = self.tasks.get_mut(&key.1) {
+                    t.queued_draws = t.queued_draws.saturating_sub(1);
+                    t.queued_draw_seats = t.queued_draw_seats.saturating_sub(seats);
+                }
             }
             let (due, task, work) = key;
             self.run_work(due, task, work, &mut budget);
@@ -1805,16 +1809,20 @@ impl Ledger {
                 "task {id} reserves more than its bounty"
             );
         }
-        let (draws, seats) = self
-            .queue
-            .iter()
-            .filter_map(|(k, _)| self.draw_seats(k))
-            .fold((0, 0), |(n, s), k| (n + 1, s + k));
-        assert_eq!(
-            (m.queued_draws, m.queued_draw_seats),
-            (draws, seats),
-            "queued draw counters disagree with the queue"
-        );
+        let mut counted: BTreeMap<TaskId, (u64, u64)> = BTreeMap::new();
+        for (k, _) in self.queue.iter() {
+            if let Some(seats) = self.draw_seats(k) {
+                let c = counted.entry(k.1).or_default();
+                *c = (c.0 + 1, c.1 + seats);
+            }
+        }
+        for (id, t) in self.tasks.iter() {
+            assert_eq!(
+                (t.queued_draws, t.queued_draw_seats),
+                counted.get(id).copied().unwrap_or_default(),
+                "task {id}: queued draw counters disagree with the queue"
+            );
+        }
     }
 }
 

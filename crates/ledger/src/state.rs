@@ -49,10 +49,6 @@ pub struct Meta {
     /// ROE the faucet created (amounts plus the fees its mints paid); at most the genesis
     /// faucet `cap_roe`.
     pub faucet_minted_roe: u64,
-    /// Committee draws queued and the seats they will draw (SPEC §5 *Bounded work*): a
-    /// raise is refused when the draws ahead of it would push its own past the vote window.
-    pub queued_draws: u64,
-    pub queued_draw_seats: u64,
 }
 
 /// What a recipient received from the faucet in its current window, which runs from
@@ -82,6 +78,11 @@ pub struct TaskRecord {
     /// Round terms in force from the start of a round on, oldest first: `(from_round, terms)`
     /// (SPEC §2 *Round terms*). Kept for every round that can still receive proofs.
     pub terms_log: Vec<(u64, RoundTerms)>,
+    /// This task's committee draws waiting in the queue, and the seats they will fill (SPEC
+    /// §5 *Bounded work*): a raise is refused when they would push its own draw past the
+    /// vote window. Per task, so that no task's backlog can refuse another task's raises.
+    pub queued_draws: u64,
+    pub queued_draw_seats: u64,
 }
 
 impl TaskRecord {

@@ -559,11 +559,20 @@ async fn a_flood_on_one_task_does_not_delay_another_tasks_transactions() {
     v.shutdown().await.unwrap();
 }
 
-/// One hostile request of each kind, over and over, until `stop`.
+/// One hostile request of each kind (kind 6: an unsigned 1 MiB artifact upload), over and
+/// over, until `stop`.
 async fn hostile_loop(url: String, kind: usize, stop: tokio::sync::watch::Receiver<bool>) -> usize {
     let http = reqwest::Client::new();
     let mut sent = 0;
     while !*stop.borrow() {
+        if kind % 7 == 6 {
+            // Upload flood: 1 MiB artifacts nobody signed, under digests no task names.
+            let digest = gradual_types::Hash([(sent % 251) as u8; 32]).to_base58();
+            let put = format!("{url}{}/{digest}", gradual_rpc::paths::ARTIFACTS);
+            let _ = http.put(&put).body(vec![0u8; 1 << 20]).send().await;
+            sent += 1;
+            continue;
+        }
         let body: String = match kind % 6 {
             0 => format!("[\"{}\"]", "x".repeat(BODY_BYTES_DEFAULT + 1)),
             1 => "[".repeat(500_000) + &"]".repeat(500_000),
@@ -594,7 +603,7 @@ async fn the_chain_keeps_producing_and_honest_calls_answer_under_hostile_rpc() {
     let start_head = c.get_head().await.unwrap();
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let attackers: Vec<_> = (0..12)
+    let attackers: Vec<_> = (0..14)
         .map(|k| tokio::spawn(hostile_loop(url.clone(), k, stop_rx.clone())))
         .collect();
 
@@ -657,6 +666,11 @@ async fn the_chain_keeps_producing_and_honest_calls_answer_under_hostile_rpc() {
         blocks.len()
     );
     assert!(worst < HONEST_MAX, "an honest round took {worst:?}");
+    // Not one byte of the upload flood was kept.
+    let kept = std::fs::read_dir(dir.path().join(gradual_validator::ARTIFACTS_DIR))
+        .unwrap()
+        .count();
+    assert_eq!(kept, 0, "unsigned uploads left {kept} files");
     // The honest airdrops land.
     let last = c.request_airdrop(&to, 1).await.unwrap();
     c.confirm(&last).await.unwrap();

@@ -621,6 +621,88 @@ fn a_raise_flood_cannot_delay_another_tasks_committee() {
     finish(&c);
 }
 
+/// SPEC §1 [v2] *no task can crowd out another*, found by review: the draw-backlog check
+/// counted every task's queued draws, so one task flooding raises got every other task's
+/// raises refused with `DrawBacklog`. Each task's own backlog counts now: the flooded task's
+/// overflow is refused, the other task's raise in the same block stands and is drawn.
+#[test]
+fn one_tasks_draw_backlog_cannot_refuse_another_tasks_raise() {
+    const N: usize = 1_500;
+    let mut c = TestChain::new(N as u32 + 2, 1_000_000_000);
+    let (mut a, mut b) = (task_id(&c.pk(0), 1), task_id(&c.pk(0), 2));
+    let (mut na, mut nb) = (1, 2);
+    if b < a {
+        std::mem::swap(&mut a, &mut b);
+        std::mem::swap(&mut na, &mut nb);
+    }
+    let (flood, other) = (a, b);
+    let create = |c: &TestChain, nonce| {
+        let ix = Instruction::CreateTask {
+            nonce,
+            params: params(),
+            total_bounty: BOUNTY,
+        };
+        c.tx(0, ix)
+    };
+    let txs = vec![create(&c, na), create(&c, nb)];
+    all_ok(&c.next(txs));
+    let stake = |c: &TestChain, n: usize, task| {
+        let ix = Instruction::Stake {
+            task,
+            amount: STAKE,
+            url: String::new(),
+            owner: None,
+        };
+        c.tx(n, ix)
+    };
+    let mut txs: Vec<Transaction> = (1..=N).map(|n| stake(&c, n, flood)).collect();
+    txs.extend((1..=3).map(|n| stake(&c, n, other)));
+    all_ok(&c.next(txs));
+    c.run_to(start(2) - 1);
+    let prove = |c: &TestChain, n: usize, task| {
+        let ix = Instruction::SubmitProof {
+            task,
+            round: 1,
+            value: proof(&c.pk(n), 1),
+        };
+        c.tx(n, ix)
+    };
+    let mut txs: Vec<Transaction> = (1..=N).map(|n| prove(&c, n, flood)).collect();
+    txs.extend((1..=3).map(|n| prove(&c, n, other)));
+    all_ok(&c.next(txs));
+    // At the last raise slot (25): the flood's overflow is refused, not the other task.
+    c.run_to(24);
+    let raise = |c: &TestChain, n: usize, task, candidate: usize| {
+        let ix = Instruction::AuditProof {
+            task,
+            round: 1,
+            candidate: c.pk(candidate),
+            verdict: Verdict::Invalid,
+        };
+        c.tx(n, ix)
+    };
+    // Every node of the flooded task raises its neighbour; node 1 raises node 2 in the other.
+    let mut txs: Vec<Transaction> = (1..=N).map(|n| raise(&c, n, flood, n % N + 1)).collect();
+    txs.push(raise(&c, 1, other, 2));
+    let out = c.next(txs);
+    assert_eq!(out.block.header.slot, 25);
+    let (flood_results, other_result) = out.receipts.split_at(N);
+    assert_eq!(
+        other_result[0].result,
+        Ok(()),
+        "the other task's raise stands"
+    );
+    assert!(flood_results
+        .iter()
+        .any(|r| matches!(r.result, Err(TxError::DrawBacklog { .. }))));
+    c.next(vec![]);
+    assert!(c
+        .ledger
+        .audit(&other, 1, &c.pk(2))
+        .is_some_and(|a| a.committee.is_some()));
+    finish(&c);
+}
+
 /// A chain whose genesis names small block limits.
 fn small_blocks(max_bytes: u64, max_txs: u32) -> (Ledger, Vec<gradual_types::Keypair>) {
     let keys: Vec<_> = (0..3).map(key).collect();
@@ -780,7 +862,7 @@ fn a_raise_whose_draw_would_miss_the_vote_window_is_refused() {
             );
         }
     }
-    assert_eq!(c.ledger.meta().queued_draws, 0);
+    assert_eq!(c.ledger.task(&task).unwrap().queued_draws, 0);
     finish(&c);
 }
 

@@ -33,6 +33,8 @@ fn create_task_escrows_the_bounty_and_records_the_task() {
             open_rounds: 0,
             paid_total_roe: 0,
             terms_log: vec![(0, RoundTerms::of(&params(), true))],
+            queued_draws: 0,
+            queued_draw_seats: 0,
         })
     );
     assert_eq!(c.ledger.balance(&c.pk(1)), BALANCE - 5_000);
