@@ -537,13 +537,15 @@ fn committee_draws_do_not_rescan_the_stakers() {
     n.finish();
 }
 
-/// SPEC §5 [v2] *Bounded work*: draws are served fairly across tasks. 1 500 raises on one
-/// task in one block are more draws than a block's budget; another task's raise in the same
-/// block is drawn at the next block all the same, not behind the flood (its task id is the
-/// higher one, so in plain key order it would come last).
-#[test]
-fn a_raise_flood_cannot_delay_another_tasks_committee() {
-    const N: usize = 1_500;
+/// Staked nodes of the flooded task in [`raise_flood_at`].
+const FLOOD_N: usize = 1_500;
+
+/// Raises flooding one task: `FLOOD_N` staked nodes of task `flood` each raise their
+/// neighbour, and node 1 raises node 2 of task `other` (whose id is the higher one, so in
+/// plain key order its work would come last), all in one block at slot `at`. Returns the
+/// chain, the two tasks and that block.
+fn raise_flood_at(at: Slot) -> (TestChain, TaskId, TaskId, BlockOutput) {
+    const N: usize = FLOOD_N;
     let mut c = TestChain::new(N as u32 + 2, 1_000_000_000);
     let (mut a, mut b) = (task_id(&c.pk(0), 1), task_id(&c.pk(0), 2));
     let (mut na, mut nb) = (1, 2);
@@ -586,7 +588,7 @@ fn a_raise_flood_cannot_delay_another_tasks_committee() {
     let mut txs: Vec<Transaction> = (1..=N).map(|n| prove(&c, n, flood)).collect();
     txs.extend((1..=3).map(|n| prove(&c, n, other)));
     all_ok(&c.next(txs));
-    c.run_to(23);
+    c.run_to(at - 1);
     let raise = |c: &TestChain, n: usize, task, candidate: usize| {
         let ix = Instruction::AuditProof {
             task,
@@ -599,7 +601,20 @@ fn a_raise_flood_cannot_delay_another_tasks_committee() {
     // Every node of the flooded task raises its neighbour; node 1 raises node 2 in the other.
     let mut txs: Vec<Transaction> = (1..=N).map(|n| raise(&c, n, flood, n % N + 1)).collect();
     txs.push(raise(&c, 1, other, 2));
-    all_ok(&c.next(txs));
+    let out = c.next(txs);
+    assert_eq!(out.block.header.slot, at);
+    (c, flood, other, out)
+}
+
+/// SPEC §5 [v2] *Bounded work*: draws are served fairly across tasks. 1 500 raises on one
+/// task in one block are more draws than a block's budget; another task's raise in the same
+/// block is drawn at the next block all the same, not behind the flood (its task id is the
+/// higher one, so in plain key order it would come last).
+#[test]
+fn a_raise_flood_cannot_delay_another_tasks_committee() {
+    const N: usize = FLOOD_N;
+    let (mut c, flood, other, out) = raise_flood_at(24);
+    all_ok(&out);
     let out = c.next(vec![]);
     assert_within_budget(&out);
     let drawn = |c: &TestChain, task: &TaskId, n: usize| {
@@ -627,65 +642,9 @@ fn a_raise_flood_cannot_delay_another_tasks_committee() {
 /// overflow is refused, the other task's raise in the same block stands and is drawn.
 #[test]
 fn one_tasks_draw_backlog_cannot_refuse_another_tasks_raise() {
-    const N: usize = 1_500;
-    let mut c = TestChain::new(N as u32 + 2, 1_000_000_000);
-    let (mut a, mut b) = (task_id(&c.pk(0), 1), task_id(&c.pk(0), 2));
-    let (mut na, mut nb) = (1, 2);
-    if b < a {
-        std::mem::swap(&mut a, &mut b);
-        std::mem::swap(&mut na, &mut nb);
-    }
-    let (flood, other) = (a, b);
-    let create = |c: &TestChain, nonce| {
-        let ix = Instruction::CreateTask {
-            nonce,
-            params: params(),
-            total_bounty: BOUNTY,
-        };
-        c.tx(0, ix)
-    };
-    let txs = vec![create(&c, na), create(&c, nb)];
-    all_ok(&c.next(txs));
-    let stake = |c: &TestChain, n: usize, task| {
-        let ix = Instruction::Stake {
-            task,
-            amount: STAKE,
-            url: String::new(),
-            owner: None,
-        };
-        c.tx(n, ix)
-    };
-    let mut txs: Vec<Transaction> = (1..=N).map(|n| stake(&c, n, flood)).collect();
-    txs.extend((1..=3).map(|n| stake(&c, n, other)));
-    all_ok(&c.next(txs));
-    c.run_to(start(2) - 1);
-    let prove = |c: &TestChain, n: usize, task| {
-        let ix = Instruction::SubmitProof {
-            task,
-            round: 1,
-            value: proof(&c.pk(n), 1),
-        };
-        c.tx(n, ix)
-    };
-    let mut txs: Vec<Transaction> = (1..=N).map(|n| prove(&c, n, flood)).collect();
-    txs.extend((1..=3).map(|n| prove(&c, n, other)));
-    all_ok(&c.next(txs));
+    const N: usize = FLOOD_N;
     // At the last raise slot (25): the flood's overflow is refused, not the other task.
-    c.run_to(24);
-    let raise = |c: &TestChain, n: usize, task, candidate: usize| {
-        let ix = Instruction::AuditProof {
-            task,
-            round: 1,
-            candidate: c.pk(candidate),
-            verdict: Verdict::Invalid,
-        };
-        c.tx(n, ix)
-    };
-    // Every node of the flooded task raises its neighbour; node 1 raises node 2 in the other.
-    let mut txs: Vec<Transaction> = (1..=N).map(|n| raise(&c, n, flood, n % N + 1)).collect();
-    txs.push(raise(&c, 1, other, 2));
-    let out = c.next(txs);
-    assert_eq!(out.block.header.slot, 25);
+    let (mut c, _flood, other, out) = raise_flood_at(25);
     let (flood_results, other_result) = out.receipts.split_at(N);
     assert_eq!(
         other_result[0].result,
