@@ -1711,60 +1711,32 @@ impl Ledger {
     /// [`PRUNE_RECORDS_PER_STEP`] and [`PRUNE_BYTES_PER_STEP`]); the round record goes last.
     /// Returns what the step removed.
     fn prune(&mut self, due: Slot, task_id: &TaskId, round: u64, allowance: Cost) -> Cost {
-        fn account(left: &mut (u64, u64), done: &mut bool, (r, b, d): (u64, u64, bool)) {
-            left.0 = left.0.saturating_sub(r);
-            left.1 = left.1.saturating_sub(b);
-            *done &= d;
-        }
-        let mut left = (allowance.records, allowance.bytes);
+        let full = (allowance.records, allowance.bytes);
+        let mut left = full;
         let mut done = true;
-        let lo = (*task_id, round, LO);
-        let hi = (*task_id, round, HI);
-        let got = self.submissions.remove_range(
-            lo..=hi,
-            left.0,
-            left.1,
-            left == (allowance.records, allowance.bytes),
+        // Each table in turn, while the previous ones are done and the allowance lasts; a step
+        // that has removed nothing yet always removes at least one record, so pruning moves on.
+        macro_rules! drop_range {
+            ($table:expr, $range:expr) => {
+                if done {
+                    let (r, b, d) = $table.remove_range($range, left.0, left.1, left == full);
+                    left = (left.0.saturating_sub(r), left.1.saturating_sub(b));
+                    done &= d;
+                }
+            };
+        }
+        let (lo, hi) = ((*task_id, round, LO), (*task_id, round, HI));
+        drop_range!(self.submissions, lo..=hi);
+        drop_range!(self.audits, lo..=hi);
+        drop_range!(self.raises, lo..=hi);
+        drop_range!(
+            self.attempts,
+            (*task_id, round, 0)..=(*task_id, round, u16::MAX)
         );
-        account(&mut left, &mut done, got);
-        if done {
-            let got = self.audits.remove_range(
-                lo..=hi,
-                left.0,
-                left.1,
-                left == (allowance.records, allowance.bytes),
-            );
-            account(&mut left, &mut done, got);
-        }
-        if done {
-            let got = self.raises.remove_range(
-                lo..=hi,
-                left.0,
-                left.1,
-                left == (allowance.records, allowance.bytes),
-            );
-            account(&mut left, &mut done, got);
-        }
-        if done {
-            let range = (*task_id, round, 0)..=(*task_id, round, u16::MAX);
-            let got = self.attempts.remove_range(
-                range,
-                left.0,
-                left.1,
-                left == (allowance.records, allowance.bytes),
-            );
-            account(&mut left, &mut done, got);
-        }
-        if done {
-            let range = (*task_id, round, 0, 0)..=(*task_id, round, u16::MAX, u32::MAX);
-            let got = self.chunks.remove_range(
-                range,
-                left.0,
-                left.1,
-                left == (allowance.records, allowance.bytes),
-            );
-            account(&mut left, &mut done, got);
-        }
+        drop_range!(
+            self.chunks,
+            (*task_id, round, 0, 0)..=(*task_id, round, u16::MAX, u32::MAX)
+        );
         let used = Cost::new(allowance.records - left.0, allowance.bytes - left.1);
         if !done {
             self.schedule_at(due, *task_id, Work::Prune { round });
