@@ -3,7 +3,7 @@
 
 use crate::committee::{audit_seed, distribution_seed};
 use crate::error::{RoundState, TxError};
-use crate::ledger::{record_terms, Ledger, DRAW_DUE};
+use crate::ledger::{record_terms, Ledger};
 use crate::state::*;
 use crate::window::{Clock, Window};
 use gradual_types::constants::raise_last_slot;
@@ -732,12 +732,13 @@ impl Ledger {
                     outcome: None,
                 },
             );
-            // The committee is drawn at the next block (SPEC §5), before other work.
+            // The committee is drawn at the next block (SPEC §5), before the task's other
+            // work (`Lane::Draw`).
             let work = Work::DrawAudit {
                 round,
                 candidate: *candidate,
             };
-            self.schedule_at(DRAW_DUE, *task, work);
+            self.schedule_at(self.slot, *task, work);
             return Ok(());
         };
         // SPEC §1 [v2] *honest races are not fined*: a raise on a candidate another node
@@ -916,7 +917,7 @@ impl Ledger {
         });
         // SPEC §6 *Vindication*: the submitter stays slashable until the round settles.
         self.lock(task, signer);
-        self.schedule_at(DRAW_DUE, *task, Work::DrawDistribution { round, attempt });
+        self.schedule_at(self.slot, *task, Work::DrawDistribution { round, attempt });
         Ok(())
     }
 

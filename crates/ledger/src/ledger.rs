@@ -4,8 +4,8 @@
 //!   seal (VRF proof) ────┐ 0. producer in the validator set, randomness verified;
 //!           parent hash ─┤    at most block_max_txs transactions, block_max_bytes bytes
 //!  slot ─────────────────┼─▶ 1. the settlement queue: committee draws and end-of-window
-//!  txs (sig-checked) ────┘      work due at or before `slot`, in due order, round-robin
-//!                               across tasks, within the block's budget (the rest waits)
+//!  txs (sig-checked) ────┘      work due at or before `slot`, one step per task in turn
+//!                               (round-robin), within the block's budget (the rest waits)
 //!                            2. transactions: the fee (kept even if the instruction fails),
 //!                               then the instruction, all-or-nothing (a batch's votes: each
 //!                               on its own)
@@ -28,8 +28,9 @@ use crate::table::{encoded_len, StateWrite, Table};
 use crate::window::{Clock, Window};
 use borsh::BorshSerialize;
 use gradual_types::constants::{
-    vote_window_slots, AUDITS_PER_STEP, BPS_DENOMINATOR, PRUNE_BYTES_PER_STEP, PRUNE_MARGIN_ROUNDS,
-    PRUNE_RECORDS_PER_STEP, SETTLEMENT_BYTES_PER_BLOCK, SETTLEMENT_RECORDS_PER_BLOCK,
+    vote_window_slots, AUDITS_PER_STEP, BPS_DENOMINATOR, PROMOTIONS_PER_BLOCK,
+    PRUNE_BYTES_PER_STEP, PRUNE_MARGIN_ROUNDS, PRUNE_RECORDS_PER_STEP, SETTLEMENT_BYTES_PER_BLOCK,
+    SETTLEMENT_RECORDS_PER_BLOCK,
 };
 use gradual_types::{
     Genesis, Hash, Pubkey, Signature, Slot, TaskId, Transaction, ValidatorInfo, ValidatorKey,
@@ -183,6 +184,10 @@ macro_rules! each_table {
             $op;
         }
         {
+            let $t = &mut $self.ready;
+            $op;
+        }
+        {
             let $t = &mut $self.raises;
             $op;
         }
@@ -209,8 +214,10 @@ pub struct Ledger {
     pub(crate) rounds: Table<RoundKey, RoundRecord>,
     pub(crate) attempts: Table<AttemptKey, AttemptRecord>,
     pub(crate) chunks: Table<ChunkKey, Vec<(Pubkey, u64)>>,
-    /// Committee draws and end-of-window work (SPEC §1 [v2] *Bounded settlement*).
+    /// Committee draws and end-of-window work (SPEC §1 [v2] *Bounded settlement*): the timer
+    /// holds work until it is due, then it waits in `ready`, served round-robin by task.
     pub(crate) queue: Table<QueueKey, ()>,
+    pub(crate) ready: Table<ReadyKey, ()>,
     /// Audits each node raised per round of a task (SPEC §5 *Bounded work*).
     pub(crate) raises: Table<NodeRoundKey, u16>,
     /// Faucet windows per recipient, and `(expiry slot, recipient)` to prune them by.
@@ -265,6 +272,7 @@ impl Ledger {
                 validators: genesis.validators.clone(),
                 next_validators: None,
                 queue_cursor: None,
+                draw_cursor: None,
                 faucet_minted_roe: 0,
             },
         );
@@ -289,6 +297,7 @@ impl Ledger {
             attempts: Table::new(tag::ATTEMPTS),
             chunks: Table::new(tag::CHUNKS),
             queue: Table::new(tag::QUEUE),
+            ready: Table::new(tag::READY),
             raises: Table::new(tag::RAISES),
             faucet_windows: Table::new(tag::FAUCET_WINDOWS),
             faucet_expiry: Table::new(tag::FAUCET_EXPIRY),
@@ -334,6 +343,7 @@ impl Ledger {
         dump(tag::ATTEMPTS, self.attempts.iter(), &mut out);
         dump(tag::CHUNKS, self.chunks.iter(), &mut out);
         dump(tag::QUEUE, self.queue.iter(), &mut out);
+        dump(tag::READY, self.ready.iter(), &mut out);
         dump(tag::RAISES, self.raises.iter(), &mut out);
         dump(tag::FAUCET_WINDOWS, self.faucet_windows.iter(), &mut out);
         dump(tag::FAUCET_EXPIRY, self.faucet_expiry.iter(), &mut out);
@@ -382,6 +392,7 @@ impl Ledger {
                 tag::ATTEMPTS => put(&mut l.attempts, &key, &value)?,
                 tag::CHUNKS => put(&mut l.chunks, &key, &value)?,
                 tag::QUEUE => put(&mut l.queue, &key, &value)?,
+                tag::READY => put(&mut l.ready, &key, &value)?,
                 tag::RAISES => put(&mut l.raises, &key, &value)?,
                 tag::FAUCET_WINDOWS => put(&mut l.faucet_windows, &key, &value)?,
                 tag::FAUCET_EXPIRY => put(&mut l.faucet_expiry, &key, &value)?,
@@ -424,6 +435,7 @@ impl Ledger {
         self.attempts.hash_all(&mut h);
         self.chunks.hash_all(&mut h);
         self.queue.hash_all(&mut h);
+        self.ready.hash_all(&mut h);
         self.raises.hash_all(&mut h);
         self.faucet_windows.hash_all(&mut h);
         self.faucet_expiry.hash_all(&mut h);
@@ -790,21 +802,31 @@ impl Ledger {
 
     // ----- the settlement queue (SPEC §1 [v2] *Bounded settlement*) ---------------------------
 
-    /// Queue `work` of `task`, due at `slot`.
+    /// Queue `work` of `task`, due at `slot`: in the timer while it is not due, else at once
+    /// among its task's ready work.
     pub(crate) fn schedule_at(&mut self, slot: Slot, task: TaskId, work: Work) {
-        let key = (slot, task, work);
-        if let Some(seats) = self.draw_seats(&key).filter(|_| !self.queue.contains(&key)) {
+        let queued = self.is_queued(slot, &task, &work);
+        if let Some(seats) = self.draw_seats(&task, &work).filter(|_| !queued) {
             if let Some(t) = self.tasks.get_mut(&task) {
                 t.queued_draws = t.queued_draws.saturating_add(1);
                 t.queued_draw_seats = t.queued_draw_seats.saturating_add(seats);
             }
         }
-        self.queue.insert(key, ());
+        if slot > self.slot {
+            self.queue.insert((slot, task, work), ());
+        } else {
+            self.ready.insert((work.lane(), task, slot, work), ());
+        }
+    }
+
+    fn is_queued(&self, slot: Slot, task: &TaskId, work: &Work) -> bool {
+        self.queue.contains(&(slot, *task, *work))
+            || self.ready.contains(&(work.lane(), *task, slot, *work))
     }
 
     /// The seats a queued committee draw will fill (its round's `committee_size`); `None`
     /// for other work. The same before and after the draw waits: round terms are fixed.
-    fn draw_seats(&self, (_, task, work): &QueueKey) -> Option<u64> {
+    fn draw_seats(&self, task: &TaskId, work: &Work) -> Option<u64> {
         let round = match *work {
             Work::DrawAudit { round, .. } | Work::DrawDistribution { round, .. } => round,
             _ => return None,
@@ -816,80 +838,161 @@ impl Ledger {
         Some(k)
     }
 
-    /// The slot at which one more committee draw of `task` with `seats` seats, queued now,
-    /// would be drawn if the task had the block's budget to itself: its own queued draws run
-    /// first (draws are due at once, before other work), at most a budget a block (SPEC §5
-    /// *Bounded work*). Only the task's own backlog counts, so no task can get another's
-    /// raises refused; under contention the round-robin shares the budget and a draw may come
-    /// later than this. Priced at the step cost with a 1 KiB record; deterministic.
+    /// The slot by which one more committee draw of `task` with `seats` seats, queued now,
+    /// is drawn when no other task is drawing: the draw turn gives draws half of every block
+    /// whatever else is due ([`Ledger::run_queue`]), and the task's queued draws come in
+    /// order, each priced exactly as [`Ledger::step_cost`] prices it (SPEC §5 *Bounded
+    /// work*). Only the task's own backlog counts, so no task can get another's raises
+    /// refused; while other tasks draw too they share the turn and a draw may come later
+    /// than this. Deterministic.
     pub(crate) fn next_draw_slot(&self, task: &TaskId, seats: u64) -> Slot {
         let (queued, queued_seats) = self
             .tasks
             .get(task)
             .map_or((0, 0), |t| (t.queued_draws, t.queued_draw_seats));
-        let draws = queued.saturating_add(1);
-        let seats = queued_seats.saturating_add(seats);
-        let records = draws * (1 + QUEUE_RECORDS_PER_STEP);
-        let bytes = draws * (QUEUE_BYTES_PER_STEP + SMALL_RECORD_BYTES) + seats * SEAT_BYTES;
-        let blocks = records
-            .div_ceil(SETTLEMENT_RECORDS_PER_BLOCK)
-            .max(bytes.div_ceil(SETTLEMENT_BYTES_PER_BLOCK))
+        let cost = draws_cost(queued.saturating_add(1), queued_seats.saturating_add(seats));
+        // The draw turn's share: half of every block, whatever else is due.
+        let share = draw_turn_share();
+        let blocks = cost
+            .records
+            .div_ceil(share.records)
+            .max(cost.bytes.div_ceil(share.bytes))
             .max(1);
         self.slot.saturating_add(blocks)
     }
 
-    /// Run the queued work due at or before `slot`, in due order, work due at one slot
-    /// round-robin across tasks, while the block's budget of records and bytes lasts; what
-    /// does not fit stays queued for the next block. Each step's cost is bounded before it
-    /// runs ([`Ledger::step_cost`]), so the block never exceeds the budget; a step that alone
-    /// exceeded it would still run in a block of its own, so the queue never stalls.
+    /// Run the block's share of the settlement queue (SPEC §1 [v2] *Bounded settlement*):
+    /// move the work that came due from the timer to the ready queue (at most
+    /// [`PROMOTIONS_PER_BLOCK`], earliest first); then two turns, whose order alternates with
+    /// the slot's parity: the *draw turn* serves committee draws round-robin across tasks, up
+    /// to half the budget (committees have `V` slots to vote, so draws get a share no number
+    /// of closing tasks can take: a task turn that goes first leaves it free while draws
+    /// wait), and the *task turn* serves the tasks with ready work round-robin, one step each
+    /// (their draws first, then window closes, then bulk work), while the budget lasts. What
+    /// does not fit waits for the next block. Each step's cost is bounded before it runs
+    /// ([`Ledger::step_cost`]); the first step of a block always runs, and promotions plus the
+    /// largest step fit in a budget (asserted in `constants`), so no block exceeds the budget,
+    /// and since the task turn goes first every other block the queue never stalls.
     fn run_queue(&mut self, slot: Slot) {
         let mut budget = Budget::full();
-        let start_cursor = self.meta().queue_cursor;
-        let mut cursor = start_cursor;
-        while let Some(key) = self.next_work(slot, cursor) {
-            let cost = self.step_cost(&key);
-            if !budget.fits(cost) && !budget.untouched() {
-                break;
-            }
-            budget.take(cost);
-            self.queue.remove(&key);
-            if let Some(seats) = self.draw_seats(&key) {
-                if let Some(t) = self.tasks.get_mut(&key.1) {
-                    t.queued_draws = t.queued_draws.saturating_sub(1);
-                    t.queued_draw_seats = t.queued_draw_seats.saturating_sub(seats);
-                }
-            }
-            let (due, task, work) = key;
-            self.run_work(due, task, work, &mut budget);
-            cursor = Some((due, task));
+        self.promote_due(slot, &mut budget);
+        let start = (self.meta().queue_cursor, self.meta().draw_cursor);
+        let mut turn = Turn {
+            first: true,
+            tasks: start.0,
+            draws: start.1,
+        };
+        if slot.is_multiple_of(2) {
+            self.draw_turn(&mut budget, &mut turn);
+            self.task_turn(&mut budget, &mut turn, false);
+        } else {
+            self.task_turn(&mut budget, &mut turn, true);
+            self.draw_turn(&mut budget, &mut turn);
         }
-        if cursor != start_cursor {
-            self.meta.get_mut(&()).expect("meta").queue_cursor = cursor;
+        if (turn.tasks, turn.draws) != start {
+            let meta = self.meta.get_mut(&()).expect("meta");
+            meta.queue_cursor = turn.tasks;
+            meta.draw_cursor = turn.draws;
         }
     }
 
-    /// The next work to serve at `slot`: of the earliest due slot with work, the first work
-    /// of the task after the cursor's (round-robin), wrapping to its first task.
-    fn next_work(&self, slot: Slot, cursor: Option<(Slot, TaskId)>) -> Option<QueueKey> {
-        let first = *self.queue.first_key()?;
-        let due = first.0;
-        if due > slot {
-            return None;
+    /// Committee draws, one per drawing task in turn, up to half the block's budget.
+    fn draw_turn(&mut self, budget: &mut Budget, turn: &mut Turn) {
+        let floor = draw_turn_share();
+        let mut used = Cost::new(0, 0);
+        while let Some(key) = self.next_in_lane(Lane::Draw, turn.draws) {
+            let cost = self.step_cost(&key.1, &key.3);
+            let share_left = budget.fits(cost) && used.plus(cost).fits_within(floor);
+            if !share_left && !turn.first {
+                break;
+            }
+            used = used.plus(cost);
+            turn.draws = Some(key.1);
+            self.run_step(key, cost, budget, turn);
         }
-        if let Some((_, last)) = cursor.filter(|(d, _)| *d == due) {
-            // `ApplyUpdate` is the largest work: every key of task `last` at `due` is ≤ it.
-            let after = (due, last, Work::ApplyUpdate);
-            let next = self
-                .queue
-                .range((Bound::Excluded(after), Bound::Unbounded))
-                .next()
-                .map(|(k, _)| *k);
-            if let Some(k) = next.filter(|k| k.0 == due) {
-                return Some(k);
+    }
+
+    /// Every task with ready work in turn, one step each, while the budget lasts; when the
+    /// draw turn comes next and draws are waiting, its share stays free for it.
+    fn task_turn(&mut self, budget: &mut Budget, turn: &mut Turn, draw_turn_next: bool) {
+        let reserve = if draw_turn_next && self.next_in_lane(Lane::Draw, None).is_some() {
+            draw_turn_share()
+        } else {
+            Cost::new(0, 0)
+        };
+        while let Some(key) = self.next_task_work(turn.tasks) {
+            let cost = self.step_cost(&key.1, &key.3);
+            if !budget.fits(cost.plus(reserve)) && !turn.first {
+                break;
+            }
+            turn.tasks = Some(key.1);
+            self.run_step(key, cost, budget, turn);
+        }
+    }
+
+    fn run_step(&mut self, key: ReadyKey, cost: Cost, budget: &mut Budget, turn: &mut Turn) {
+        let (_, task, due, work) = key;
+        turn.first = false;
+        budget.take(cost);
+        self.ready.remove(&key);
+        if let Some(seats) = self.draw_seats(&task, &work) {
+            if let Some(t) = self.tasks.get_mut(&task) {
+                t.queued_draws = t.queued_draws.saturating_sub(1);
+                t.queued_draw_seats = t.queued_draw_seats.saturating_sub(seats);
             }
         }
-        Some(first)
+        self.run_work(due, task, work, budget);
+    }
+
+    /// Move timer entries due at or before `slot` to the ready queue, in due order, at most
+    /// [`PROMOTIONS_PER_BLOCK`] a block.
+    fn promote_due(&mut self, slot: Slot, budget: &mut Budget) {
+        for _ in 0..PROMOTIONS_PER_BLOCK {
+            let Some(&(due, task, work)) = self.queue.first_key() else {
+                break;
+            };
+            if due > slot {
+                break;
+            }
+            self.queue.remove(&(due, task, work));
+            self.ready.insert((work.lane(), task, due, work), ());
+            budget.take(PROMOTION_COST);
+        }
+    }
+
+    /// The first ready work in `lane` of the first task after `after` (or of any task).
+    fn first_in_lane(&self, lane: Lane, after: Option<TaskId>) -> Option<ReadyKey> {
+        let lo = match after {
+            // Every key of task `t` in `lane` is below this (`ApplyUpdate` is the largest work).
+            Some(t) => Bound::Excluded((lane, t, Slot::MAX, Work::ApplyUpdate)),
+            None => Bound::Included((lane, Hash([0; 32]), 0, WORK_MIN)),
+        };
+        let hi = Bound::Included((lane, Hash([0xff; 32]), Slot::MAX, Work::ApplyUpdate));
+        self.ready.range((lo, hi)).next().map(|(k, _)| *k)
+    }
+
+    /// Round-robin within a lane: the first work of the next task after `cursor` that has
+    /// work in `lane`, wrapping to the first.
+    fn next_in_lane(&self, lane: Lane, cursor: Option<TaskId>) -> Option<ReadyKey> {
+        self.first_in_lane(lane, cursor)
+            .or_else(|| cursor.and_then(|_| self.first_in_lane(lane, None)))
+    }
+
+    /// Round-robin across tasks: the next task after `cursor` with ready work in any lane
+    /// (wrapping), and its first work by lane.
+    fn next_task_work(&self, cursor: Option<TaskId>) -> Option<ReadyKey> {
+        let next_task = |after: Option<TaskId>| {
+            Lane::ALL
+                .iter()
+                .filter_map(|l| self.first_in_lane(*l, after).map(|k| k.1))
+                .min()
+        };
+        let task = next_task(cursor).or_else(|| cursor.and_then(|_| next_task(None)))?;
+        Lane::ALL.iter().find_map(|l| {
+            let lo = (*l, task, 0, WORK_MIN);
+            let hi = (*l, task, Slot::MAX, Work::ApplyUpdate);
+            self.ready.range(lo..=hi).next().map(|(k, _)| *k)
+        })
     }
 
     fn run_work(&mut self, due: Slot, task: TaskId, work: Work, budget: &mut Budget) {
@@ -938,7 +1041,7 @@ impl Ledger {
     /// An upper bound of the records and bytes (keys and values, encoded) one step of `work`
     /// writes, computed before it runs from the records it will touch. The step's own queue
     /// entry (removed, perhaps re-queued with its progress) and what it queues next are in.
-    fn step_cost(&self, (_, task_id, work): &QueueKey) -> Cost {
+    fn step_cost(&self, task_id: &TaskId, work: &Work) -> Cost {
         let k = |round: u64| {
             self.rounds
                 .get(&(*task_id, round))
@@ -953,15 +1056,10 @@ impl Ledger {
         };
         let base = Cost::new(QUEUE_RECORDS_PER_STEP, QUEUE_BYTES_PER_STEP);
         let step = match *work {
-            Work::DrawAudit { round, candidate } => {
-                let audit = self
-                    .audits
-                    .get(&(*task_id, round, candidate))
-                    .map_or(0, encoded_len);
-                Cost::new(1, audit + SEAT_BYTES * k(round))
-            }
-            Work::DrawDistribution { round, attempt } => {
-                Cost::new(1, attempt_rec(round, attempt) + SEAT_BYTES * k(round))
+            // Priced by the committee size alone, so the raise door can price its backlog
+            // ([`Ledger::next_draw_slot`]).
+            Work::DrawAudit { round, .. } | Work::DrawDistribution { round, .. } => {
+                return draws_cost(1, k(round));
             }
             // The attempt, task and round records, a missed-turn slash (a stake), the next
             // attempt.
@@ -1782,9 +1880,11 @@ impl Ledger {
             );
         }
         let mut counted: BTreeMap<TaskId, (u64, u64)> = BTreeMap::new();
-        for (k, _) in self.queue.iter() {
-            if let Some(seats) = self.draw_seats(k) {
-                let c = counted.entry(k.1).or_default();
+        let timer = self.queue.iter().map(|((_, t, w), _)| (t, w));
+        let ready = self.ready.iter().map(|((_, t, _, w), _)| (t, w));
+        for (task, work) in timer.chain(ready) {
+            if let Some(seats) = self.draw_seats(task, work) {
+                let c = counted.entry(*task).or_default();
                 *c = (c.0 + 1, c.1 + seats);
             }
         }
@@ -1822,12 +1922,6 @@ pub enum LoadError {
     Corrupt { table: u8, reason: String },
 }
 
-/// The due slot of every committee draw: due at once, so at the next block draws come
-/// before all other work (as committees are time-critical: their seats have `V` slots to
-/// vote), round-robin across tasks among themselves, so one task's flood of raises cannot
-/// delay another task's committees (SPEC §5 *Bounded work*).
-pub(crate) const DRAW_DUE: Slot = 0;
-
 /// Stake pools kept for committee draws at most (one per task drawing in its current round).
 const POOLS_KEPT_MAX: usize = 4_096;
 
@@ -1847,6 +1941,50 @@ const KEY_BYTES_MAX: u64 = 96;
 /// Queue entries a step removes and adds (its own, a continuation or the next work).
 const QUEUE_RECORDS_PER_STEP: u64 = 2;
 const QUEUE_BYTES_PER_STEP: u64 = 2 * 128;
+/// One vote in a record: a node and its verdict.
+const VOTE_BYTES: u64 = 32 + 1;
+/// What the draw turn may use of a block: half the budget.
+fn draw_turn_share() -> Cost {
+    Cost::new(
+        SETTLEMENT_RECORDS_PER_BLOCK / 2,
+        SETTLEMENT_BYTES_PER_BLOCK / 2,
+    )
+}
+
+/// The smallest `Work` (a key bound).
+const WORK_MIN: Work = Work::DrawAudit {
+    round: 0,
+    candidate: LO,
+};
+
+/// Where the block's two turns of the settlement queue are ([`Ledger::run_queue`]).
+struct Turn {
+    /// No step has run yet in this block.
+    first: bool,
+    /// The task served last by the task turn, and by the draw turn.
+    tasks: Option<TaskId>,
+    draws: Option<TaskId>,
+}
+
+/// Moving one entry from the timer to the ready queue: a key removed, a key written.
+const PROMOTION_COST: Cost = Cost {
+    records: 2,
+    bytes: 2 * KEY_BYTES_MAX,
+};
+
+/// What `draws` committee draws filling `seats` seats in all write, queue entries and keys
+/// included: each writes its audit or attempt record (at most [`SMALL_RECORD_BYTES`]
+/// without seats and votes) with the committee, and keeps at most one vote per seat holder
+/// (race votes of nodes without a seat are dropped). One price for the step budget and the
+/// raise door's backlog estimate.
+fn draws_cost(draws: u64, seats: u64) -> Cost {
+    Cost::new(
+        draws.saturating_mul(QUEUE_RECORDS_PER_STEP + 1),
+        draws
+            .saturating_mul(QUEUE_BYTES_PER_STEP + SMALL_RECORD_BYTES + KEY_BYTES_MAX)
+            .saturating_add(seats.saturating_mul(SEAT_BYTES + VOTE_BYTES)),
+    )
+}
 
 /// Records and bytes a settlement step may write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1858,6 +1996,11 @@ struct Cost {
 impl Cost {
     fn new(records: u64, bytes: u64) -> Cost {
         Cost { records, bytes }
+    }
+
+    /// `limit` covers `self` (this is the smaller or equal cost).
+    fn fits_within(self, limit: Cost) -> bool {
+        self.records <= limit.records && self.bytes <= limit.bytes
     }
 
     fn plus(self, o: Cost) -> Cost {
@@ -1880,12 +2023,8 @@ impl Budget {
         }
     }
 
-    fn untouched(&self) -> bool {
-        self.left == Budget::full().left
-    }
-
     fn fits(&self, c: Cost) -> bool {
-        c.records <= self.left.records && c.bytes <= self.left.bytes
+        c.fits_within(self.left)
     }
 
     fn take(&mut self, c: Cost) {

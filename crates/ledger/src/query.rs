@@ -219,10 +219,13 @@ impl Ledger {
         })
     }
 
-    /// Work waiting in the settlement queue (SPEC §1 [v2] *Bounded settlement*): committee
-    /// draws and end-of-window steps, due ones first.
+    /// Work waiting in the settlement queue (SPEC §1 [v2] *Bounded settlement*) as
+    /// `(due slot, task, work)`: committee draws and end-of-window steps, the ready ones
+    /// first (by task, in the order each task's work runs), then the timer's by due slot.
     pub fn queued_work(&self) -> Vec<(Slot, TaskId, Work)> {
-        self.queue.iter().map(|(k, _)| *k).collect()
+        let ready = self.ready.iter().map(|((_, t, due, w), _)| (*due, *t, *w));
+        let timer = self.queue.iter().map(|(k, _)| *k);
+        ready.chain(timer).collect()
     }
 
     /// Number of records in the state (for measurements).
@@ -237,6 +240,7 @@ impl Ledger {
             + self.attempts.len()
             + self.chunks.len()
             + self.queue.len()
+            + self.ready.len()
             + self.faucet_windows.len()
             + self.faucet_expiry.len()
             + 1

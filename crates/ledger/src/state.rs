@@ -15,10 +15,12 @@ pub mod tag {
     pub const ROUNDS: u8 = 8;
     pub const ATTEMPTS: u8 = 9;
     pub const CHUNKS: u8 = 10;
-    /// The settlement queue (SPEC §1 [v2] *Bounded settlement*): end-of-window work and
-    /// committee draws. (Tag 12 held the draws before they joined the queue; retired.)
+    /// The settlement queue's timer (SPEC §1 [v2] *Bounded settlement*): work not yet due,
+    /// by due slot. (Tag 12 held the draws before they joined the queue; retired.)
     pub const QUEUE: u8 = 11;
     pub const RAISES: u8 = 13;
+    /// The settlement queue's due work, by task: served round-robin across tasks.
+    pub const READY: u8 = 14;
     /// Faucet windows per recipient, and their expiry index (docs/protocol.md *Faucet*).
     pub const FAUCET_WINDOWS: u8 = 20;
     pub const FAUCET_EXPIRY: u8 = 21;
@@ -42,10 +44,12 @@ pub struct Meta {
     pub validators: Vec<ValidatorInfo>,
     /// A validator set waiting for its first slot (`SetValidators`).
     pub next_validators: Option<(Slot, Vec<ValidatorInfo>)>,
-    /// The queue's round-robin position: the due slot and task of the last work served
-    /// (SPEC §1 [v2] *Bounded settlement*). Work due at that slot continues with the next
-    /// task after it, also in the next block.
-    pub queue_cursor: Option<(Slot, TaskId)>,
+    /// The queue's round-robin position: the task whose work was served last (SPEC §1 [v2]
+    /// *Bounded settlement*). Service continues with the next task after it that has due
+    /// work, also in the next block.
+    pub queue_cursor: Option<TaskId>,
+    /// The task whose committee draw the queue's draw turn served last.
+    pub draw_cursor: Option<TaskId>,
     /// ROE the faucet created (amounts plus the fees its mints paid); at most the genesis
     /// faucet `cap_roe`.
     pub faucet_minted_roe: u64,
@@ -347,11 +351,11 @@ pub struct AttemptRecord {
 }
 
 /// Work the ledger does by itself (SPEC §1 [v2] *Bounded settlement*): committee draws and
-/// end-of-window work, queued under `(due slot, task, work)`. Work runs in due order; work due
-/// at the same slot is served round-robin across tasks, and within one task and slot in this
-/// enum's order (draws first, updates last). Draws are due at slot 0, "at once": at the next
-/// block they come before all other work. Work that runs in several steps keeps its
-/// progress in its last field, so it keeps its place in the queue.
+/// end-of-window work. Work waits in the timer under `(due slot, task, work)` until it is
+/// due, then in the ready queue under `(lane, task, due slot, work)`: tasks are served
+/// round-robin, one step each in turn, and within one task by [`Lane`], then due slot, then
+/// this enum's order (updates last); draws also get a turn of their own (`Ledger::run_queue`). Work that runs in several steps keeps its progress in
+/// its last field, so it keeps its place in its task's queue.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
 )]
@@ -383,9 +387,40 @@ pub enum Work {
     ApplyUpdate,
 }
 
+/// Precedence of a task's due work over its other due work (docs/protocol.md §13).
+/// Committee draws first: their seats have `V` slots to vote. Then window closes and
+/// parameter updates, which decide turns and deadlines. Bulk work last (payout chunks,
+/// settlement, pruning): it may take many blocks and must not hold back the task's next
+/// deadlines.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
+pub enum Lane {
+    Draw,
+    Window,
+    Bulk,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 3] = [Lane::Draw, Lane::Window, Lane::Bulk];
+}
+
+impl Work {
+    pub fn lane(&self) -> Lane {
+        match self {
+            Work::DrawAudit { .. } | Work::DrawDistribution { .. } => Lane::Draw,
+            Work::DistributionClose { .. } | Work::ProofAuditClose { .. } | Work::ApplyUpdate => {
+                Lane::Window
+            }
+            Work::Payout { .. } | Work::Settle { .. } | Work::Prune { .. } => Lane::Bulk,
+        }
+    }
+}
+
 pub type StakeKey = (TaskId, Pubkey);
 pub type RoundKey = (TaskId, u64);
 pub type NodeRoundKey = (TaskId, u64, Pubkey);
 pub type AttemptKey = (TaskId, u64, u16);
 pub type ChunkKey = (TaskId, u64, u16, u32);
 pub type QueueKey = (Slot, TaskId, Work);
+pub type ReadyKey = (Lane, TaskId, Slot, Work);

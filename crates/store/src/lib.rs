@@ -93,8 +93,10 @@ use std::path::{Path, PathBuf};
 /// Version of the table layout above and of the ledger records in `state`. Bump it when
 /// either changes. 2: the settlement queue (ledger tag 11 keyed by `Work`, tag 12 retired,
 /// `Meta.queue_cursor`) and the genesis block limits (issue #9). 3: `writes` and `receipts`
-/// keyed by `(slot, part)`, each part bounded by [`WRITE_LOG_PART_BYTES`] (issue #9).
-pub const FORMAT_VERSION: u32 = 3;
+/// keyed by `(slot, part)`, each part bounded by [`WRITE_LOG_PART_BYTES`] (issue #9). 4: the
+/// settlement queue split into a timer (tag 11) and a ready queue by task (tag 14), the
+/// cursor a task (issue #9, fairness across tasks).
+pub const FORMAT_VERSION: u32 = 4;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");

@@ -1111,22 +1111,22 @@ fn the_log_folds_by_bytes() {
 
 #[test]
 fn a_store_of_the_previous_format_is_refused() {
-    assert_eq!(FORMAT_VERSION, 3, "writes and receipts in parts");
+    assert_eq!(FORMAT_VERSION, 4, "the settlement queue's ready table");
     let dir = TempDir::new().unwrap();
     let (path, node, _) = create(&dir, "a");
     drop(node);
-    set_meta(&path, META_FORMAT, Some(2u32.to_le_bytes().as_slice()));
+    set_meta(&path, META_FORMAT, Some(3u32.to_le_bytes().as_slice()));
     let err = fails(Store::open(&path));
     assert!(
         matches!(
             err,
             StoreError::UnsupportedFormat {
-                got: 2,
-                expected: 3,
+                got: 3,
+                expected: 4,
                 ..
             }
         ),
         "{err}"
     );
-    assert!(err.to_string().contains("format version 2"), "{err}");
+    assert!(err.to_string().contains("format version 3"), "{err}");
 }

@@ -29,6 +29,11 @@ pub const SETTLEMENT_RECORDS_PER_BLOCK: u64 = 4_096;
 /// Bytes (keys and values) end-of-window work and committee draws may write in one block
 /// (SPEC §1 [v2] *Bounded settlement*).
 pub const SETTLEMENT_BYTES_PER_BLOCK: u64 = 4 * 1024 * 1024;
+/// Entries of the settlement queue's timer that become ready in one block at most (SPEC §1
+/// [v2] *Bounded settlement*); the rest become ready in the next blocks, earliest first.
+/// Each costs two records of the block's settlement budget. About as many as the cheapest
+/// steps a block can run, so becoming ready is never the slower half of the queue.
+pub const PROMOTIONS_PER_BLOCK: u64 = 960;
 /// Records one pruning step deletes at most; a round with more is pruned over several steps.
 pub const PRUNE_RECORDS_PER_STEP: u64 = 256;
 /// Bytes (encoded keys and values) one pruning step deletes at most; a distribution chunk
@@ -124,11 +129,15 @@ const _: () = assert!(AUDIT_VOTES_PER_TX_MAX * 33 + 1024 < TX_BYTES_MAX);
 const _: () = assert!(PROOF_BYTES_MAX + 1024 < TX_BYTES_MAX);
 // Bounded settlement: the largest single step (a payout chunk, one record per entry plus its
 // bookkeeping; a batch of audits, each paying at most a full committee) fits in one block's
-// budget, so every step can run in some block.
-const _: () =
-    assert!((DISTRIBUTION_ENTRIES_PER_CHUNK_MAX as u64) + 8 <= SETTLEMENT_RECORDS_PER_BLOCK);
-const _: () =
-    assert!(AUDITS_PER_STEP * (COMMITTEE_SIZE_MAX as u64 + 8) <= SETTLEMENT_RECORDS_PER_BLOCK);
+// budget next to a full block of promotions, so every block can run at least one step.
+const _: () = assert!(
+    (DISTRIBUTION_ENTRIES_PER_CHUNK_MAX as u64) + 8 + 2 * PROMOTIONS_PER_BLOCK
+        <= SETTLEMENT_RECORDS_PER_BLOCK
+);
+const _: () = assert!(
+    AUDITS_PER_STEP * (COMMITTEE_SIZE_MAX as u64 + 8) + 2 * PROMOTIONS_PER_BLOCK
+        <= SETTLEMENT_RECORDS_PER_BLOCK
+);
 const _: () = assert!(PRUNE_RECORDS_PER_STEP <= SETTLEMENT_RECORDS_PER_BLOCK);
 const _: () = assert!(PRUNE_BYTES_PER_STEP <= SETTLEMENT_BYTES_PER_BLOCK);
 const _: () = assert!(

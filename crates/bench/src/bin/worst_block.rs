@@ -669,6 +669,15 @@ fn run() -> anyhow::Result<ExitCode> {
     let mut later_blocks = 0usize;
     let mut drain: Vec<Measure> = Vec::new();
     let mut backlog_end = X + 1;
+    // A's audits whose committee was drawn (counted before the round is pruned), and when.
+    let drawn = |c: &Chain| {
+        c.ledger
+            .audits(&a, 1)
+            .iter()
+            .filter(|(_, x)| x.committee.is_some())
+            .count()
+    };
+    let mut drawn_by: Vec<(Slot, usize)> = vec![(X + 1, drawn(&c))];
     loop {
         let q = c.ledger.queued_work();
         let Some(first_due) = q.iter().map(|(d, _, _)| *d).min() else {
@@ -682,6 +691,10 @@ fn run() -> anyhow::Result<ExitCode> {
             first_due
         };
         let (_, m) = c.block(slot, vec![])?;
+        let now = drawn(&c);
+        if now > drawn_by.last().map_or(0, |(_, n)| *n) {
+            drawn_by.push((slot, now));
+        }
         if first_due < slot {
             backlog_end = slot;
         }
@@ -711,7 +724,16 @@ fn run() -> anyhow::Result<ExitCode> {
         .cloned()
         .unwrap_or_default();
 
+    let drawn_text: Vec<String> = drawn_by
+        .iter()
+        .map(|(slot, n)| format!("{n} by slot {slot}"))
+        .collect();
     println!();
+    println!(
+        "A's committees drawn (its window closes at {}): {} of {raised}",
+        X + AW,
+        drawn_text.join(", ")
+    );
     println!(
         "setup {:.1} s (not measured); A: {raised} audits raised by {raises_ok}/{raisers} AuditProofs txs; \
          C: {chunks_ok}/{chunk_txs} chunks uploaded; {fails} failing transfers paid the fee; \

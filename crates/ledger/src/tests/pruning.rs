@@ -121,10 +121,12 @@ fn failed_rounds_are_pruned_by_the_same_rule() {
 }
 
 #[test]
-fn a_jump_prunes_and_closes_in_slot_order() {
+fn a_jump_closes_windows_before_bulk_work_then_runs_bulk_in_slot_order() {
     // With allowed_failed_distributions = 0, round 1 fails at 37 and is pruned at
     // start(5) = 51; round 3's only attempt closes at start(5) + 6 = 57. A block at 60 does
-    // both, the prune first although Prune sorts after DistributionClose within a slot.
+    // both: the window close first (`Lane::Window` leads `Lane::Bulk` within a task, so a
+    // long prune or payout never holds back a deadline), then the bulk work in due order:
+    // round 1's prune (due 51) before round 3's settlement (due 57).
     let p = TaskParams {
         allowed_failed_distributions: 0,
         ..params()
@@ -143,7 +145,6 @@ fn a_jump_prunes_and_closes_in_slot_order() {
     assert_eq!(
         out.events,
         vec![
-            LedgerEvent::RoundPruned { task, round: 1 },
             LedgerEvent::PayoutFailed {
                 task,
                 round: 3,
@@ -151,6 +152,7 @@ fn a_jump_prunes_and_closes_in_slot_order() {
                 reason: crate::block::FailReason::NotSubmitted,
                 slashed: missed_3
             },
+            LedgerEvent::RoundPruned { task, round: 1 },
             LedgerEvent::RoundSettledUnpaid { task, round: 3 },
         ]
     );
