@@ -247,6 +247,11 @@ pub enum TaskCommand {
 }
 
 fn main() -> ExitCode {
+    // `gradual __task-sandbox ...`: the node starting a confined task process. First, while
+    // this process has one thread (Landlock confines the calling thread).
+    if let Some(code) = gradual_node::sandbox::run_if_launcher() {
+        return code;
+    }
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

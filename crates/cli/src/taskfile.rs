@@ -50,6 +50,7 @@ const FIELDS: &[(&str, &str)] = &[
     ("runtime", "how nodes run the executable: native, node, python3, ... (default from the file extension)"),
     ("executable_urls", "extra URLs where the executable can be fetched (list)"),
     ("task_metadata", "free-form metadata string, at most 1024 bytes"),
+    ("connect_ports", "TCP ports the task's code connects to besides its node (list, e.g. [443]); shown to node operators, who allow them"),
     ("round_time", "slots per round"),
     ("submission_window", "slots of the submission window (>= 1)"),
     ("audit_window", "slots of the audit window: at least twice the vote window, i.e. 6 s of slots (>= 2 x ceil(3000 / slot_ms))"),
@@ -66,6 +67,9 @@ const FIELDS: &[(&str, &str)] = &[
     ("unstake_cooldown", "rounds between unstake and withdraw (1 or more, default 3)"),
     ("missed_list_bps", "share of stake slashed from a selected node that submits no distribution list, in bps (default 100)"),
 ];
+
+/// Ports a task may declare (`connect_ports`).
+const CONNECT_PORTS_MAX: usize = 16;
 
 /// Reference fields kept in the task's metadata (JSON) for display.
 const METADATA_FIELDS: &[&str] = &[
@@ -277,6 +281,27 @@ pub fn parse(text: &str, display: &str, base: &Path) -> Result<TaskFile, TaskFil
                 )),
             },
             "task_metadata" => metadata_text = r.text(key, v, TASK_METADATA_BYTES_MAX),
+            "connect_ports" => match v {
+                Value::Sequence(items) if items.len() <= CONNECT_PORTS_MAX => {
+                    let mut ports = Vec::new();
+                    for (i, it) in items.iter().enumerate() {
+                        let field = format!("connect_ports[{i}]");
+                        if let Some(p) = r.whole(&field, it, 1, u16::MAX.into(), "(a TCP port)") {
+                            ports.push(p);
+                        }
+                    }
+                    ports.sort_unstable();
+                    ports.dedup();
+                    metadata_json.insert(
+                        gradual_types::CONNECT_PORTS_METADATA_KEY.into(),
+                        serde_json::json!(ports),
+                    );
+                }
+                other => r.problems.push(format!(
+                    "connect_ports must be a list of at most {CONNECT_PORTS_MAX} TCP ports, e.g. [443], got {}",
+                    show(other)
+                )),
+            },
             "round_time" => round_time = r.whole(key, v, 2, ROUND_TIME_MAX, "slots"),
             "submission_window" => sw = r.whole(key, v, 1, ROUND_TIME_MAX, "slots"),
             "audit_window" => aw = r.whole(key, v, 1, ROUND_TIME_MAX, "slots"),
@@ -443,6 +468,15 @@ pub fn parse(text: &str, display: &str, base: &Path) -> Result<TaskFile, TaskFil
             EXECUTABLE_URLS_MAX - 1
         ));
     }
+    if metadata_text.is_some()
+        && metadata_json.contains_key(gradual_types::CONNECT_PORTS_METADATA_KEY)
+    {
+        r.problems.push(
+            "connect_ports is kept in the task's metadata, which task_metadata replaces; \
+             give one of them"
+                .into(),
+        );
+    }
     let metadata = match metadata_text {
         Some(t) => t.into_bytes(),
         None if metadata_json.is_empty() => Vec::new(),
@@ -540,6 +574,41 @@ space: 0.1
 
     fn problems(text: &str) -> Vec<String> {
         parse(text, "t.yml", Path::new(".")).unwrap_err().problems
+    }
+
+    /// Issue #10: a task declares the TCP ports its code connects to; nodes show them to
+    /// their operators (`gradual_node::node::declared_ports` reads them back).
+    #[test]
+    fn connect_ports_are_declared_in_the_metadata() {
+        let text = format!("{GOOD}\nconnect_ports: [443, 80, 443]\n");
+        let f = parse(&text, "task.yml", Path::new("/x")).unwrap();
+        assert_eq!(
+            f.params.metadata,
+            br#"{"author":"Koii","connectPorts":[80,443]}"#
+        );
+        assert_eq!(
+            gradual_node::node::declared_ports(&f.params.metadata),
+            vec![80, 443]
+        );
+        let p = problems(&format!("{GOOD}\nconnect_ports: [0, 70000, web]\n"));
+        assert!(
+            p.iter().any(|m| m.contains("connect_ports[0] is 0")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|m| m.contains("connect_ports[1] is 70000")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|m| m.contains("connect_ports[2] must be")),
+            "{p:?}"
+        );
+        let p = problems(&format!("{GOOD}\nconnect_ports: 443\n"));
+        assert!(p.iter().any(|m| m.contains("list of at most 16")), "{p:?}");
+        let p = problems(&format!(
+            "{GOOD}\nconnect_ports: [443]\ntask_metadata: free text\n"
+        ));
+        assert!(p.iter().any(|m| m.contains("give one of them")), "{p:?}");
     }
 
     #[test]

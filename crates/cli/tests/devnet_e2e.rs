@@ -32,6 +32,21 @@ async fn devnet_pays_honest_nodes_and_slashes_the_cheater() {
             assert!(net.node_alive(i), "node {} exited; see its node.log", i + 1);
         }
     }
+    // Issue #10: task processes are confined by default, and each node says how.
+    let http = reqwest::Client::new();
+    for node in &net.nodes {
+        let info: serde_json::Value = http
+            .get(format!("{}/info", node.url()))
+            .send()
+            .await
+            .expect("node answers /info")
+            .json()
+            .await
+            .expect("/info is JSON");
+        let c = &info["confinement"];
+        assert_eq!(c["enabled"], true, "{info}");
+        assert_eq!(c["filesystem"], true, "landlock on this kernel: {info}");
+    }
     net.stop_nodes().await;
     let summary = net.summary().await.expect("summary");
     let proofs = net.proof_submissions().await.expect("blocks");

@@ -3,74 +3,22 @@
 //! the node survives, logs why each time, restarts it with backoff, and keeps working (and
 //! getting paid) on the other task. Also checks the node's HTTP surface.
 
-use gradual_client::{write_keypair_file, Client};
+mod common;
+
+use common::BIN;
+use gradual_client::write_keypair_file;
 use gradual_node::devnet::BUILTIN_TASK_PY;
 use gradual_types::constants::ROE_PER_KOII;
-use gradual_types::{task_id, Executable, Faucet, Genesis, Hash, Instruction, Keypair, TaskParams};
+use gradual_types::{Hash, Keypair};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-pub const BIN: &str = env!("CARGO_BIN_EXE_gradual");
-
-async fn create_task(client: &Client, manager: &Keypair, nonce: u64, url: &str) -> Hash {
-    let digest = Hash(*blake3::hash(BUILTIN_TASK_PY.as_bytes()).as_bytes());
-    let params = TaskParams {
-        name: format!("t{nonce}"),
-        executable: Executable {
-            digest,
-            urls: vec![url.into()],
-            runtime: "python3".into(),
-        },
-        bounty_per_round: ROE_PER_KOII,
-        // v2 vote window: at 50 ms slots the audit window needs 120 slots (6 s).
-        round_time: 135,
-        submission_window: 15,
-        audit_window: 120,
-        minimum_stake: ROE_PER_KOII,
-        ..TaskParams::default()
-    };
-    client
-        .send_and_confirm(
-            manager,
-            Instruction::CreateTask {
-                nonce,
-                params,
-                total_bounty: 100 * ROE_PER_KOII,
-            },
-        )
-        .await
-        .expect("create task");
-    task_id(&manager.pubkey(), nonce)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misbehaving_task_never_takes_the_node_down() {
     let dir = tempfile::tempdir().unwrap();
-    let faucet = Keypair::generate();
-    let genesis = Genesis {
-        slot_ms: 50,
-        faucet: Some(Faucet::new(faucet.pubkey(), 10_000 * ROE_PER_KOII)),
-        ..Genesis::default()
-    };
-    let mut vc = gradual_validator::ValidatorConfig::new(
-        dir.path().join("validator"),
-        "127.0.0.1:0".parse().unwrap(),
-        genesis,
-    );
-    vc.faucet_keypair = Some(faucet);
-    let v = gradual_validator::start(vc).await.unwrap();
-    let client = Client::new(&v.url());
-    let manager = Keypair::generate();
-    client
-        .airdrop_and_confirm(&manager.pubkey(), 300 * ROE_PER_KOII)
-        .await
-        .unwrap();
-    let art = client
-        .upload_artifact_signed(&manager, BUILTIN_TASK_PY.as_bytes().to_vec())
-        .await
-        .unwrap();
-    let good = create_task(&client, &manager, 1, &art.url).await;
-    let bad = create_task(&client, &manager, 2, &art.url).await;
+    let (v, client, manager) = common::chain_with_manager(dir.path()).await;
+    let good = common::create_python_task(&client, &manager, 1, BUILTIN_TASK_PY.as_bytes()).await;
+    let bad = common::create_python_task(&client, &manager, 2, BUILTIN_TASK_PY.as_bytes()).await;
     let node = Keypair::generate();
     client
         .airdrop_and_confirm(&node.pubkey(), 10 * ROE_PER_KOII)

@@ -3,12 +3,17 @@
 //! ```text
 //!  handle_slot(view) ─┐                       ┌─▶ Action::RunTask / MakeProof / CheckProof /
 //!  handle_proof(..)  ─┼─▶ NodeCore (no I/O) ──┤    MakeDistribution   (the shell asks the task)
-//!  handle_check(..)  ─┤                       └─▶ Action::Send(instruction) (the shell signs, sends)
-//!  handle_list(..)   ─┘      poll_action() pulls them; poll_timeout() says when to call again
+//!  handle_check(..)  ─┤                       ├─▶ Action::Send(instruction) (the shell signs, sends)
+//!  handle_list(..)   ─┘                       └─▶ Action::SuspectAudits       (the shell warns)
+//!                            poll_action() pulls them; poll_timeout() says when to call again
 //! ```
 //! Every decision is re-derived from the ledger view, so the core is idempotent across
 //! restarts: a proof already on the ledger is not sent again, a vote already counted is not
 //! cast again, and anything sent but not yet visible is re-sent after `resend_after_slots`.
+//!
+//! The task's verdicts are not trusted blindly: the [`AuditGuard`] holds `Invalid`s until a
+//! round's sample is checked and turns them into no raise and `Abstain` when the task called
+//! most of the sample invalid (node policy; docs/operator-guide.md "Audit guard").
 
 use crate::view::{LedgerView, TaskInfo};
 use gradual_ledger::state::{RoundStatus, RoundTerms};
@@ -18,6 +23,109 @@ use gradual_types::constants::{
 };
 use gradual_types::{Hash, Instruction, Pubkey, Slot, TaskId, Verdict};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::str::FromStr;
+
+/// Fewest finished checks of a round's own sample before the audit guard judges the task's
+/// verdicts: with fewer, one bad peer in a sample of one or two would look like a broken task.
+pub const SUSPECT_MIN_CHECKS: u64 = 3;
+
+/// Held raises are released at the latest this many slots before the raise cutoff, so that
+/// a raise on a truly bad proof still lands in time (one slot to be included, one spare).
+const RAISE_MARGIN_SLOTS: u64 = 2;
+
+/// What the node does when its own task calls too many sampled peers `Invalid` in a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SuspectPolicy {
+    /// No raises and `Abstain` for `Invalid` in that round.
+    #[default]
+    Abstain,
+    /// As `Abstain`, and unstake from the task once (the operator looks at the task first).
+    AbstainAndUnstake,
+}
+
+impl SuspectPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuspectPolicy::Abstain => "abstain",
+            SuspectPolicy::AbstainAndUnstake => "abstain-and-unstake",
+        }
+    }
+}
+
+impl fmt::Display for SuspectPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A policy name that is neither `abstain` nor `abstain-and-unstake`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownPolicy(pub String);
+
+impl fmt::Display for UnknownPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "'{}' is not a policy; expected \"abstain\" or \"abstain-and-unstake\"",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownPolicy {}
+
+impl FromStr for SuspectPolicy {
+    type Err = UnknownPolicy;
+    fn from_str(s: &str) -> Result<SuspectPolicy, UnknownPolicy> {
+        match s {
+            "abstain" => Ok(SuspectPolicy::Abstain),
+            "abstain-and-unstake" => Ok(SuspectPolicy::AbstainAndUnstake),
+            _ => Err(UnknownPolicy(s.to_string())),
+        }
+    }
+}
+
+/// The audit guard: a task's code is a stranger's, and a time-bombed or swapped check that
+/// calls every peer `Invalid` would get this node slashed `false_accusation_bps` per raise
+/// (and could help convict honest peers from committee seats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditGuard {
+    /// A round is suspect when more than this share (basis points) of the finished checks
+    /// of the node's own sample came back `Invalid` (with at least [`SUSPECT_MIN_CHECKS`]
+    /// finished). 10,000 or more turns the guard off.
+    pub invalid_share_max_bps: u16,
+    pub on_suspect: SuspectPolicy,
+}
+
+impl Default for AuditGuard {
+    fn default() -> Self {
+        AuditGuard {
+            invalid_share_max_bps: 5_000,
+            on_suspect: SuspectPolicy::Abstain,
+        }
+    }
+}
+
+impl AuditGuard {
+    /// No guard: every `Invalid` is raised as soon as its check is done.
+    pub const OFF: AuditGuard = AuditGuard {
+        invalid_share_max_bps: 10_000,
+        on_suspect: SuspectPolicy::Abstain,
+    };
+
+    fn on(&self) -> bool {
+        self.invalid_share_max_bps < 10_000
+    }
+
+    /// `invalid` of `checked` is more than the allowed share (integers only).
+    fn trips(&self, checked: u64, invalid: u64) -> bool {
+        self.on()
+            && checked >= SUSPECT_MIN_CHECKS
+            && invalid.saturating_mul(10_000)
+                > u64::from(self.invalid_share_max_bps).saturating_mul(checked)
+    }
+}
 
 /// What the operator allows the node to do on its own for one task.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -30,6 +138,8 @@ pub struct TaskConfig {
     pub url: String,
     /// Claim pending rewards once they reach this many ROE; `None` never claims.
     pub claim_at_roe: Option<u64>,
+    /// When to distrust the task's own verdicts (node policy, docs/operator-guide.md).
+    pub audit_guard: AuditGuard,
 }
 
 /// Why the node asks its task for a distribution list.
@@ -68,6 +178,18 @@ pub enum Action {
     },
     /// Sign and send this instruction.
     Send { task: TaskId, ix: Instruction },
+    /// Alert (the shell logs it at warn level): the task called `invalid` of the `checked`
+    /// peers of this round's sample (`sampled` asked) `Invalid`, more than its
+    /// `invalid_share_max_bps` allows. The node raises nothing and votes `Abstain` instead
+    /// of `Invalid` for this task and round; with `unstake` it also leaves the task.
+    SuspectAudits {
+        task: TaskId,
+        round: u64,
+        sampled: u64,
+        checked: u64,
+        invalid: u64,
+        unstake: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +227,14 @@ struct TaskState {
     proofs: BTreeMap<u64, Proof>,
     checks: BTreeMap<(u64, Pubkey), Check>,
     sampled: BTreeSet<u64>,
+    /// The peers of each round's own sample whose checks were asked.
+    picked: BTreeSet<(u64, Pubkey)>,
+    /// Rounds the audit guard found suspect, and how many so far.
+    suspect: BTreeSet<u64>,
+    suspect_rounds: u64,
+    /// The guard asked to leave the task (`abstain-and-unstake`); the `Unstake` last sent.
+    leave: bool,
+    unstake_sent: Option<Slot>,
     /// Last vote sent per candidate: when, and whether it was a raise (first Invalid).
     votes_sent: BTreeMap<(u64, Pubkey), (Slot, bool)>,
     lists: BTreeMap<(u64, u16, bool), List>,
@@ -121,6 +251,8 @@ pub struct NodeStats {
     pub votes_sent: u64,
     pub lists_sent: u64,
     pub list_votes_sent: u64,
+    /// Rounds in which the audit guard found a task's verdicts suspect (all tasks).
+    pub suspect_rounds: u64,
 }
 
 pub struct NodeCore {
@@ -164,6 +296,11 @@ impl NodeCore {
 
     pub fn remove_task(&mut self, task: &TaskId) {
         self.tasks.remove(task);
+    }
+
+    /// Rounds of `task` in which the audit guard found the task's verdicts suspect.
+    pub fn suspect_rounds(&self, task: &TaskId) -> u64 {
+        self.tasks.get(task).map_or(0, |st| st.suspect_rounds)
     }
 
     pub fn task_ids(&self) -> Vec<TaskId> {
@@ -302,7 +439,8 @@ impl NodeCore {
         // raising the minimum above it stops this node working the task instead of
         // draining its balance one resend at a time.
         // Nor does it stake for a round that will not run.
-        if let Some(target) = st.config.stake_roe {
+        // A node that left the task on the audit guard's word does not stake it again.
+        if let Some(target) = st.config.stake_roe.filter(|_| !st.leave) {
             let next = info.terms_for(now + 1);
             let next_min = next.minimum_stake;
             let top_up = match &stake {
@@ -405,6 +543,22 @@ impl NodeCore {
             }
         }
 
+        // The audit guard asked to leave (`abstain-and-unstake`): unstake once; re-sent only
+        // while the ledger does not show it.
+        let st = self.tasks.get_mut(id).expect("listed");
+        if st.leave
+            && stake
+                .as_ref()
+                .is_some_and(|s| s.amount > 0 && s.unstake_round.is_none())
+            && st.unstake_sent.is_none_or(|s| at >= s + resend)
+        {
+            self.out.push_back(Action::Send {
+                task: *id,
+                ix: Instruction::Unstake { task: *id },
+            });
+            st.unstake_sent = Some(at);
+        }
+
         // Distribution duties for rounds whose attempts may be under way.
         let most_attempts = info
             .terms_log
@@ -425,6 +579,8 @@ impl NodeCore {
         st.checks = st.checks.split_off(&(keep_from, Pubkey([0; 32])));
         st.votes_sent = st.votes_sent.split_off(&(keep_from, Pubkey([0; 32])));
         st.sampled = st.sampled.split_off(&keep_from);
+        st.picked = st.picked.split_off(&(keep_from, Pubkey([0; 32])));
+        st.suspect = st.suspect.split_off(&keep_from);
         st.lists = st.lists.split_off(&(keep_from, 0, false));
     }
 
@@ -463,6 +619,7 @@ impl NodeCore {
             for cand in picked {
                 if let Some(sub) = view.submission(id, r, &cand) {
                     st.checks.insert((r, cand), Check::Asked);
+                    st.picked.insert((r, cand));
                     self.stats.checks_asked += 1;
                     self.out.push_back(Action::CheckProof {
                         task: *id,
@@ -498,7 +655,46 @@ impl NodeCore {
                 }
             }
         }
-        // 3. Votes from finished checks: raise an audit on an invalid proof nobody has raised
+        // 3. The audit guard judges the task's verdicts on this round's own sample (seat
+        //    checks are of accused proofs, so they would bias it) before any `Invalid` leaves:
+        //    those are held until the sample is all checked or the raise cutoff is near,
+        //    whichever comes first. Once suspect, a round stays suspect.
+        let guard = st.config.audit_guard;
+        let (mut sampled, mut pending, mut checked, mut invalid) = (0u64, 0u64, 0u64, 0u64);
+        for (_, cand) in st
+            .picked
+            .range((r, Pubkey([0; 32]))..=(r, Pubkey([0xff; 32])))
+        {
+            sampled += 1;
+            match st.checks.get(&(r, *cand)) {
+                Some(Check::Done(Verdict::Invalid)) => {
+                    checked += 1;
+                    invalid += 1;
+                }
+                Some(Check::Done(_)) => checked += 1,
+                Some(Check::Asked) | None => pending += 1,
+            }
+        }
+        let released =
+            !guard.on() || pending == 0 || at >= raise_last.saturating_sub(RAISE_MARGIN_SLOTS);
+        if released && !st.suspect.contains(&r) && guard.trips(checked, invalid) {
+            let unstake = guard.on_suspect == SuspectPolicy::AbstainAndUnstake;
+            st.suspect.insert(r);
+            st.suspect_rounds += 1;
+            st.leave |= unstake;
+            self.stats.suspect_rounds += 1;
+            self.out.push_back(Action::SuspectAudits {
+                task: *id,
+                round: r,
+                sampled,
+                checked,
+                invalid,
+                unstake,
+            });
+        }
+        let suspect = st.suspect.contains(&r);
+
+        // 4. Votes from finished checks: raise an audit on an invalid proof nobody has raised
         //    yet; vote where this node holds a seat.
         let mut votes = Vec::new();
         let done: Vec<(Pubkey, Verdict)> = st
@@ -521,6 +717,8 @@ impl NodeCore {
             match view.audit(id, r, &cand) {
                 None if verdict == Verdict::Invalid
                     && may_raise
+                    && released
+                    && !suspect
                     && raises_sent < usize::from(sample)
                     && self.due(last.map(|(s, _)| s), at) =>
                 {
@@ -534,6 +732,13 @@ impl NodeCore {
                 Some(audit) => {
                     let Some(c) = audit.committee.as_ref() else {
                         continue;
+                    };
+                    // A seat owed in a suspect round is still voted, as `Abstain`, so the node
+                    // is not counted silent; an `Invalid` waits for the guard's decision.
+                    let verdict = match verdict {
+                        Verdict::Invalid if suspect => Verdict::Abstain,
+                        Verdict::Invalid if !released => continue,
+                        v => v,
                     };
                     // A raise that lost the race to another accuser is no seat vote: vote now.
                     let due = matches!(last, None | Some((_, true)))
@@ -731,4 +936,41 @@ pub fn equal_split(submitters: &[Pubkey], bounty: u64) -> Vec<(Pubkey, u64)> {
     let mut list: Vec<(Pubkey, u64)> = submitters.iter().map(|n| (*n, share)).collect();
     list.sort_unstable_by_key(|(n, _)| *n);
     list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_bad_peer_in_a_small_sample_does_not_trip_the_guard() {
+        let g = AuditGuard::default();
+        // Fewer than SUSPECT_MIN_CHECKS finished checks: never judged.
+        assert!(!g.trips(1, 1));
+        assert!(!g.trips(2, 2));
+        // More than half, not half.
+        assert!(g.trips(3, 2));
+        assert!(!g.trips(4, 2));
+        assert!(g.trips(8, 5));
+        assert!(!g.trips(8, 1));
+        assert!(!AuditGuard::OFF.trips(8, 8));
+        let strict = AuditGuard {
+            invalid_share_max_bps: 1,
+            ..AuditGuard::default()
+        };
+        assert!(strict.trips(3, 1));
+        assert!(!strict.trips(3, 0));
+    }
+
+    #[test]
+    fn suspect_policy_names_parse_and_print() {
+        for p in [SuspectPolicy::Abstain, SuspectPolicy::AbstainAndUnstake] {
+            assert_eq!(p.as_str().parse::<SuspectPolicy>(), Ok(p));
+        }
+        let e = "unstake".parse::<SuspectPolicy>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "'unstake' is not a policy; expected \"abstain\" or \"abstain-and-unstake\""
+        );
+    }
 }

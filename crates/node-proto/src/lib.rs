@@ -14,5 +14,8 @@
 mod core;
 mod view;
 
-pub use crate::core::{equal_split, Action, ListPurpose, NodeCore, NodeStats, TaskConfig};
+pub use crate::core::{
+    equal_split, Action, AuditGuard, ListPurpose, NodeCore, NodeStats, SuspectPolicy, TaskConfig,
+    UnknownPolicy, SUSPECT_MIN_CHECKS,
+};
 pub use crate::view::{CachedView, LedgerView, TaskInfo};

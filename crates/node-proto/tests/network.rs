@@ -7,7 +7,8 @@ use gradual_ledger::testkit::TestChain;
 use gradual_ledger::{CheckedTx, LedgerEvent};
 use gradual_ledger::{Ledger, Window};
 use gradual_node_proto::{
-    equal_split, Action, CachedView, LedgerView, ListPurpose, NodeCore, TaskConfig,
+    equal_split, Action, AuditGuard, CachedView, LedgerView, ListPurpose, NodeCore, SuspectPolicy,
+    TaskConfig,
 };
 use gradual_types::constants::raise_last_slot;
 use gradual_types::{Genesis, Hash, Instruction, Pubkey, TaskId, TaskParams, Transaction, Verdict};
@@ -31,8 +32,16 @@ struct Net {
     held: Vec<(u64, Pubkey, Verdict)>,
     /// The late node's proof-audit votes: (slot sent, was it a raise).
     late_votes: Vec<(u64, bool)>,
-    /// Every node but the late one finds every proof valid.
+    /// Every node but the late (or stuck) one finds every proof valid.
     others_blind: bool,
+    /// Time-bombed tasks: from this round on, the node's task calls every proof `Invalid`.
+    bombed: BTreeMap<usize, u64>,
+    /// A node whose `Valid` check answers never come back (the call hangs).
+    stuck_valid: Option<usize>,
+    /// Audit-guard alerts, per node.
+    alerts: Vec<(usize, Action)>,
+    /// Every instruction sent: (node, slot it was sent for, instruction).
+    sent: Vec<(usize, u64, Instruction)>,
 }
 
 impl Net {
@@ -73,6 +82,7 @@ impl Net {
                         stake_roe: Some(10_000),
                         url: format!("http://n{i}"),
                         claim_at_roe: Some(1),
+                        audit_guard: AuditGuard::default(),
                     },
                 );
                 core
@@ -88,7 +98,52 @@ impl Net {
             held: Vec::new(),
             late_votes: Vec::new(),
             others_blind: false,
+            bombed: BTreeMap::new(),
+            stuck_valid: None,
+            alerts: Vec::new(),
+            sent: Vec::new(),
         }
+    }
+
+    /// Give node `who` (1-based) this audit guard.
+    fn set_guard(&mut self, who: usize, guard: AuditGuard) {
+        self.cores[who - 1].add_task(
+            self.task,
+            TaskConfig {
+                stake_roe: Some(10_000),
+                url: format!("http://n{who}"),
+                claim_at_roe: Some(1),
+                audit_guard: guard,
+            },
+        );
+    }
+
+    /// Proof-audit votes node `who` sent: (round, candidate, verdict).
+    fn votes_of(&self, who: usize) -> Vec<(u64, Pubkey, Verdict)> {
+        self.sent
+            .iter()
+            .filter(|(n, _, _)| *n == who)
+            .flat_map(|(_, _, ix)| match ix {
+                Instruction::AuditProof {
+                    round,
+                    candidate,
+                    verdict,
+                    ..
+                } => vec![(*round, *candidate, *verdict)],
+                Instruction::AuditProofs { round, votes, .. } => {
+                    votes.iter().map(|(c, v)| (*round, *c, *v)).collect()
+                }
+                _ => vec![],
+            })
+            .collect()
+    }
+
+    /// How many `Unstake`s node `who` sent.
+    fn unstakes_of(&self, who: usize) -> usize {
+        self.sent
+            .iter()
+            .filter(|(n, _, ix)| *n == who && matches!(ix, Instruction::Unstake { .. }))
+            .count()
     }
 
     /// One slot: every node looks at the ledger, answers its actions, then a block is made.
@@ -133,10 +188,19 @@ impl Net {
                             value,
                         } => {
                             let ok = value == good_proof(&candidate, round)
-                                || (self.others_blind && self.late != Some(who));
-                            let verdict = if ok { Verdict::Valid } else { Verdict::Invalid };
+                                || (self.others_blind
+                                    && self.late != Some(who)
+                                    && self.stuck_valid != Some(who));
+                            let bombed = self.bombed.get(&who).is_some_and(|from| round >= *from);
+                            let verdict = if ok && !bombed {
+                                Verdict::Valid
+                            } else {
+                                Verdict::Invalid
+                            };
                             if self.late == Some(who) {
                                 self.held.push((round, candidate, verdict));
+                            } else if self.stuck_valid == Some(who) && verdict == Verdict::Valid {
+                                // The call hangs: no answer, ever.
                             } else {
                                 core.handle_check(&task, round, candidate, verdict);
                             }
@@ -161,7 +225,9 @@ impl Net {
                                 &view,
                             );
                         }
+                        Action::SuspectAudits { .. } => self.alerts.push((who, action)),
                         Action::Send { ix, .. } => {
+                            self.sent.push((who, at, ix.clone()));
                             if let Instruction::SubmitProof { round, .. } = &ix {
                                 *self.submits.entry((who, *round)).or_default() += 1;
                             }
@@ -346,6 +412,7 @@ fn honest_nodes_paid_cheater_slashed_restart_is_idempotent() {
                     stake_roe: Some(10_000),
                     url: "http://n2".into(),
                     claim_at_roe: Some(1),
+                    audit_guard: AuditGuard::default(),
                 },
             );
             net.cores[1] = fresh;
@@ -398,4 +465,227 @@ fn honest_nodes_paid_cheater_slashed_restart_is_idempotent() {
     assert!(net.c.ledger.balance(&net.c.pk(1)) > 1_000_000 - 10_000);
     net.c.ledger.assert_supply_conserved();
     assert_eq!(net.c.replay(), net.c.ledger.state_root());
+}
+
+// ---- The audit guard: a task cannot make its operator's node slash honest peers (issue #10.5).
+
+/// Runs `net` until the start of round `until`; checks that only node `cheat` was ever accused,
+/// never refuted, and every round paid. Returns the audits upheld.
+fn run_expecting_only_the_cheater_caught(net: &mut Net, until: u64, cheat: usize) -> u32 {
+    let clock = net.c.ledger.clock(&net.task).unwrap();
+    let mut upheld = 0;
+    while net.c.ledger.slot() < clock.start(until) {
+        for ev in net.step() {
+            match ev {
+                LedgerEvent::AuditResolved {
+                    candidate, outcome, ..
+                } => {
+                    assert_eq!(candidate, net.c.pk(cheat), "an honest node accused");
+                    assert!(
+                        !matches!(outcome, AuditOutcome::Refuted { .. }),
+                        "the cheater was cleared: {outcome:?}"
+                    );
+                    upheld += u32::from(matches!(outcome, AuditOutcome::Upheld { .. }));
+                }
+                LedgerEvent::PayoutFailed { round, .. }
+                | LedgerEvent::RoundSettledUnpaid { round, .. } => {
+                    panic!("round {round} not paid")
+                }
+                _ => {}
+            }
+        }
+    }
+    upheld
+}
+
+/// Two nodes' task turns "time-bombed" at round 2: every check answers `Invalid`. Their
+/// nodes see more than half of each round's sample called `Invalid`, raise nothing, vote
+/// `Abstain` on the seats they owe, and alert once per round; no honest node is accused,
+/// nor are the bombed nodes slashed, and the real cheater is still caught.
+#[test]
+fn a_task_calling_most_peers_invalid_makes_the_node_abstain() {
+    let mut net = Net::new(6, 6);
+    net.bombed = BTreeMap::from([(1, 2), (2, 2)]);
+    // Abstaining seats can leave a verdict unresolved, never refute the cheater.
+    let upheld = run_expecting_only_the_cheater_caught(&mut net, 9, 6);
+    assert!(upheld >= 2, "garbage proofs caught {upheld} times");
+    for who in [1, 2] {
+        let votes = net.votes_of(who);
+        assert!(
+            votes
+                .iter()
+                .all(|(r, _, v)| *r < 2 || *v != Verdict::Invalid),
+            "bombed node {who} voted Invalid: {votes:?}"
+        );
+        let rounds: Vec<u64> = net
+            .alerts
+            .iter()
+            .filter(|(n, _)| *n == who)
+            .map(|(_, a)| match a {
+                Action::SuspectAudits {
+                    round,
+                    sampled,
+                    checked,
+                    invalid,
+                    unstake,
+                    ..
+                } => {
+                    assert_eq!((*sampled, *checked, *invalid, *unstake), (3, 3, 3, false));
+                    *round
+                }
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(rounds, (2..=7).collect::<Vec<_>>(), "node {who} alerts");
+        assert_eq!(net.cores[who - 1].stats().suspect_rounds, 6);
+        assert_eq!(net.cores[who - 1].suspect_rounds(&net.task), 6);
+        assert_eq!(net.unstakes_of(who), 0, "the default policy only abstains");
+    }
+    // The seats the bombed nodes owed on the cheater's audits were voted, as Abstain.
+    let abstained = [1, 2]
+        .iter()
+        .flat_map(|w| net.votes_of(*w))
+        .filter(|(r, c, v)| *r >= 2 && *c == net.c.pk(6) && *v == Verdict::Abstain)
+        .count();
+    assert!(abstained >= 2, "bombed nodes' seat votes: {abstained}");
+    // Nobody honest alerted; nobody but the cheater lost stake.
+    assert!(net.alerts.iter().all(|(n, _)| [1, 2].contains(n)));
+    for i in 1..=5 {
+        let s = net.c.ledger.stake(&net.task, &net.c.pk(i)).unwrap();
+        assert_eq!(s.amount, 10_000, "node {i} slashed");
+    }
+    net.c.ledger.assert_supply_conserved();
+}
+
+/// Fast slots (a 30-slot raise window): one bad proof in a sample of three is raised as soon
+/// as the sample is checked, with no alert — the guard holds nothing once the sample is done.
+#[test]
+fn a_few_invalid_proofs_are_still_raised() {
+    let params = TaskParams {
+        name: "fast".into(),
+        round_time: 80,
+        submission_window: 10,
+        audit_window: 60,
+        minimum_stake: 1_000,
+        bounty_per_round: 70_000,
+        committee_size: 16,
+        audit_sample: 3,
+        ..TaskParams::default()
+    };
+    let mut net = Net::with(6, 6, Some(100), params);
+    let clock = net.c.ledger.clock(&net.task).unwrap();
+    let upheld = run_expecting_only_the_cheater_caught(&mut net, 7, 6);
+    assert!(upheld >= 4, "garbage proofs caught {upheld} times");
+    assert!(net.alerts.is_empty(), "{:?}", net.alerts);
+    // Every round the cheater submitted in (a slash costs it the next round) was raised early.
+    let mut rounds = 0;
+    for r in 1..=5 {
+        if net
+            .c
+            .ledger
+            .submission(&net.task, r, &net.c.pk(6))
+            .is_none()
+        {
+            continue;
+        }
+        rounds += 1;
+        let opens = clock.window(Window::ProofAudit, r, 0).opens;
+        let a = net
+            .c
+            .ledger
+            .audit(&net.task, r, &net.c.pk(6))
+            .expect("raised");
+        assert!(
+            a.trigger_slot <= opens + 2,
+            "round {r}: raised at {} (window opens {opens}): held needlessly",
+            a.trigger_slot
+        );
+    }
+    assert!(rounds >= 3, "the cheater submitted in {rounds} rounds");
+}
+
+/// A sampled check that never comes back holds the raise, but only until just before the raise
+/// cutoff: the raise on the one bad proof still lands inside the raise window.
+#[test]
+fn a_held_raise_still_lands_before_the_cutoff() {
+    let params = TaskParams {
+        name: "fast".into(),
+        round_time: 80,
+        submission_window: 10,
+        audit_window: 60,
+        minimum_stake: 1_000,
+        bounty_per_round: 70_000,
+        audit_sample: 5,
+        ..TaskParams::default()
+    };
+    let mut net = Net::with(4, 4, Some(100), params);
+    net.stuck_valid = Some(1);
+    net.others_blind = true;
+    let clock = net.c.ledger.clock(&net.task).unwrap();
+    while net.c.ledger.slot() < clock.start(3) {
+        net.step();
+    }
+    let w = clock.window(Window::ProofAudit, 1, 0);
+    let last = raise_last_slot(w.opens, clock.audit_window, 100);
+    let a = net
+        .c
+        .ledger
+        .audit(&net.task, 1, &net.c.pk(4))
+        .expect("raised");
+    assert_eq!(a.accuser, net.c.pk(1));
+    assert!(
+        (last - 2..=last).contains(&a.trigger_slot),
+        "raised at {}, cutoff {last}",
+        a.trigger_slot
+    );
+    assert!(
+        net.alerts.is_empty(),
+        "one Invalid of one checked: no alert"
+    );
+}
+
+/// `abstain-and-unstake`: the node abstains like the default and also unstakes, once, and does
+/// not stake again; a node with the default policy never unstakes.
+#[test]
+fn abstain_and_unstake_policy_unstakes_once() {
+    let mut net = Net::new(6, 6);
+    net.bombed = BTreeMap::from([(1, 2), (2, 2)]);
+    net.set_guard(
+        1,
+        AuditGuard {
+            invalid_share_max_bps: 5_000,
+            on_suspect: SuspectPolicy::AbstainAndUnstake,
+        },
+    );
+    run_expecting_only_the_cheater_caught(&mut net, 9, 6);
+    assert_eq!(net.unstakes_of(1), 1);
+    assert_eq!(net.unstakes_of(2), 0);
+    let s = net.c.ledger.stake(&net.task, &net.c.pk(1)).unwrap();
+    assert!(s.unstake_round.is_some(), "{s:?}");
+    assert_eq!(s.amount, 10_000);
+    let first = net
+        .sent
+        .iter()
+        .find(|(n, _, ix)| *n == 1 && matches!(ix, Instruction::Unstake { .. }))
+        .map(|(_, at, _)| *at)
+        .unwrap();
+    assert!(
+        !net.sent
+            .iter()
+            .any(|(n, at, ix)| *n == 1 && *at > first && matches!(ix, Instruction::Stake { .. })),
+        "staked again after leaving"
+    );
+    assert!(net.alerts.iter().any(|(n, a)| *n == 1
+        && matches!(
+            a,
+            Action::SuspectAudits {
+                round: 2,
+                unstake: true,
+                ..
+            }
+        )));
+    assert!(net
+        .votes_of(1)
+        .iter()
+        .all(|(r, _, v)| *r < 2 || *v != Verdict::Invalid));
 }

@@ -9,6 +9,8 @@
 //! listen = "127.0.0.1:8080"             # peers, tasks and /metrics
 //! public_url = "http://my-host:8080"    # what peers use; registered when staking
 //! low_balance_warn = "0.5"              # KOII
+//! invalid_share_max_bps = 5000          # audit guard, every task (a task may override) ...
+//! on_suspect_audits = "abstain"         # ... or "abstain-and-unstake"
 //!
 //! [limits]                              # defaults for every task
 //! call_timeout_ms = 5000
@@ -19,8 +21,21 @@
 //! stake = "2"                           # KOII staked whenever below the task minimum ...
 //! auto_stake = true                     # ... only with this consent
 //! claim_at = "0.1"                      # claim pending rewards from this many KOII
+//!
+//! connect_ports = [443]                 # TCP ports the task may connect to besides the node
+//!
+//! [sandbox]                             # confinement of task processes (docs/security.md)
+//! enabled = true
+//! require = false                       # true: refuse to start tasks when a protection is missing
+//! task_user = "auto"                    # "auto": own uid per task on a root node; "none"
+//!
+//! [outbound]                            # the node's calls to peers' and artifact URLs
+//! allow_private = false                 # true: also RFC 1918, fc00::/7, 100.64.0.0/10
+//! allow = ["10.0.0.0/8", "127.0.0.1"]   # addresses or CIDR networks allowed whatever they are
 //! ```
 
+use crate::outbound::{Net, OutboundPolicy};
+use gradual_node_proto::{AuditGuard, SuspectPolicy};
 use gradual_types::{parse_koii, Keypair, TaskId};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -36,9 +51,14 @@ pub struct Limits {
     pub start_timeout_ms: u64,
     /// Health checks run this often; three failures in a row restart the task.
     pub health_interval_ms: u64,
-    /// Resident memory the task may use; above it the node kills it. Its address space is
-    /// capped (RLIMIT_AS) at twice this plus 1 GiB.
+    /// Resident memory the task's whole process tree may use; above it the node kills the
+    /// tree. (No address-space cap: it breaks runtimes that reserve large virtual ranges.)
     pub memory_mb: u64,
+    /// Processes (threads count) the task's user may have (RLIMIT_NPROC; enforced when the
+    /// task runs as its own user).
+    pub max_processes: u64,
+    /// Open files per task process (RLIMIT_NOFILE).
+    pub max_open_files: u64,
     /// CPU seconds a task process may use over its life (RLIMIT_CPU); then it is restarted.
     pub cpu_seconds: u64,
     /// First restart delay; doubles after each failure up to `restart_backoff_max_ms`.
@@ -56,6 +76,8 @@ impl Default for Limits {
             start_timeout_ms: 15_000,
             health_interval_ms: 1_000,
             memory_mb: 512,
+            max_processes: 256,
+            max_open_files: 1024,
             cpu_seconds: 24 * 3600,
             restart_backoff_ms: 1_000,
             restart_backoff_max_ms: 60_000,
@@ -77,6 +99,37 @@ pub struct TaskEntry {
     /// Extra environment for the task process.
     pub env: BTreeMap<String, String>,
     pub limits: Limits,
+    /// TCP ports the task may connect to besides its node's (`None`: any port, the operator's
+    /// choice with `connect_any_port = true`).
+    pub connect_ports: Option<Vec<u16>>,
+    /// When the node distrusts the task's own audit verdicts, and what it does then.
+    pub audit_guard: AuditGuard,
+}
+
+/// How task processes are confined (`[sandbox]`, docs/security.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxConfig {
+    pub enabled: bool,
+    /// Refuse to start tasks when the kernel cannot enforce a protection.
+    pub require: bool,
+    /// Run each task as its own unprivileged user when the node runs as root.
+    pub separate_users: bool,
+    /// First uid (and gid) of the task users.
+    pub uid_base: u32,
+    /// More paths every task may read (a runtime installed elsewhere).
+    pub read_paths: Vec<PathBuf>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            enabled: true,
+            require: false,
+            separate_users: true,
+            uid_base: 2_000_000_000,
+            read_paths: Vec::new(),
+        }
+    }
 }
 
 /// A checked node configuration.
@@ -91,6 +144,9 @@ pub struct NodeConfig {
     pub low_balance_warn_roe: u64,
     pub log_level: String,
     pub tasks: Vec<TaskEntry>,
+    /// Which addresses the node may call at URLs others chose (peers, artifact URLs).
+    pub outbound: OutboundPolicy,
+    pub sandbox: SandboxConfig,
 }
 
 /// The file's problems, all of them.
@@ -116,11 +172,22 @@ struct RawLimits {
     start_timeout_ms: Option<u64>,
     health_interval_ms: Option<u64>,
     memory_mb: Option<u64>,
+    max_processes: Option<u64>,
+    max_open_files: Option<u64>,
     cpu_seconds: Option<u64>,
     restart_backoff_ms: Option<u64>,
     restart_backoff_max_ms: Option<u64>,
     log_max_bytes: Option<u64>,
     log_files: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOutbound {
+    #[serde(default)]
+    allow_private: bool,
+    #[serde(default)]
+    allow: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,6 +203,45 @@ struct RawTask {
     adversary: Option<String>,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    connect_ports: Vec<u16>,
+    #[serde(default)]
+    connect_any_port: bool,
+    invalid_share_max_bps: Option<u64>,
+    on_suspect_audits: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSandbox {
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default)]
+    require: bool,
+    #[serde(default = "default_task_user")]
+    task_user: String,
+    uid_base: Option<u32>,
+    #[serde(default)]
+    read_paths: Vec<PathBuf>,
+}
+
+impl Default for RawSandbox {
+    fn default() -> Self {
+        RawSandbox {
+            enabled: true,
+            require: false,
+            task_user: default_task_user(),
+            uid_base: None,
+            read_paths: Vec::new(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_task_user() -> String {
+    "auto".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +262,12 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default, rename = "task")]
     tasks: Vec<RawTask>,
+    invalid_share_max_bps: Option<u64>,
+    on_suspect_audits: Option<String>,
+    #[serde(default)]
+    outbound: RawOutbound,
+    #[serde(default)]
+    sandbox: RawSandbox,
 }
 
 fn default_rpc() -> String {
@@ -225,6 +337,20 @@ fn limits(base: &Limits, raw: &RawLimits, at: &str, problems: &mut Vec<String>) 
     );
     set("memory_mb", raw.memory_mb, 16, 1 << 20, &mut l.memory_mb);
     set(
+        "max_processes",
+        raw.max_processes,
+        8,
+        1 << 20,
+        &mut l.max_processes,
+    );
+    set(
+        "max_open_files",
+        raw.max_open_files,
+        32,
+        1 << 20,
+        &mut l.max_open_files,
+    );
+    set(
         "cpu_seconds",
         raw.cpu_seconds,
         1,
@@ -266,6 +392,33 @@ fn limits(base: &Limits, raw: &RawLimits, at: &str, problems: &mut Vec<String>) 
         ));
     }
     l
+}
+
+/// `base` with the audit guard keys given at `at` (the top level or one task) applied.
+fn audit_guard(
+    base: AuditGuard,
+    share: Option<u64>,
+    policy: Option<&str>,
+    at: &str,
+    problems: &mut Vec<String>,
+) -> AuditGuard {
+    let mut g = base;
+    if let Some(bps) = share {
+        match u16::try_from(bps) {
+            Ok(v) if (1..=10_000).contains(&v) => g.invalid_share_max_bps = v,
+            _ => problems.push(format!(
+                "{at}invalid_share_max_bps = {bps}: must be between 1 and 10000 (basis points \
+                 of a round's sampled checks; 5000 = more than half; 10000 turns the guard off)"
+            )),
+        }
+    }
+    if let Some(p) = policy {
+        match p.parse::<SuspectPolicy>() {
+            Ok(p) => g.on_suspect = p,
+            Err(e) => problems.push(format!("{at}on_suspect_audits = {e}")),
+        }
+    }
+    g
 }
 
 impl NodeConfig {
@@ -366,6 +519,26 @@ impl NodeConfig {
             .and_then(|a| amount("low_balance_warn", a, &mut problems))
             .unwrap_or(0);
         let base_limits = limits(&Limits::default(), &raw.limits, "limits.", &mut problems);
+        let base_guard = audit_guard(
+            AuditGuard::default(),
+            raw.invalid_share_max_bps,
+            raw.on_suspect_audits.as_deref(),
+            "",
+            &mut problems,
+        );
+        let mut allow = Vec::new();
+        for (i, entry) in raw.outbound.allow.iter().enumerate() {
+            match entry.parse::<Net>() {
+                Ok(n) => allow.push(n),
+                Err(e) => problems.push(format!(
+                    "outbound.allow[{i}] = '{entry}': {e}; write an address like \"10.0.0.5\" or a network like \"10.0.0.0/8\""
+                )),
+            }
+        }
+        let outbound = OutboundPolicy {
+            allow_private: raw.outbound.allow_private,
+            allow,
+        };
         if raw.tasks.is_empty() {
             problems.push("no [[task]] entries: add one per task to run, with its id from `gradual task list`".into());
         }
@@ -432,6 +605,22 @@ impl NodeConfig {
                 &format!("{at}limits."),
                 &mut problems,
             );
+            if t.connect_any_port && !t.connect_ports.is_empty() {
+                problems.push(format!(
+                    "{at}connect_any_port = true with connect_ports: keep one (any port, or \
+                     the listed ones)"
+                ));
+            }
+            if t.connect_ports.contains(&0) {
+                problems.push(format!("{at}connect_ports: 0 is not a port"));
+            }
+            let guard = audit_guard(
+                base_guard,
+                t.invalid_share_max_bps,
+                t.on_suspect_audits.as_deref(),
+                &at,
+                &mut problems,
+            );
             if let Some(id) = id {
                 tasks.push(TaskEntry {
                     id,
@@ -439,8 +628,50 @@ impl NodeConfig {
                     claim_at_roe: claim,
                     env,
                     limits,
+                    connect_ports: (!t.connect_any_port).then(|| t.connect_ports.clone()),
+                    audit_guard: guard,
                 });
             }
+        }
+        let separate_users = match raw.sandbox.task_user.as_str() {
+            "auto" => true,
+            "none" => false,
+            other => {
+                problems.push(format!(
+                    "sandbox.task_user = '{other}': write \"auto\" (each task its own user \
+                     when the node runs as root) or \"none\""
+                ));
+                true
+            }
+        };
+        let sandbox = SandboxConfig {
+            enabled: raw.sandbox.enabled,
+            require: raw.sandbox.require,
+            separate_users,
+            uid_base: raw
+                .sandbox
+                .uid_base
+                .unwrap_or(SandboxConfig::default().uid_base),
+            read_paths: raw
+                .sandbox
+                .read_paths
+                .iter()
+                .map(|p| {
+                    if p.is_absolute() {
+                        p.clone()
+                    } else {
+                        base.join(p)
+                    }
+                })
+                .collect(),
+        };
+        if sandbox.uid_base < 1000 || sandbox.uid_base > u32::MAX - 1_000_001 {
+            problems.push(format!(
+                "sandbox.uid_base = {}: must be between 1000 and {} (a million task users \
+                 follow it)",
+                sandbox.uid_base,
+                u32::MAX - 1_000_001
+            ));
         }
         match (problems.is_empty(), keypair, listen) {
             (true, Some(keypair), Some(listen)) => {
@@ -459,6 +690,8 @@ impl NodeConfig {
                     low_balance_warn_roe: low,
                     log_level: raw.log_level,
                     tasks,
+                    outbound,
+                    sandbox,
                 })
             }
             _ => Err(fail(problems)),
@@ -482,6 +715,67 @@ mod tests {
     }
 
     const ID: &str = "11111111111111111111111111111111";
+    /// The example of docs/operator-guide.md ("Audit guard"), with a key file and a task id.
+    #[test]
+    fn the_operator_guide_audit_guard_example_parses() {
+        let d = dir_with_key();
+        let text = format!(
+            r#"keypair = "k.json"
+invalid_share_max_bps = 5000          # 1..=10000; 10000 turns the guard off
+on_suspect_audits = "abstain"         # or "abstain-and-unstake"
+
+[[task]]
+id = "{ID}"
+on_suspect_audits = "abstain-and-unstake"
+invalid_share_max_bps = 6000
+"#
+        );
+        let c = NodeConfig::parse(&text, false, d.path(), "node.toml").unwrap();
+        assert_eq!(
+            c.tasks[0].audit_guard,
+            AuditGuard {
+                invalid_share_max_bps: 6_000,
+                on_suspect: SuspectPolicy::AbstainAndUnstake
+            }
+        );
+    }
+
+    #[test]
+    fn audit_guard_keys_are_global_with_a_per_task_override() {
+        let d = dir_with_key();
+        let id2 = Keypair::from_seed([9; 32]).pubkey().to_base58();
+        let text = format!(
+            "keypair = \"k.json\"\ninvalid_share_max_bps = 7000\n\
+             on_suspect_audits = \"abstain-and-unstake\"\n\
+             [[task]]\nid = \"{ID}\"\n\
+             [[task]]\nid = \"{id2}\"\non_suspect_audits = \"abstain\"\n\
+             invalid_share_max_bps = 10000\n"
+        );
+        let c = NodeConfig::parse(&text, false, d.path(), "node.toml").unwrap();
+        assert_eq!(
+            c.tasks[0].audit_guard,
+            AuditGuard {
+                invalid_share_max_bps: 7_000,
+                on_suspect: SuspectPolicy::AbstainAndUnstake
+            }
+        );
+        assert_eq!(c.tasks[1].audit_guard, AuditGuard::OFF);
+        let bad = format!(
+            "keypair = \"k.json\"\ninvalid_share_max_bps = 0\n[[task]]\nid = \"{ID}\"\n\
+             on_suspect_audits = \"unstake\"\ninvalid_share_max_bps = 70000\n"
+        );
+        let e = NodeConfig::parse(&bad, false, d.path(), "node.toml")
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "\n  - invalid_share_max_bps = 0: must be between 1 and 10000",
+            "task[0].invalid_share_max_bps = 70000: must be between 1 and 10000",
+            "task[0].on_suspect_audits = 'unstake' is not a policy; \
+             expected \"abstain\" or \"abstain-and-unstake\"",
+        ] {
+            assert!(e.contains(want), "missing '{want}' in:\n{e}");
+        }
+    }
 
     #[test]
     fn a_good_file_parses_with_defaults() {
@@ -494,6 +788,46 @@ mod tests {
         assert_eq!(c.tasks[0].limits, Limits::default());
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.data_dir, d.path().join("node-data"));
+        assert_eq!(c.tasks[0].audit_guard, AuditGuard::default());
+        // Outbound calls refuse private and loopback addresses unless allowed.
+        assert_eq!(c.outbound, OutboundPolicy::default());
+    }
+
+    #[test]
+    fn outbound_allow_list_parses_strictly() {
+        let d = dir_with_key();
+        let text = format!("keypair = \"k.json\"\n[[task]]\nid = \"{ID}\"\n[outbound]\nallow_private = true\nallow = [\"10.0.0.0/8\", \"127.0.0.1\", \"::1\"]\n");
+        let c = NodeConfig::parse(&text, false, d.path(), "node.toml").unwrap();
+        assert!(c.outbound.allow_private);
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(c.outbound.check(ip("127.0.0.1")), Ok(()));
+        assert_eq!(c.outbound.check(ip("::1")), Ok(()));
+        assert!(c.outbound.check(ip("127.0.0.2")).is_err());
+        // The operator guide's example, as written there.
+        let text = format!("keypair = \"k.json\"\n[[task]]\nid = \"{ID}\"\n\n[outbound]\nallow_private = true                  # 10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10\nallow = [\"127.0.0.1\"]                 # anything else, by address or CIDR network (\"fe80::/10\")\n");
+        let c = NodeConfig::parse(&text, false, d.path(), "node.toml").unwrap();
+        assert_eq!(c.outbound.check(ip("192.168.1.9")), Ok(()));
+        assert_eq!(c.outbound.check(ip("127.0.0.1")), Ok(()));
+        assert!(c.outbound.check(ip("169.254.169.254")).is_err());
+        let text = format!("keypair = \"k.json\"\n[[task]]\nid = \"{ID}\"\n[outbound]\nallow = [\"10.0.0.1/8\", \"localhost\", \"::/200\"]\n");
+        let all = NodeConfig::parse(&text, false, d.path(), "node.toml")
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "outbound.allow[0] = '10.0.0.1/8': '10.0.0.1/8' has bits set past the /8 prefix; write 10.0.0.0/8",
+            "outbound.allow[1] = 'localhost': 'localhost' is not an IPv4 or IPv6 address",
+            "outbound.allow[2] = '::/200': prefix '/200' must be a number from 0 to 128",
+        ] {
+            assert!(all.contains(want), "missing '{want}' in:\n{all}");
+        }
+        let text = format!(
+            "keypair = \"k.json\"\n[[task]]\nid = \"{ID}\"\n[outbound]\nallow_privat = true\n"
+        );
+        let e = NodeConfig::parse(&text, false, d.path(), "node.toml").unwrap_err();
+        assert!(
+            e.to_string().contains("unknown field `allow_privat`"),
+            "{e}"
+        );
     }
 
     #[test]

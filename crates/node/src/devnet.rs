@@ -288,6 +288,29 @@ pub struct Devnet {
 const NODE_STAKE_KOII: u64 = 2;
 const NODE_AIRDROP_KOII: u64 = 10;
 
+/// The `node.toml` of one devnet node.
+fn node_config_text(
+    cfg: &DevnetConfig,
+    rpc_url: &str,
+    port: u16,
+    task: &TaskId,
+    adversary: Option<&str>,
+) -> String {
+    let mut env = String::new();
+    for (k, v) in &cfg.task_env {
+        env.push_str(&format!("{k} = {v:?}\n"));
+    }
+    // Every devnet node listens on 127.0.0.1, so their peer URLs are loopback ones, which a
+    // node refuses to call by default (outbound.rs): allow loopback explicitly.
+    format!(
+        "# written by gradual devnet\nkeypair = \"key.json\"\nrpc_url = \"{rpc_url}\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:{port}\"\nlow_balance_warn = \"1\"\nlog_level = \"{}\"\n\n[limits]\ncall_timeout_ms = 3000\nrestart_backoff_ms = 200\nrestart_backoff_max_ms = 5000\n\n# all nodes of this devnet are on loopback: let them reach each other\n[outbound]\nallow = [\"127.0.0.0/8\", \"::1\"]\n\n[[task]]\nid = \"{task}\"\nstake = \"{NODE_STAKE_KOII}\"\nauto_stake = true\nclaim_at = \"0.5\"\n{}[task.env]\n{env}",
+        cfg.node_log_level,
+        adversary
+            .map(|a| format!("adversary = \"{a}\"\n"))
+            .unwrap_or_default(),
+    )
+}
+
 fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -440,17 +463,7 @@ impl Devnet {
                 None
             };
             let port = free_port()?;
-            let mut env = String::new();
-            for (k, v) in &cfg.task_env {
-                env.push_str(&format!("{k} = {v:?}\n"));
-            }
-            let text = format!(
-                "# written by gradual devnet\nkeypair = \"key.json\"\nrpc_url = \"{}\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:{port}\"\nlow_balance_warn = \"1\"\nlog_level = \"{}\"\n\n[limits]\ncall_timeout_ms = 3000\nrestart_backoff_ms = 200\nrestart_backoff_max_ms = 5000\n\n[[task]]\nid = \"{}\"\nstake = \"{NODE_STAKE_KOII}\"\nauto_stake = true\nclaim_at = \"0.5\"\n{}[task.env]\n{env}",
-                validator.url(),
-                cfg.node_log_level,
-                task,
-                adversary.as_ref().map(|a| format!("adversary = \"{a}\"\n")).unwrap_or_default(),
-            );
+            let text = node_config_text(&cfg, &validator.url(), port, &task, adversary.as_deref());
             let config_path = dir.join("node.toml");
             std::fs::write(&config_path, text)
                 .map_err(|e| format!("writing {}: {e}", config_path.display()))?;
@@ -1091,6 +1104,30 @@ pub fn node_line(net: &Devnet, n: &DevNode, t: &TaskDto) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn devnet_nodes_may_reach_each_other_on_loopback() {
+        let d = tempfile::tempdir().unwrap();
+        write_keypair_file(
+            &d.path().join("key.json"),
+            &Keypair::from_seed([5; 32]),
+            false,
+        )
+        .unwrap();
+        let mut cfg = DevnetConfig::new(d.path().to_path_buf(), PathBuf::from("gradual"));
+        cfg.task_env.push(("X".into(), "1".into()));
+        let task = TaskId::from_base58("11111111111111111111111111111111").unwrap();
+        let text = node_config_text(&cfg, "http://127.0.0.1:8899", 9000, &task, Some("garbage"));
+        let c = crate::NodeConfig::parse(&text, false, d.path(), "node.toml").unwrap();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(c.outbound.check(ip("127.0.0.1")), Ok(()));
+        assert_eq!(c.outbound.check(ip("::1")), Ok(()));
+        // Only loopback: a devnet node still refuses private and metadata addresses.
+        assert!(c.outbound.check(ip("10.0.0.1")).is_err());
+        assert!(c.outbound.check(ip("169.254.169.254")).is_err());
+        assert_eq!(c.tasks[0].env["X"], "1");
+        assert_eq!(c.tasks[0].env["GRADUAL_ADVERSARY"], "garbage");
+    }
 
     #[test]
     fn default_timing_fits_the_vote_window() {

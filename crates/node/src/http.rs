@@ -14,6 +14,7 @@
 #![allow(clippy::result_large_err)]
 
 use crate::node::NodeShared;
+use crate::outbound::Outbound;
 use crate::store::{KV_KEY_BYTES_MAX, KV_VALUE_BYTES_MAX};
 use crate::supervisor::read_limited;
 use axum::body::Bytes;
@@ -140,8 +141,10 @@ fn info_json(sh: &NodeShared) -> Value {
             "proofs_sent": stats.proofs_sent, "checks_asked": stats.checks_asked,
             "audits_raised": stats.audits_raised, "votes_sent": stats.votes_sent,
             "lists_sent": stats.lists_sent, "list_votes_sent": stats.list_votes_sent,
+            "suspect_rounds": stats.suspect_rounds,
         },
         "tasks": tasks,
+        "confinement": sh.protections,
     })
 }
 
@@ -184,6 +187,7 @@ async fn metrics(State(sh): State<Shared>) -> Response {
         ("votes_sent", stats.votes_sent),
         ("lists_sent", stats.lists_sent),
         ("list_votes_sent", stats.list_votes_sent),
+        ("suspect_rounds", stats.suspect_rounds),
     ] {
         let _ = writeln!(
             out,
@@ -563,7 +567,8 @@ async fn svc_peers(State(sh): State<Shared>, headers: HeaderMap) -> Response {
 
 /// `GET /node/v1/peer/<node>/<path>`: relays `<peer url>/task/<task>/<path>` (the path as
 /// sent, still percent-encoded); the peer's status and body come back as they are, and
-/// 502 when the peer is unknown or unreachable.
+/// 502 when the peer is unknown, unreachable, redirects, or is at an address the operator
+/// does not allow (the URL is the staker's choice: see `outbound.rs`).
 async fn svc_peer(State(sh): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
     let task = match auth(&sh, &headers) {
         Ok(t) => t,
@@ -607,20 +612,14 @@ async fn svc_peer(State(sh): State<Shared>, headers: HeaderMap, uri: Uri) -> Res
         .get(&task)
         .map(|p| p.limits.call_timeout_ms)
         .unwrap_or(5_000);
-    let resp = match sh
-        .http
-        .get(&target)
-        .timeout(Duration::from_millis(timeout))
-        .send()
-        .await
-    {
+    relay(&sh.outbound, &node, &target, Duration::from_millis(timeout)).await
+}
+
+/// `GET target` for the peer proxy; the peer's answer, or 502 saying why not.
+async fn relay(out: &Outbound, node: &Pubkey, target: &str, timeout: Duration) -> Response {
+    let resp = match out.get(target, timeout).await {
         Ok(r) => r,
-        Err(e) => {
-            return err(
-                StatusCode::BAD_GATEWAY,
-                format!("peer {node} at {base}: {e}"),
-            )
-        }
+        Err(e) => return err(StatusCode::BAD_GATEWAY, format!("peer {node}: {e}")),
     };
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let ct = resp
@@ -661,5 +660,84 @@ mod tests {
         assert!(reaches_control("x/%2e%2e/gradual/v1/audit"));
         assert!(reaches_control("%67radual/v1/task"));
         assert!(reaches_control("GRADUAL/v1/task"));
+    }
+
+    use crate::outbound::testing::serve;
+    use crate::outbound::OutboundPolicy;
+    use std::sync::atomic::Ordering as AtomicOrdering;
+
+    async fn relayed(out: &Outbound, target: &str) -> (StatusCode, String) {
+        let node = gradual_types::Keypair::from_seed([7; 32]).pubkey();
+        let resp = relay(out, &node, target, Duration::from_secs(5)).await;
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn peer_url_pointing_at_loopback_is_refused() {
+        // A staker registered a URL on the node's own loopback: a real server answers there.
+        let (addr, hits) = serve(200, None, "internal secret").await;
+        let target = format!("http://{addr}/task/x/proof/1");
+        let (status, body) = relayed(
+            &Outbound::guarded(OutboundPolicy::default()).unwrap(),
+            &target,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+        assert!(body.contains("127.0.0.1 is a loopback address"), "{body}");
+        assert!(body.contains("[outbound]"), "{body}");
+        assert!(!body.contains("internal secret"), "{body}");
+        assert_eq!(
+            hits.load(AtomicOrdering::SeqCst),
+            0,
+            "the server was called"
+        );
+        // The same through a name, and through the cloud metadata address.
+        let by_name = format!("http://localhost:{}/task/x/proof/1", addr.port());
+        let (status, body) = relayed(
+            &Outbound::guarded(OutboundPolicy::default()).unwrap(),
+            &by_name,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+        assert!(body.contains("'localhost'"), "{body}");
+        let (status, body) = relayed(
+            &Outbound::guarded(OutboundPolicy::default()).unwrap(),
+            "http://169.254.169.254/latest/meta-data/",
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+        assert!(body.contains("link-local"), "{body}");
+        assert_eq!(hits.load(AtomicOrdering::SeqCst), 0);
+        // Allowed explicitly (as the devnet does), the peer is reached.
+        let (status, body) = relayed(
+            &Outbound::guarded(OutboundPolicy::with_loopback()).unwrap(),
+            &target,
+        )
+        .await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "internal secret"));
+        assert_eq!(hits.load(AtomicOrdering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn peer_proxy_does_not_follow_redirects() {
+        let (inner, inner_hits) = serve(200, None, "internal secret").await;
+        let (peer, peer_hits) = serve(302, Some(format!("http://{inner}/secret")), "").await;
+        let target = format!("http://{peer}/task/x/proof/1");
+        let out = Outbound::guarded(OutboundPolicy::with_loopback()).unwrap();
+        let (status, body) = relayed(&out, &target).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+        assert!(body.contains(&target), "{body}");
+        assert!(body.contains("HTTP 302"), "{body}");
+        assert!(body.contains("does not follow redirects"), "{body}");
+        assert_eq!(peer_hits.load(AtomicOrdering::SeqCst), 1);
+        assert_eq!(
+            inner_hits.load(AtomicOrdering::SeqCst),
+            0,
+            "the redirect was followed"
+        );
     }
 }

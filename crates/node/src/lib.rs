@@ -8,6 +8,8 @@
 //! supervises their processes (memory and CPU limits, health checks, restart with
 //! exponential backoff, size-rotated log files), and serves one HTTP port: peers' calls to
 //! `/task/<id>/...`, the task-service API `/node/v1/*`, `/info`, `/health`, `/metrics`.
+//! Its own calls to URLs others chose (peers, artifact URLs) follow no redirects and reach
+//! no loopback or private address unless the operator allows it (`outbound.rs`).
 //!
 //! What it does **not** do: decide anything the core decides (when to submit, whom to
 //! audit, how to vote: that is `gradual-node-proto`, shared with the simulator), check
@@ -26,16 +28,19 @@
 //!   │                        └────── TaskProcess (supervisor) ◀┘
 //!   │                                  │ POST /gradual/v1/{task,submission,audit,distribution}
 //!   └──────────────────────────────────▼
-//!                              task child process (prlimit'ed, logs rotated)
+//!                              task child process (confined: sandbox.rs; logs rotated)
 //! ```
 
 pub mod config;
 pub mod devnet;
 pub mod http;
 pub mod node;
+pub mod outbound;
+pub mod sandbox;
 pub mod store;
 pub mod supervisor;
 pub mod view;
 
 pub use config::{ConfigError, Limits, NodeConfig, TaskEntry};
 pub use node::{start, Health, NodeError, RunningNode, TaskStatus};
+pub use outbound::{OutboundError, OutboundPolicy};

@@ -4,8 +4,9 @@
 
 use crate::config::NodeConfig;
 use crate::http;
+use crate::outbound::{read_capped, Outbound};
 use crate::store::NodeStore;
-use crate::supervisor::{stopped, CallError, Launch, TaskEnv, TaskProcess};
+use crate::supervisor::{stopped, CallError, Confinement, Launch, TaskEnv, TaskProcess};
 use crate::view::Snapshot;
 use gradual_client::{Client, TaskInfoFlags};
 use gradual_node_proto::{Action, ListPurpose, NodeCore, NodeStats, TaskConfig};
@@ -42,6 +43,13 @@ pub enum NodeError {
     },
     #[error("cannot reach the validator: {0}")]
     Validator(String),
+    #[error("{0}")]
+    Outbound(#[from] crate::outbound::OutboundError),
+    #[error(
+        "task confinement is required ([sandbox] require = true) but missing: {0}; run on a \
+         kernel with Landlock ABI 6 or later (Linux 6.12+), or set require = false"
+    )]
+    ConfinementMissing(String),
 }
 
 /// A task's state as an operator sees it.
@@ -87,6 +95,36 @@ pub struct TaskStatus {
     pub last_error: Option<String>,
     pub log_file: String,
     pub calls_failed: u64,
+    /// Rounds in which the audit guard found this task's verdicts suspect (node policy:
+    /// it raised nothing and abstained; docs/operator-guide.md).
+    pub suspect_audit_rounds: u64,
+    /// TCP ports the task declares it connects to (its metadata's `connectPorts`).
+    pub declared_ports: Vec<u16>,
+    /// TCP ports the operator allows it besides the node's (`None`: any).
+    pub allowed_ports: Option<Vec<u16>>,
+    /// Declared but not allowed: the task's code will be refused on these.
+    pub unapproved_ports: Vec<u16>,
+}
+
+/// The TCP ports a task's metadata declares (`connect_ports` in its task.yml); none when
+/// the metadata is not JSON or says nothing.
+pub fn declared_ports(metadata: &[u8]) -> Vec<u16> {
+    serde_json::from_slice::<serde_json::Value>(metadata)
+        .ok()
+        .and_then(|v| {
+            let ports = v
+                .get(gradual_types::CONNECT_PORTS_METADATA_KEY)?
+                .as_array()?
+                .clone();
+            Some(
+                ports
+                    .iter()
+                    .filter_map(|p| p.as_u64().and_then(|p| u16::try_from(p).ok()))
+                    .filter(|p| *p != 0)
+                    .collect(),
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// A staker of a task: `(node, url, stake)`.
@@ -124,7 +162,10 @@ pub struct NodeShared {
     pub stats: RwLock<NodeStats>,
     pub counters: Counters,
     pub calls_failed: RwLock<BTreeMap<TaskId, u64>>,
-    pub http: reqwest::Client,
+    /// The peer proxy's client: peers' URLs are stakers' choice, so it is guarded.
+    pub outbound: Outbound,
+    /// How task processes are confined (shown in `/info`).
+    pub protections: crate::sandbox::Protections,
 }
 
 impl NodeShared {
@@ -181,9 +222,51 @@ fn io(what: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error)
     move |source| NodeError::Io { what, path, source }
 }
 
+/// The most a downloaded executable may weigh (the validator's default cap is 64 MiB): a URL
+/// that streams without end must not fill the node's memory.
+pub const ARTIFACT_BYTES_MAX: usize = 256 * 1024 * 1024;
+
+/// How long one artifact download may take.
+const ARTIFACT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The two clients artifact downloads use.
+pub struct ArtifactFetch {
+    /// For the task creator's `executable.urls`.
+    pub untrusted: Outbound,
+    /// For the artifact store of the operator's own validator (`rpc_url`).
+    pub validator: Outbound,
+}
+
+/// Download `url` and check that its bytes hash to `digest`.
+async fn download(out: &Outbound, url: &str, digest: &Hash) -> Result<Vec<u8>, String> {
+    let resp = out
+        .get(url, ARTIFACT_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    if !status.is_success() {
+        let text = read_capped(url, resp, 300)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+            .unwrap_or_default();
+        return Err(format!("{url} answered HTTP {}: {text}", status.as_u16()));
+    }
+    let body = read_capped(url, resp, ARTIFACT_BYTES_MAX)
+        .await
+        .map_err(|e| e.to_string())?;
+    let got = Hash(*blake3::hash(&body).as_bytes());
+    if got != *digest {
+        return Err(format!(
+            "{url}: the bytes hash to {got}, not {digest}; the source is corrupt or wrong"
+        ));
+    }
+    Ok(body)
+}
+
 /// Fetch (or reuse from the cache) a task's executable, checking its digest.
 async fn prepare_artifact(
     client: &Client,
+    fetch: &ArtifactFetch,
     task: &TaskId,
     cache: &std::path::Path,
 ) -> Result<Launch, String> {
@@ -203,11 +286,21 @@ async fn prepare_artifact(
         }
         tracing::warn!(path = %path.display(), "cached artifact does not match its digest; fetching it again");
     }
-    let mut urls = t.params.executable.urls.clone();
-    urls.push(client.artifact_url(&digest));
+    // The task creator's URLs are untrusted; the operator's own validator is not (and may
+    // well sit on loopback), so its artifact URL is tried last with the unguarded client.
+    let own = client.artifact_url(&digest);
+    let mut urls: Vec<(&str, &Outbound)> = t
+        .params
+        .executable
+        .urls
+        .iter()
+        .filter(|u| **u != own)
+        .map(|u| (u.as_str(), &fetch.untrusted))
+        .collect();
+    urls.push((own.as_str(), &fetch.validator));
     let mut errors = Vec::new();
-    for url in urls {
-        match client.download_artifact(&url, &digest).await {
+    for (url, out) in urls {
+        match download(out, url, &digest).await {
             Ok(bytes) => {
                 // Unique per download: tasks sharing an executable fetch it concurrently.
                 let tmp = cache.join(format!(
@@ -232,7 +325,10 @@ async fn prepare_artifact(
                     runtime: t.params.executable.runtime,
                 });
             }
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => {
+                tracing::warn!(task = %task, error = %e, "cannot fetch the task executable from this URL");
+                errors.push(e);
+            }
         }
     }
     Err(format!(
@@ -243,6 +339,60 @@ async fn prepare_artifact(
 
 /// Start a node: open its store, start every task process, serve HTTP, and drive the
 /// scheduler until [`RunningNode::shutdown`].
+/// Decide how task processes are confined: ask the kernel what it enforces (once), decide
+/// whether tasks get users of their own, and say what is missing (SPEC-free node policy,
+/// docs/security.md *Task processes*).
+fn confinement(config: &NodeConfig, node_port: u16) -> Result<Confinement, NodeError> {
+    let dir = &config.data_dir;
+    let exe = std::env::current_exe().map_err(io("cannot find the node's own binary", dir))?;
+    let sb = &config.sandbox;
+    let mut protections = if sb.enabled {
+        crate::sandbox::probe(&exe)
+    } else {
+        crate::sandbox::Protections::default()
+    };
+    if sb.enabled && sb.separate_users && nix::unistd::geteuid().is_root() {
+        // Tasks of their own users must reach their directories: the data directory and
+        // `tasks/` get traverse-only permission for others (no listing, no reading).
+        let tasks_dir = dir.join("tasks");
+        std::fs::create_dir_all(&tasks_dir)
+            .map_err(io("cannot create task directory", &tasks_dir))?;
+        for d in [dir.as_path(), tasks_dir.as_path()] {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(m) = std::fs::metadata(d) {
+                let mode = m.permissions().mode() | 0o001;
+                let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode));
+            }
+        }
+        match crate::sandbox::first_untraversable(&tasks_dir) {
+            None => protections.separate_user = true,
+            Some(blocked) => protections.missing.push(format!(
+                "own user per task: '{}' does not let other users pass (chmod o+x it, or put \
+                 data_dir elsewhere, e.g. /var/lib/gradual); tasks run as root, confined by \
+                 Landlock only",
+                blocked.display()
+            )),
+        }
+    } else if sb.enabled && sb.separate_users {
+        protections.separate_user = false;
+    }
+    tracing::info!(protections = %protections.summary(), "task confinement");
+    for m in &protections.missing {
+        tracing::warn!("task confinement: missing {m}");
+    }
+    if sb.enabled && sb.require && !protections.missing.is_empty() {
+        return Err(NodeError::ConfinementMissing(
+            protections.missing.join("; "),
+        ));
+    }
+    Ok(Confinement {
+        exe,
+        config: sb.clone(),
+        protections,
+        node_port,
+    })
+}
+
 pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir).map_err(io("cannot create data directory", dir))?;
@@ -282,6 +432,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         .unwrap_or_else(|| format!("http://{addr}"));
     let me = config.keypair.pubkey();
 
+    let confinement = Arc::new(confinement(&config, addr.port())?);
     let mut tasks = BTreeMap::new();
     let mut tokens = BTreeMap::new();
     for t in &config.tasks {
@@ -292,7 +443,14 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             t.limits.log_max_bytes,
             t.limits.log_files,
         ));
-        let p = Arc::new(TaskProcess::new(t.id, t.limits.clone(), tdir, log));
+        let p = Arc::new(TaskProcess::new(
+            t.id,
+            t.limits.clone(),
+            tdir,
+            log,
+            confinement.clone(),
+            t.connect_ports.clone(),
+        ));
         tokens.insert(p.token.clone(), t.id);
         tasks.insert(t.id, p);
     }
@@ -314,10 +472,12 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         stats: RwLock::default(),
         counters: Counters::default(),
         calls_failed: RwLock::default(),
-        http: reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .unwrap_or_default(),
+        outbound: Outbound::guarded(config.outbound.clone())?,
+        protections: confinement.protections.clone(),
+    });
+    let fetch = Arc::new(ArtifactFetch {
+        untrusted: Outbound::guarded(config.outbound.clone())?,
+        validator: Outbound::trusted()?,
     });
     let (stop, stop_rx) = watch::channel(false);
     let mut handles = Vec::new();
@@ -347,14 +507,16 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         };
         let client = Client::new(&config.rpc_url);
         let cache = cache.clone();
+        let fetch = fetch.clone();
         let id = t.id;
         let rx = stop_rx.clone();
         handles.push(tokio::spawn(async move {
             let client = Arc::new(client);
             let prepare = move || {
                 let client = client.clone();
+                let fetch = fetch.clone();
                 let cache = cache.clone();
-                async move { prepare_artifact(&client, &id, &cache).await }
+                async move { prepare_artifact(&client, &fetch, &id, &cache).await }
             };
             p.supervise(env, prepare, rx).await;
         }));
@@ -375,6 +537,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
                 stake_roe: t.stake_roe,
                 url: public_url.clone(),
                 claim_at_roe: t.claim_at_roe,
+                audit_guard: t.audit_guard,
             },
         );
     }
@@ -571,9 +734,30 @@ impl Driver {
                 .status
                 .read()
                 .ok()
-                .and_then(|s| s.get(id).map(|x| x.status));
-            if prev != Some(status) {
+                .and_then(|s| s.get(id).map(|x| (x.status, x.unapproved_ports.clone())));
+            if prev.as_ref().map(|p| p.0) != Some(status) {
                 tracing::info!(task = %id, status = status.as_str(), detail = %detail, "task status");
+            }
+            let declared = t
+                .map(|t| declared_ports(&t.info.params.metadata))
+                .unwrap_or_default();
+            let allowed = p.connect_ports().map(<[u16]>::to_vec);
+            let unapproved: Vec<u16> = match &allowed {
+                None => Vec::new(),
+                Some(a) => declared
+                    .iter()
+                    .copied()
+                    .filter(|d| !a.contains(d))
+                    .collect(),
+            };
+            if !unapproved.is_empty() && prev.as_ref().map(|p| &p.1) != Some(&unapproved) {
+                tracing::warn!(
+                    task = %id,
+                    ports = ?unapproved,
+                    "the task declares TCP ports this node does not allow, so its connections \
+                     there are refused; to allow them add connect_ports = {unapproved:?} to its \
+                     [[task]] entry in the node config (docs/operator-guide.md, Task confinement)"
+                );
             }
             statuses.insert(
                 *id,
@@ -591,6 +775,10 @@ impl Driver {
                     last_error: info.last_error,
                     log_file: p.log.path().display().to_string(),
                     calls_failed: failed.get(id).copied().unwrap_or(0),
+                    suspect_audit_rounds: core.suspect_rounds(id),
+                    declared_ports: declared,
+                    allowed_ports: allowed,
+                    unapproved_ports: unapproved,
                 },
             );
         }
@@ -650,6 +838,28 @@ impl Driver {
             let (task, body, kind) = match action {
                 Action::Send { ix, .. } => {
                     let _ = send.send((ix, snap.slot));
+                    continue;
+                }
+                Action::SuspectAudits {
+                    task,
+                    round,
+                    sampled,
+                    checked,
+                    invalid,
+                    unstake,
+                } => {
+                    let did = if unstake {
+                        "raising nothing, voting abstain, unstaking"
+                    } else {
+                        "raising nothing, voting abstain"
+                    };
+                    tracing::warn!(task = %task, round, sampled, checked, invalid, action = did,
+                        "the task called most of this round's sampled peers invalid; its audit code may be broken or time-bombed");
+                    if let Some(p) = self.shared.tasks.get(&task) {
+                        p.log.note(&format!(
+                            "audit guard: round {round}: {invalid} of {checked} checked peers invalid; {did}"
+                        ));
+                    }
                     continue;
                 }
                 Action::RunTask { task, round } => (
@@ -929,5 +1139,126 @@ mod tests {
             Ok(Verdict::Abstain)
         );
         assert!(answer::<protocol::AuditResponse>(json!({"verdict": "maybe"})).is_err());
+    }
+
+    use crate::outbound::testing::serve;
+    use crate::outbound::OutboundPolicy;
+    use std::sync::atomic::Ordering as AtomicOrdering;
+
+    const EXE: &str = "#!/bin/sh\necho task\n";
+
+    fn exe_digest() -> Hash {
+        Hash(*blake3::hash(EXE.as_bytes()).as_bytes())
+    }
+
+    #[tokio::test]
+    async fn artifact_url_on_a_private_address_is_refused() {
+        let (addr, hits) = serve(200, None, EXE).await;
+        let url = format!("http://{addr}/exe");
+        let guarded = Outbound::guarded(OutboundPolicy::default()).unwrap();
+        let e = download(&guarded, &url, &exe_digest()).await.unwrap_err();
+        assert!(e.contains("127.0.0.1 is a loopback address"), "{e}");
+        assert_eq!(hits.load(AtomicOrdering::SeqCst), 0);
+        // Private-network and metadata addresses are refused before any connection.
+        for url in [
+            "http://10.0.0.7/exe",
+            "http://192.168.1.1/exe",
+            "http://[fd00::1]/exe",
+            "http://169.254.169.254/exe",
+        ] {
+            let e = download(&guarded, url, &exe_digest()).await.unwrap_err();
+            assert!(e.contains("refused to connect"), "{url}: {e}");
+        }
+        // Allowed by the operator, the same URL works (and the digest is still checked).
+        let allowed = Outbound::guarded(OutboundPolicy::with_loopback()).unwrap();
+        let bytes = download(&allowed, &url, &exe_digest()).await.unwrap();
+        assert_eq!(bytes, EXE.as_bytes());
+        let e = download(&allowed, &url, &Hash([1; 32])).await.unwrap_err();
+        assert!(e.contains("corrupt or wrong"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn artifact_download_does_not_follow_redirects() {
+        let (inner, inner_hits) = serve(200, None, EXE).await;
+        let (addr, _) = serve(301, Some(format!("http://{inner}/exe")), "").await;
+        let url = format!("http://{addr}/exe");
+        for out in [
+            Outbound::guarded(OutboundPolicy::with_loopback()).unwrap(),
+            Outbound::trusted().unwrap(),
+        ] {
+            let e = download(&out, &url, &exe_digest()).await.unwrap_err();
+            assert!(e.contains(&url) && e.contains("HTTP 301"), "{e}");
+        }
+        assert_eq!(inner_hits.load(AtomicOrdering::SeqCst), 0);
+    }
+
+    /// The operator's own validator on loopback stays usable with the default policy, while
+    /// a task creator's loopback URL is never called.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn validator_artifact_url_on_loopback_is_trusted() {
+        use gradual_types::constants::ROE_PER_KOII;
+        use gradual_types::{task_id, Executable, Faucet, Genesis, TaskParams};
+        let dir = tempfile::tempdir().unwrap();
+        let faucet = Keypair::generate();
+        let genesis = Genesis {
+            slot_ms: 50,
+            faucet: Some(Faucet::new(faucet.pubkey(), 10_000 * ROE_PER_KOII)),
+            ..Genesis::default()
+        };
+        let mut vc = gradual_validator::ValidatorConfig::new(
+            dir.path().join("validator"),
+            "127.0.0.1:0".parse().unwrap(),
+            genesis,
+        );
+        vc.faucet_keypair = Some(faucet);
+        let v = gradual_validator::start(vc).await.unwrap();
+        let client = Client::new(&v.url());
+        let manager = Keypair::generate();
+        client
+            .airdrop_and_confirm(&manager.pubkey(), 300 * ROE_PER_KOII)
+            .await
+            .unwrap();
+        client
+            .upload_artifact_signed(&manager, EXE.as_bytes().to_vec())
+            .await
+            .unwrap();
+        let (rogue, rogue_hits) = serve(200, None, EXE).await;
+        let params = TaskParams {
+            name: "t".into(),
+            executable: Executable {
+                digest: exe_digest(),
+                urls: vec![format!("http://{rogue}/exe")],
+                runtime: "sh".into(),
+            },
+            bounty_per_round: ROE_PER_KOII,
+            round_time: 135,
+            submission_window: 15,
+            audit_window: 120,
+            minimum_stake: ROE_PER_KOII,
+            ..TaskParams::default()
+        };
+        client
+            .send_and_confirm(
+                &manager,
+                Instruction::CreateTask {
+                    nonce: 1,
+                    params,
+                    total_bounty: 100 * ROE_PER_KOII,
+                },
+            )
+            .await
+            .unwrap();
+        let task = task_id(&manager.pubkey(), 1);
+        let fetch = ArtifactFetch {
+            untrusted: Outbound::guarded(OutboundPolicy::default()).unwrap(),
+            validator: Outbound::trusted().unwrap(),
+        };
+        let cache = dir.path().join("cache");
+        std::fs::create_dir_all(&cache).unwrap();
+        let launch = prepare_artifact(&client, &fetch, &task, &cache).await;
+        v.shutdown().await.unwrap();
+        let launch = launch.unwrap();
+        assert_eq!(std::fs::read(&launch.artifact).unwrap(), EXE.as_bytes());
+        assert_eq!(rogue_hits.load(AtomicOrdering::SeqCst), 0);
     }
 }

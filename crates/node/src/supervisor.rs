@@ -3,16 +3,20 @@
 //! timeouts, and restart it with exponential backoff when it exits, hangs, or outgrows its
 //! memory. Its stdout/stderr and the supervisor's own notes go to a size-rotated log file.
 //!
-//! **Limits.** `unsafe` is forbidden in this workspace, so the node cannot call `setrlimit`
-//! between `fork` and `exec` (`pre_exec` is unsafe). It launches the task through
-//! `prlimit --as=<bytes> --cpu=<seconds> -- <cmd>` (util-linux) when that is on `PATH`, else
-//! through `sh -c 'ulimit -v ..; ulimit -t ..; exec "$@"'`. Both set the limits in the child
-//! and then `exec` the task, so the task keeps the child's pid. The address-space cap is a
-//! backstop (twice the memory limit plus 1 GiB, because runtimes reserve far more address
-//! space than they touch); the memory limit itself is enforced on resident memory
-//! (`/proc/<pid>/status` `VmRSS`), sampled every 200 ms: above it the task is killed.
+//! **Confinement and limits** (issue #10, [`crate::sandbox`]). `unsafe` is forbidden in this
+//! workspace, so the node cannot act between `fork` and `exec` (`pre_exec` is unsafe). It
+//! launches the task through its own binary (`gradual __task-sandbox <policy> <cmd>`), which
+//! sets the limits (processes, open files, CPU seconds), switches to the task's own user on a
+//! root node, confines files, TCP, signals and abstract sockets with Landlock and then
+//! `exec`s the task, so the task keeps the child's pid. The environment is cleared first:
+//! only `PATH`, `HOME` and `TMPDIR` (inside the task's directory), the `GRADUAL_*` variables
+//! and the operator's task variables. Memory is limited on the resident memory of the whole
+//! process tree (the task's process group, and every process of its own user), sampled every
+//! 200 ms: above it the tree is killed. There is no address-space cap: runtimes reserve far
+//! more address space than they touch (a WebAssembly engine fails under one).
 
-use crate::config::Limits;
+use crate::config::{Limits, SandboxConfig};
+use crate::sandbox::{self, Policy, Protections};
 use gradual_task_sdk::protocol::{env as task_env, paths};
 use gradual_types::{Pubkey, TaskId};
 use serde_json::Value;
@@ -159,6 +163,18 @@ impl LogFile {
     }
 }
 
+/// How this node confines its task processes: decided once at start.
+#[derive(Debug, Clone)]
+pub struct Confinement {
+    /// The node's own binary, which acts as the launcher.
+    pub exe: PathBuf,
+    pub config: SandboxConfig,
+    /// What the kernel enforces, and whether tasks get their own users.
+    pub protections: Protections,
+    /// The node's HTTP port (tasks call it).
+    pub node_port: u16,
+}
+
 /// One supervised task process.
 pub struct TaskProcess {
     pub task: TaskId,
@@ -166,6 +182,9 @@ pub struct TaskProcess {
     pub limits: Limits,
     pub log: Arc<LogFile>,
     pub dir: PathBuf,
+    confinement: Arc<Confinement>,
+    /// TCP ports the task may connect to besides the node's (`None`: any).
+    connect_ports: Option<Vec<u16>>,
     info: watch::Sender<ProcInfo>,
     http: reqwest::Client,
 }
@@ -218,8 +237,7 @@ fn describe_exit(status: std::process::ExitStatus, limits: &Limits) -> String {
     if let Some(sig) = status.signal() {
         let hint = match sig {
             24 => format!(" (its CPU limit of {} s was reached)", limits.cpu_seconds),
-            6 => " (aborted; an allocation failing under the address-space limit does this)"
-                .to_string(),
+            6 => " (aborted)".to_string(),
             _ => String::new(),
         };
         return format!(
@@ -230,17 +248,61 @@ fn describe_exit(status: std::process::ExitStatus, limits: &Limits) -> String {
     format!("exited with status {}", status.code().unwrap_or(-1))
 }
 
-/// Resident memory of `pid`, in bytes (Linux `/proc`); `None` when unknown.
-fn rss_bytes(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+/// The processes of a task: those in its process group (`pgid`, the task's first pid) and,
+/// when it runs as its own user, every process of that user (a task may leave its group
+/// with `setsid`, never its user). Linux `/proc`.
+fn task_processes(pgid: u32, uid: Option<u32>) -> Vec<(u32, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .map_or(4096, |p| p as u64);
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let path = entry.path();
+        let owned = uid.is_some_and(|u| std::fs::metadata(&path).is_ok_and(|m| m.uid() == u));
+        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
+            continue;
+        };
+        // Fields after the command name (which may hold spaces and parentheses).
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let pgrp = fields.get(2).and_then(|f| f.parse::<u32>().ok());
+        let rss_pages = fields
+            .get(21)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0);
+        if owned || pgrp == Some(pgid) {
+            out.push((pid, rss_pages * page));
+        }
+    }
+    out
 }
 
-fn on_path(prog: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(prog).is_file()))
+/// Kill every process of a task ([`task_processes`]).
+fn kill_tree(pgid: u32, uid: Option<u32>) {
+    use nix::sys::signal::{kill, killpg, Signal};
+    use nix::unistd::Pid;
+    if pgid > 1 {
+        let _ = killpg(Pid::from_raw(pgid as i32), Signal::SIGKILL);
+    }
+    if uid.is_some() {
+        for (pid, _) in task_processes(pgid, uid) {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
 }
 
 /// The program and arguments that run `launch` (before the limit wrapper).
@@ -256,7 +318,14 @@ pub fn runtime_command(launch: &Launch) -> Result<(String, Vec<String>), String>
 }
 
 impl TaskProcess {
-    pub fn new(task: TaskId, limits: Limits, dir: PathBuf, log: Arc<LogFile>) -> TaskProcess {
+    pub fn new(
+        task: TaskId,
+        limits: Limits,
+        dir: PathBuf,
+        log: Arc<LogFile>,
+        confinement: Arc<Confinement>,
+        connect_ports: Option<Vec<u16>>,
+    ) -> TaskProcess {
         let token = bs58::encode(rand::random::<[u8; 32]>()).into_string();
         let (info, _) = watch::channel(ProcInfo {
             phase: Phase::Starting,
@@ -274,9 +343,22 @@ impl TaskProcess {
             limits,
             log,
             dir,
+            confinement,
+            connect_ports,
             info,
             http,
         }
+    }
+
+    /// TCP ports the task may connect to besides the node's (`None`: any).
+    pub fn connect_ports(&self) -> Option<&[u16]> {
+        self.connect_ports.as_deref()
+    }
+
+    /// Kill the task and everything it started.
+    async fn kill_all(&self, child: &mut Child, pid: u32) {
+        kill_tree(pid, self.task_user().map(|(u, _)| u));
+        let _ = child.kill().await;
     }
 
     pub fn info(&self) -> ProcInfo {
@@ -432,6 +514,15 @@ impl TaskProcess {
         }
     }
 
+    /// The task's own user on a root node (`None`: it runs as the node's user).
+    fn task_user(&self) -> Option<(u32, u32)> {
+        let c = &self.confinement;
+        (c.config.enabled && c.protections.separate_user).then(|| {
+            let uid = sandbox::task_uid(&self.task, c.config.uid_base);
+            (uid, uid)
+        })
+    }
+
     fn spawn(
         &self,
         launch: &Launch,
@@ -440,30 +531,67 @@ impl TaskProcess {
         data_dir: &Path,
     ) -> Result<Child, String> {
         let (prog, args) = runtime_command(launch)?;
-        let mem = self.limits.memory_mb * 1024 * 1024;
-        let as_bytes = mem.saturating_mul(2).saturating_add(1 << 30);
-        let mut cmd = if on_path("prlimit") {
-            let mut c = Command::new("prlimit");
-            c.arg(format!("--as={as_bytes}"))
-                .arg(format!("--cpu={}", self.limits.cpu_seconds))
-                .arg("--")
-                .arg(&prog)
-                .args(&args);
-            c
-        } else {
-            let mut c = Command::new("sh");
-            c.arg("-c")
-                .arg(format!(
-                    "ulimit -v {} && ulimit -t {} && exec \"$@\"",
-                    as_bytes / 1024,
-                    self.limits.cpu_seconds
-                ))
-                .arg("sh")
-                .arg(&prog)
-                .args(&args);
-            c
+        let c = &self.confinement;
+        let tmp = self.dir.join("tmp");
+        std::fs::create_dir_all(&tmp)
+            .map_err(|e| format!("cannot create '{}': {e}", tmp.display()))?;
+        let user = self.task_user();
+        if let Some((uid, gid)) = user {
+            for dir in [data_dir, tmp.as_path()] {
+                own_tree(dir, uid, gid).map_err(|e| {
+                    format!(
+                        "cannot give '{}' to the task's user {uid}: {e}",
+                        dir.display()
+                    )
+                })?;
+            }
+        }
+        // A task of its own user finds runtimes where every user can: system directories.
+        let path = match user {
+            Some(_) => std::ffi::OsString::from("/usr/local/bin:/usr/bin:/bin"),
+            None => std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
         };
-        cmd.env(task_env::TASK_ID, self.task.to_base58())
+        let mut read: Vec<PathBuf> = sandbox::SYSTEM_READ.iter().map(PathBuf::from).collect();
+        read.extend(c.config.read_paths.iter().cloned());
+        // Interpreters' own settings (Debian links Python's sitecustomize into /etc).
+        if let Ok(etc) = std::fs::read_dir("/etc") {
+            read.extend(etc.flatten().map(|e| e.path()).filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("python") || n.starts_with("node"))
+            }));
+        }
+        read.push(launch.artifact.clone());
+        read.extend(sandbox::runtime_prefix(&prog, &path));
+        let mut write = vec![data_dir.to_path_buf(), tmp.clone()];
+        write.extend(sandbox::SYSTEM_WRITE.iter().map(PathBuf::from));
+        let connect_tcp = self.connect_ports.clone().map(|mut ports| {
+            ports.push(c.node_port);
+            ports
+        });
+        let policy = Policy {
+            landlock: c.config.enabled,
+            require: c.config.require,
+            read,
+            write,
+            connect_tcp,
+            bind_tcp: vec![port],
+            user,
+            max_processes: self.limits.max_processes,
+            max_open_files: self.limits.max_open_files,
+            cpu_seconds: self.limits.cpu_seconds,
+        };
+        let policy = serde_json::to_string(&policy).map_err(|e| format!("policy: {e}"))?;
+        let mut cmd = Command::new(&c.exe);
+        cmd.arg(sandbox::LAUNCHER_ARG)
+            .arg(policy)
+            .arg(&prog)
+            .args(&args)
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", data_dir)
+            .env("TMPDIR", &tmp)
+            .env(task_env::TASK_ID, self.task.to_base58())
             .env(task_env::NODE_PUBKEY, env.node.to_base58())
             .env(task_env::TASK_PORT, port.to_string())
             .env(task_env::NODE_URL, &env.node_url)
@@ -585,7 +713,7 @@ impl TaskProcess {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                let _ = child.kill().await;
+                self.kill_all(&mut child, pid).await;
                 return Some(format!(
                     "did not answer its health check within {} ms of starting",
                     self.limits.start_timeout_ms
@@ -606,7 +734,7 @@ impl TaskProcess {
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-                _ = stopped(stop) => { let _ = child.kill().await; return None; }
+                _ = stopped(stop) => { self.kill_all(&mut child, pid).await; return None; }
             }
         }
         self.log.note("task is healthy");
@@ -621,26 +749,30 @@ impl TaskProcess {
         loop {
             tokio::select! {
                 status = child.wait() => {
+                    // Whatever it left running goes with it.
+                    kill_tree(pid, self.task_user().map(|(u, _)| u));
                     return Some(match status {
                         Ok(s) => describe_exit(s, &self.limits),
                         Err(e) => format!("cannot wait for the task process: {e}"),
                     });
                 }
                 _ = stopped(stop) => {
-                    let _ = child.kill().await;
+                    self.kill_all(&mut child, pid).await;
                     self.log.note("stopped by the node");
                     return None;
                 }
                 _ = tick.tick() => {
-                    if let Some(rss) = rss_bytes(pid) {
-                        if rss > mem_max {
-                            let _ = child.kill().await;
-                            return Some(format!(
-                                "used {} MiB of resident memory, over its limit of {} MiB; killed",
-                                rss / (1024 * 1024),
-                                self.limits.memory_mb
-                            ));
-                        }
+                    let procs = task_processes(pid, self.task_user().map(|(u, _)| u));
+                    let rss: u64 = procs.iter().map(|(_, r)| r).sum();
+                    if rss > mem_max {
+                        self.kill_all(&mut child, pid).await;
+                        return Some(format!(
+                            "its {} process(es) used {} MiB of resident memory, over its limit \
+                             of {} MiB; killed",
+                            procs.len(),
+                            rss / (1024 * 1024),
+                            self.limits.memory_mb
+                        ));
                     }
                     if last_health.elapsed() >= health_every {
                         last_health = Instant::now();
@@ -650,7 +782,7 @@ impl TaskProcess {
                                 misses += 1;
                                 self.log.note(&format!("{e} ({misses} in a row)"));
                                 if misses >= 3 {
-                                    let _ = child.kill().await;
+                                    self.kill_all(&mut child, pid).await;
                                     return Some(format!("hung: {e}, 3 times in a row; killed"));
                                 }
                             }
@@ -660,6 +792,21 @@ impl TaskProcess {
             }
         }
     }
+}
+
+/// Give `dir` and everything in it to the task's user, private to it (a task of its own user
+/// cannot read what the node or another task wrote, and vice versa).
+fn own_tree(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if meta.is_dir() {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        for entry in std::fs::read_dir(dir)? {
+            own_tree(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).

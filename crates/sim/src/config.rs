@@ -69,10 +69,14 @@ pub enum Strategy {
     /// Honest nodes of a malicious task manager: in the middle of the run the manager sends
     /// `UpdateTask` (bounty 0, a huge minimum stake) and `SetActive(false)` mid-round.
     ManagerUpdater,
+    /// An honest operator whose task code turns "time-bombed" at round
+    /// [`crate::strategy::TIME_BOMB_ROUND`]: from then on every check answers `Invalid`. Its
+    /// node keeps the default audit guard, so it abstains instead of accusing.
+    TimeBombed,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 13] = [
+    pub const ALL: [Strategy; 14] = [
         Strategy::Honest,
         Strategy::Garbage,
         Strategy::Copier,
@@ -86,6 +90,7 @@ impl Strategy {
         Strategy::RaiseFlood,
         Strategy::ListBlocker,
         Strategy::ManagerUpdater,
+        Strategy::TimeBombed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -103,6 +108,7 @@ impl Strategy {
             Strategy::RaiseFlood => "raise-flood",
             Strategy::ListBlocker => "list-blocker",
             Strategy::ManagerUpdater => "manager-updater",
+            Strategy::TimeBombed => "time-bombed",
         }
     }
 

@@ -40,6 +40,9 @@ pub struct ClassStats {
     pub missed_slashed_roe: u64,
     /// Largest stake a node of the class holds at the end of the run.
     pub max_stake_roe: u64,
+    /// Rounds in which a node of the class found its own task's verdicts suspect (the audit
+    /// guard: it raised nothing and abstained).
+    pub suspect_rounds: u64,
 }
 
 impl ClassStats {

@@ -9,7 +9,9 @@ use crate::strategy::{self, coin, honest_proof, Ctx, Grind, GrindPool};
 use gradual_ledger::block::FailReason;
 use gradual_ledger::state::AuditOutcome;
 use gradual_ledger::{Block, CheckedTx, Ledger, LedgerEvent, StakePool, Window};
-use gradual_node_proto::{Action, CachedView, LedgerView, ListPurpose, NodeCore, TaskConfig};
+use gradual_node_proto::{
+    Action, AuditGuard, CachedView, LedgerView, ListPurpose, NodeCore, TaskConfig,
+};
 use gradual_types::constants::raise_last_slot;
 use gradual_types::constants::{BLOCK_BYTES_MAX, ROE_PER_KOII};
 use gradual_types::{
@@ -304,6 +306,7 @@ impl Sim {
                         stake_roe: Some(STAKE_ROE),
                         url: String::new(),
                         claim_at_roe: None,
+                        audit_guard: audit_guard(strategy[i]),
                     },
                 );
                 core
@@ -625,6 +628,7 @@ impl Sim {
                         stake_roe: None,
                         url: String::new(),
                         claim_at_roe: None,
+                        audit_guard: audit_guard(self.strategy[i]),
                     },
                 );
                 self.restake_off[i] = true;
@@ -1262,6 +1266,7 @@ impl Sim {
                 .expect("class");
             c.final_roe += held;
             c.max_stake_roe = c.max_stake_roe.max(staked);
+            c.suspect_rounds += self.cores[i].stats().suspect_rounds;
         }
         let honest_nodes = self
             .report
@@ -1319,6 +1324,16 @@ struct StepOut {
 
 /// Step nodes `first..first + cores.len()`: each core looks at the ledger (re-polled while
 /// its task answered something, so votes go out in the same slot) and its strategy answers.
+/// The node's audit guard (docs/operator-guide.md): an operator who accuses on purpose runs a
+/// node without it; everyone else keeps the default.
+fn audit_guard(s: Strategy) -> AuditGuard {
+    if s.votes_invalid_on_honest() {
+        AuditGuard::OFF
+    } else {
+        AuditGuard::default()
+    }
+}
+
 fn drive_nodes(env: &Env, first: u32, cores: &mut [NodeCore]) -> StepOut {
     let view = CachedView::new(env.ledger);
     let ctx = &env.ctx;
@@ -1434,6 +1449,8 @@ fn drive_nodes(env: &Env, first: u32, cores: &mut [NodeCore]) -> StepOut {
                         answered = true;
                     }
                     Action::Send { ix, .. } => out.sends.push((i, ix)),
+                    // The guard's alert: nothing to log here; its effect is in the votes.
+                    Action::SuspectAudits { .. } => {}
                 }
             }
             if !answered {

@@ -61,6 +61,9 @@ pub fn proof(s: Strategy, ctx: &Ctx, me: &Pubkey, round: u64) -> Option<Vec<u8>>
     }
 }
 
+/// The round from which a `time-bombed` task calls every proof `Invalid`.
+pub const TIME_BOMB_ROUND: u64 = 3;
+
 /// A check of `candidate`'s proof.
 pub fn check(s: Strategy, ctx: &Ctx, candidate: &Pubkey, round: u64, value: &[u8]) -> Verdict {
     let exact = || {
@@ -73,6 +76,7 @@ pub fn check(s: Strategy, ctx: &Ctx, candidate: &Pubkey, round: u64, value: &[u8
     match s {
         Strategy::Lazy => Verdict::Valid,
         Strategy::FalseAccuser | Strategy::LateAccuser | Strategy::RaiseFlood => Verdict::Invalid,
+        Strategy::TimeBombed if round >= TIME_BOMB_ROUND => Verdict::Invalid,
         Strategy::Colluder | Strategy::Grinder => {
             if ctx.strategy_of(candidate) == Some(s) {
                 Verdict::Valid

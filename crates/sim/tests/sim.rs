@@ -155,6 +155,38 @@ mod properties {
         assert!(class(&r, Strategy::BadDistributor).slashed_roe > 0);
     }
 
+    /// Issue #10 item 5: a task whose audit code turns "time-bombed" calls every peer
+    /// `Invalid` from `TIME_BOMB_ROUND` on. The nodes running it (default audit guard) see most
+    /// of each sample called `Invalid`, raise nothing and abstain: nobody honest is accused, the
+    /// bombed nodes are not slashed for false accusations, and garbage is still caught.
+    #[test]
+    fn a_time_bombed_task_makes_its_nodes_abstain_and_slashes_nobody() {
+        let c = cfg(0x9b, "time-bombed=25,garbage=10");
+        let rounds = c.rounds;
+        let r = run(SimConfig {
+            assert_honest: true,
+            ..c
+        });
+        assert_honest_safe(&r);
+        assert_eq!(r.false_accusations, 0, "an honest proof was accused");
+        let bombed = class(&r, Strategy::TimeBombed);
+        assert_eq!(bombed.slashed_roe, 0);
+        let bombed_rounds = rounds - gradual_sim::strategy::TIME_BOMB_ROUND - 2;
+        assert!(
+            bombed.suspect_rounds >= bombed_rounds * u64::from(bombed.nodes),
+            "{} suspect rounds over {} nodes",
+            bombed.suspect_rounds,
+            bombed.nodes
+        );
+        assert_eq!(class(&r, Strategy::Honest).suspect_rounds, 0);
+        assert!(
+            r.catch_rate_pct >= 95.0,
+            "catch rate {:.2} %",
+            r.catch_rate_pct
+        );
+        assert_eq!(r.rounds_unpaid, 0);
+    }
+
     #[test]
     fn lazy_auditors_and_flaky_nodes_cost_honest_nodes_nothing() {
         let r = run(SimConfig {

@@ -30,3 +30,8 @@ pub use vrf::{ValidatorInfo, ValidatorKey, VrfInput, VrfProof, VrfPublicKey};
 
 /// A ledger slot number (SPEC §1).
 pub type Slot = u64;
+
+/// The key under which a task's metadata (JSON) declares the TCP ports its code connects to
+/// besides its node's (`connect_ports` in task.yml). Nodes show it to their operators, who
+/// allow ports in their own config; the declaration grants nothing by itself.
+pub const CONNECT_PORTS_METADATA_KEY: &str = "connectPorts";

@@ -194,3 +194,74 @@ pub fn write_task_yml(dir: &Path, round_time: u64, sw: u64, aw: u64) -> PathBuf 
     std::fs::write(&path, yml).unwrap();
     path
 }
+
+/// A validator in this process (50 ms slots, a faucet) and a task manager funded with
+/// 300 KOII: what the node tests start from.
+pub async fn chain_with_manager(
+    dir: &Path,
+) -> (gradual_validator::RunningValidator, Client, Keypair) {
+    use gradual_types::constants::ROE_PER_KOII;
+    use gradual_types::{Faucet, Genesis};
+    let faucet = Keypair::generate();
+    let genesis = Genesis {
+        slot_ms: 50,
+        faucet: Some(Faucet::new(faucet.pubkey(), 10_000 * ROE_PER_KOII)),
+        ..Genesis::default()
+    };
+    let mut vc = gradual_validator::ValidatorConfig::new(
+        dir.join("validator"),
+        "127.0.0.1:0".parse().expect("address literal"),
+        genesis,
+    );
+    vc.faucet_keypair = Some(faucet);
+    let v = gradual_validator::start(vc)
+        .await
+        .expect("validator starts");
+    let client = Client::new(&v.url());
+    let manager = Keypair::generate();
+    client
+        .airdrop_and_confirm(&manager.pubkey(), 300 * ROE_PER_KOII)
+        .await
+        .expect("airdrop to the manager");
+    (v, client, manager)
+}
+
+/// A task running `code` (python3), uploaded by `manager`, with rounds that fit 50 ms slots
+/// (the v2 vote window needs a 120-slot audit window, 6 s).
+pub async fn create_python_task(
+    client: &Client,
+    manager: &Keypair,
+    nonce: u64,
+    code: &[u8],
+) -> gradual_types::Hash {
+    use gradual_types::constants::ROE_PER_KOII;
+    use gradual_types::{task_id, Executable, Hash, Instruction, TaskParams};
+    let art = client
+        .upload_artifact_signed(manager, code.to_vec())
+        .await
+        .expect("upload");
+    let params = TaskParams {
+        name: format!("t{nonce}"),
+        executable: Executable {
+            digest: Hash(*blake3::hash(code).as_bytes()),
+            urls: vec![art.url],
+            runtime: "python3".into(),
+        },
+        bounty_per_round: ROE_PER_KOII,
+        round_time: 135,
+        submission_window: 15,
+        audit_window: 120,
+        minimum_stake: ROE_PER_KOII,
+        ..TaskParams::default()
+    };
+    let ix = Instruction::CreateTask {
+        nonce,
+        params,
+        total_bounty: 100 * ROE_PER_KOII,
+    };
+    client
+        .send_and_confirm(manager, ix)
+        .await
+        .expect("create task");
+    task_id(&manager.pubkey(), nonce)
+}
