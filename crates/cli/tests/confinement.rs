@@ -18,12 +18,17 @@ use std::time::{Duration, Instant};
 const ATTACK_PY: &str = r#"
 import os as _os, socket as _socket, time as _time
 
+import errno as _errno
+
 def _attempt(name, fn):
     try:
         fn()
         print(f"[attack] {name}: SUCCEEDED", flush=True)
-    except Exception as e:
-        print(f"[attack] {name}: denied ({type(e).__name__})", flush=True)
+    except OSError as e:
+        # Only a refusal counts: a missing file or a refused connection prove nothing.
+        refused = e.errno in (_errno.EACCES, _errno.EPERM, _errno.EAGAIN)
+        word = "denied" if refused else "failed"
+        print(f"[attack] {name}: {word} ({type(e).__name__})", flush=True)
 
 def _connect():
     _socket.create_connection(("127.0.0.1", int(_os.environ["ATTACK_PORT"])), timeout=2).close()
@@ -49,6 +54,8 @@ def _fork_bomb():
 _first_life = not _os.path.exists(_os.path.join(_os.environ["GRADUAL_DATA_DIR"], "lives"))
 _attempt("read the node's key", lambda: open(_os.environ["ATTACK_KEY"]).read())
 _attempt("read another task's data", lambda: open(_os.environ["ATTACK_OTHER"]).read())
+_attempt("read the node's store", lambda: open(_os.environ["ATTACK_STORE"], "rb").read(16))
+_attempt("read another task's log", lambda: open(_os.environ["ATTACK_LOG"]).read())
 _attempt("write outside its directory", lambda: open(_os.environ["ATTACK_OUTSIDE"], "w").write("x"))
 _attempt("read the node's environment", lambda: open(f"/proc/{_os.getppid()}/environ", "rb").read())
 _attempt("connect to an undeclared port", _connect)
@@ -58,6 +65,17 @@ if _first_life and _os.fork() == 0:
     while True:
         _hog.append(b"x" * (32 << 20))
         _time.sleep(0.02)
+"#;
+
+/// A native task (a script the kernel runs) reads the node's store: the first version let a
+/// native task read everything next to its artifact, the node's whole data directory.
+const NATIVE_ATTACK_SH: &str = r#"#!/bin/sh
+if cat "$ATTACK_STORE" > /dev/null 2>&1; then
+  echo "[attack] native task reads the node's store: SUCCEEDED"
+else
+  echo "[attack] native task reads the node's store: denied"
+fi
+exec sleep 600
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,6 +88,8 @@ async fn an_adversarial_task_cannot_touch_the_operator() {
     let attack = format!("{ATTACK_PY}\n{BUILTIN_TASK_PY}");
     let good = common::create_python_task(&client, &manager, 1, BUILTIN_TASK_PY.as_bytes()).await;
     let bad = common::create_python_task(&client, &manager, 2, attack.as_bytes()).await;
+    let native =
+        common::create_task(&client, &manager, 3, NATIVE_ATTACK_SH.as_bytes(), "native").await;
     let node = Keypair::generate();
     let ndir = dir.path().join("node");
     std::fs::create_dir_all(&ndir).unwrap();
@@ -83,16 +103,27 @@ async fn an_adversarial_task_cannot_touch_the_operator() {
         .local_addr()
         .unwrap()
         .port();
+    let store = data.join("node.redb").display().to_string();
+    // Something of the other task's that surely exists when the attack runs.
+    let other_secret = data
+        .join("tasks")
+        .join(good.to_base58())
+        .join("data/secret");
+    std::fs::create_dir_all(other_secret.parent().unwrap()).unwrap();
+    std::fs::write(&other_secret, "the other task's data").unwrap();
+    let good_log = data.join("logs").join(format!("{good}.log"));
+    let good_log = good_log.display();
     let config = format!(
         "keypair = \"key.json\"\nrpc_url = \"{}\"\nlisten = \"127.0.0.1:{port}\"\n\n\
          [limits]\nrestart_backoff_ms = 100\ncall_timeout_ms = 1000\nhealth_interval_ms = 300\n\n\
          [[task]]\nid = \"{good}\"\n\n\
          [[task]]\nid = \"{bad}\"\n\
-         env = {{ ATTACK_KEY = \"{}\", ATTACK_OTHER = \"{}\", ATTACK_OUTSIDE = \"{}\", ATTACK_PORT = \"{}\" }}\n\
-         [task.limits]\nmemory_mb = 1024\nmax_processes = 64\n",
+         env = {{ ATTACK_KEY = \"{}\", ATTACK_OTHER = \"{}\", ATTACK_OUTSIDE = \"{}\", ATTACK_PORT = \"{}\", ATTACK_STORE = \"{store}\", ATTACK_LOG = \"{good_log}\" }}\n\
+         [task.limits]\nmemory_mb = 1024\nmax_processes = 64\n\n\
+         [[task]]\nid = \"{native}\"\nenv = {{ ATTACK_STORE = \"{store}\" }}\n",
         v.url(),
         key.display(),
-        data.join("tasks").join(good.to_base58()).join("data/lives").display(),
+        other_secret.display(),
         data.join("evil").display(),
         undeclared.local_addr().unwrap().port(),
     );
@@ -106,10 +137,13 @@ async fn an_adversarial_task_cannot_touch_the_operator() {
         .spawn()
         .unwrap();
     let bad_log = data.join("logs").join(format!("{bad}.log"));
+    let native_log = data.join("logs").join(format!("{native}.log"));
     let good_log = data.join("logs").join(format!("{good}.log"));
     let attempts = [
         "read the node's key",
         "read another task's data",
+        "read the node's store",
+        "read another task's log",
         "write outside its directory",
         "read the node's environment",
         "connect to an undeclared port",
@@ -137,10 +171,13 @@ async fn an_adversarial_task_cannot_touch_the_operator() {
         let denied = attempts
             .iter()
             .all(|a| text.contains(&format!("[attack] {a}: denied")));
-        result = if text.contains("SUCCEEDED") {
+        let native_text = std::fs::read_to_string(&native_log).unwrap_or_default();
+        result = if text.contains("SUCCEEDED") || native_text.contains("SUCCEEDED") {
             Err("an attack succeeded".into())
         } else if !denied {
             Err("not every attempt has been denied yet".into())
+        } else if !native_text.contains("[attack] native task reads the node's store: denied") {
+            Err("the native task has not tried yet".into())
         } else if !text.contains("of resident memory, over its limit of 1024 MiB; killed") {
             Err("the memory hog was not killed yet".into())
         } else if text.matches("task is healthy").count() < 2 {

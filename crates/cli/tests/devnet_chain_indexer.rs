@@ -83,6 +83,9 @@ async fn devnet_runs_the_chain_indexer_task() {
         .expect("build thread")
         .expect("the chain-indexer builds");
     let dir = tempfile::tempdir().unwrap();
+    // A root node runs each task as its own user, which must be able to reach its files.
+    let traversable = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o711);
+    std::fs::set_permissions(dir.path(), traversable).unwrap();
     let mut cfg = DevnetConfig::new(dir.path().join("net"), BIN.into());
     // v2 vote window: at 40 ms slots the audit window needs 150 slots (6 s).
     cfg.set_timing(40, 175);

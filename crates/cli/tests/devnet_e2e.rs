@@ -11,6 +11,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_gradual");
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devnet_pays_honest_nodes_and_slashes_the_cheater() {
     let dir = tempfile::tempdir().unwrap();
+    // A root node runs each task as its own user, which must be able to reach its files.
+    let traversable = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o711);
+    std::fs::set_permissions(dir.path(), traversable).unwrap();
     let mut cfg = DevnetConfig::new(dir.path().join("net"), BIN.into());
     // v2 vote window: at 40 ms slots V = 75 slots, so the audit window needs 150 (6 s);
     // 175-slot rounds (7 s) leave 21 slots for proofs.

@@ -10,6 +10,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_gradual");
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_node_resumes_without_double_submission() {
     let dir = tempfile::tempdir().unwrap();
+    // A root node runs each task as its own user, which must be able to reach its files.
+    let traversable = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o711);
+    std::fs::set_permissions(dir.path(), traversable).unwrap();
     let mut cfg = DevnetConfig::new(dir.path().join("net"), BIN.into());
     // v2 vote window: at 50 ms slots the audit window needs 120 slots (6 s).
     cfg.set_timing(50, 140);

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misbehaving_task_never_takes_the_node_down() {
     let dir = tempfile::tempdir().unwrap();
+    // A root node runs each task as its own user, which must be able to reach its files.
+    let traversable = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o711);
+    std::fs::set_permissions(dir.path(), traversable).unwrap();
     let (v, client, manager) = common::chain_with_manager(dir.path()).await;
     let good = common::create_python_task(&client, &manager, 1, BUILTIN_TASK_PY.as_bytes()).await;
     let bad = common::create_python_task(&client, &manager, 2, BUILTIN_TASK_PY.as_bytes()).await;

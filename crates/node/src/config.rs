@@ -665,10 +665,10 @@ impl NodeConfig {
                 })
                 .collect(),
         };
-        if sandbox.uid_base < 1000 || sandbox.uid_base > u32::MAX - 1_000_001 {
+        if sandbox.uid_base < 100_000 || sandbox.uid_base > u32::MAX - 1_000_001 {
             problems.push(format!(
-                "sandbox.uid_base = {}: must be between 1000 and {} (a million task users \
-                 follow it)",
+                "sandbox.uid_base = {}: must be between 100000 and {} (a million task users \
+                 follow it, above the range of people and services)",
                 sandbox.uid_base,
                 u32::MAX - 1_000_001
             ));
@@ -715,6 +715,45 @@ mod tests {
     }
 
     const ID: &str = "11111111111111111111111111111111";
+
+    /// Issue #10: the `[sandbox]` example of docs/operator-guide.md ("Task confinement"), read
+    /// from the guide itself, parses to what it says; bad values are refused with a fix.
+    #[test]
+    fn the_operator_guide_sandbox_example_parses() {
+        let guide = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/operator-guide.md"),
+        )
+        .unwrap();
+        let section = &guide[guide.find("### Task confinement").unwrap()..];
+        let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+        let example = &section[start..start + section[start..].find("```").unwrap()];
+        let d = dir_with_key();
+        let text = format!("keypair = \"k.json\"\n{}", example.replace("<task id>", ID));
+        let c = NodeConfig::parse(&text, false, d.path(), "node.toml").unwrap();
+        assert_eq!(c.sandbox, SandboxConfig::default());
+        assert_eq!(c.tasks[0].connect_ports, Some(vec![443]));
+        assert_eq!(
+            (
+                c.tasks[0].limits.max_processes,
+                c.tasks[0].limits.max_open_files
+            ),
+            (256, 1024)
+        );
+        let bad = format!(
+            "keypair = \"k.json\"\n[sandbox]\ntask_user = \"nobody\"\nuid_base = 1000\n\
+             [[task]]\nid = \"{ID}\"\nconnect_ports = [0]\nconnect_any_port = true\n"
+        );
+        let e = NodeConfig::parse(&bad, false, d.path(), "node.toml").unwrap_err();
+        let all = e.problems.join("\n");
+        for want in [
+            "sandbox.task_user = 'nobody'",
+            "sandbox.uid_base = 1000: must be between 100000",
+            "connect_ports: 0 is not a port",
+            "connect_any_port = true with connect_ports",
+        ] {
+            assert!(all.contains(want), "missing {want:?} in:\n{all}");
+        }
+    }
     /// The example of docs/operator-guide.md ("Audit guard"), with a key file and a task id.
     #[test]
     fn the_operator_guide_audit_guard_example_parses() {

@@ -47,9 +47,14 @@ pub enum NodeError {
     Outbound(#[from] crate::outbound::OutboundError),
     #[error(
         "task confinement is required ([sandbox] require = true) but missing: {0}; run on a \
-         kernel with Landlock ABI 6 or later (Linux 6.12+), or set require = false"
+         kernel that has it, or set require = false"
     )]
     ConfinementMissing(String),
+    #[error(
+        "task processes would run as root: {0}. A root node runs each task as its own \
+         unprivileged user; run the node as an unprivileged user instead if you cannot"
+    )]
+    TasksAsRoot(String),
 }
 
 /// A task's state as an operator sees it.
@@ -343,38 +348,59 @@ async fn prepare_artifact(
 /// whether tasks get users of their own, and say what is missing (SPEC-free node policy,
 /// docs/security.md *Task processes*).
 fn confinement(config: &NodeConfig, node_port: u16) -> Result<Confinement, NodeError> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = &config.data_dir;
     let exe = std::env::current_exe().map_err(io("cannot find the node's own binary", dir))?;
     let sb = &config.sandbox;
+    let root = nix::unistd::geteuid().is_root();
     let mut protections = if sb.enabled {
         crate::sandbox::probe(&exe)
     } else {
         crate::sandbox::Protections::default()
     };
-    if sb.enabled && sb.separate_users && nix::unistd::geteuid().is_root() {
+    // The node's own files are for the node: the store and the logs private to it.
+    let private = |p: &std::path::Path, mode: u32| {
+        let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+    };
+    private(&dir.join("node.redb"), 0o600);
+    private(&dir.join("logs"), 0o700);
+    if sb.enabled && root {
+        if !sb.separate_users {
+            return Err(NodeError::TasksAsRoot(
+                "sandbox.task_user = \"none\" on a node running as root".into(),
+            ));
+        }
         // Tasks of their own users must reach their directories: the data directory and
         // `tasks/` get traverse-only permission for others (no listing, no reading).
         let tasks_dir = dir.join("tasks");
         std::fs::create_dir_all(&tasks_dir)
             .map_err(io("cannot create task directory", &tasks_dir))?;
         for d in [dir.as_path(), tasks_dir.as_path()] {
-            use std::os::unix::fs::PermissionsExt;
             if let Ok(m) = std::fs::metadata(d) {
-                let mode = m.permissions().mode() | 0o001;
-                let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode));
+                private(d, m.permissions().mode() | 0o001);
             }
         }
-        match crate::sandbox::first_untraversable(&tasks_dir) {
-            None => protections.separate_user = true,
-            Some(blocked) => protections.missing.push(format!(
-                "own user per task: '{}' does not let other users pass (chmod o+x it, or put \
-                 data_dir elsewhere, e.g. /var/lib/gradual); tasks run as root, confined by \
-                 Landlock only",
+        if let Some(blocked) = crate::sandbox::first_untraversable(&tasks_dir) {
+            return Err(NodeError::TasksAsRoot(format!(
+                "'{}' does not let other users pass, so tasks could not reach their \
+                 directories as their own users; chmod o+x it or put data_dir elsewhere (e.g. \
+                 /var/lib/gradual)",
                 blocked.display()
-            )),
+            )));
         }
-    } else if sb.enabled && sb.separate_users {
-        protections.separate_user = false;
+        protections.separate_user = true;
+    } else if sb.enabled {
+        protections.missing.push(
+            "own user per task: the node does not run as root, so tasks run as the node's user: \
+             memory and kills cover their process group only (a task that calls setsid leaves \
+             them) and the process limit counts all the node user's processes"
+                .into(),
+        );
+    } else if root {
+        tracing::warn!(
+            "task confinement is off ([sandbox] enabled = false) on a node running as root: \
+             every task process runs as root"
+        );
     }
     tracing::info!(protections = %protections.summary(), "task confinement");
     for m in &protections.missing {
@@ -385,11 +411,13 @@ fn confinement(config: &NodeConfig, node_port: u16) -> Result<Confinement, NodeE
             protections.missing.join("; "),
         ));
     }
+    let abs = |p: &std::path::Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     Ok(Confinement {
         exe,
         config: sb.clone(),
         protections,
         node_port,
+        protected: vec![abs(dir), abs(&config.keypair_path)],
     })
 }
 
@@ -433,6 +461,11 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let me = config.keypair.pubkey();
 
     let confinement = Arc::new(confinement(&config, addr.port())?);
+    let uids = crate::sandbox::task_uids(
+        &config.tasks.iter().map(|t| t.id).collect::<Vec<_>>(),
+        config.sandbox.uid_base,
+        &crate::sandbox::system_uids(),
+    );
     let mut tasks = BTreeMap::new();
     let mut tokens = BTreeMap::new();
     for t in &config.tasks {
@@ -450,6 +483,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             log,
             confinement.clone(),
             t.connect_ports.clone(),
+            uids.get(&t.id).copied(),
         ));
         tokens.insert(p.token.clone(), t.id);
         tasks.insert(t.id, p);
@@ -1107,6 +1141,44 @@ fn list_entries(v: serde_json::Value) -> Result<Vec<(Pubkey, u64)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue #10, found by review: a root node whose task users could not reach their
+    /// directories (or with `task_user = "none"`) ran tasks as root with every capability,
+    /// Landlock aside. It now refuses to start and names the fix.
+    #[test]
+    fn a_root_node_refuses_to_run_tasks_as_root() {
+        use std::os::unix::fs::PermissionsExt;
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("not root: a non-root node never runs tasks as root; nothing to check");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        gradual_client::write_keypair_file(&d.path().join("k.json"), &Keypair::generate(), false)
+            .unwrap();
+        let text = |extra: &str| {
+            format!(
+                "keypair = \"k.json\"\n{extra}[[task]]\nid = \"11111111111111111111111111111111\"\n"
+            )
+        };
+        let parse = |t: String| NodeConfig::parse(&t, false, d.path(), "node.toml").unwrap();
+        let e = confinement(&parse(text("")), 1).unwrap_err().to_string();
+        assert!(e.contains("does not let other users pass"), "{e}");
+        assert!(e.contains("/var/lib/gradual"), "{e}");
+        let e = confinement(&parse(text("[sandbox]\ntask_user = \"none\"\n")), 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("task_user = \"none\""), "{e}");
+        // Reachable: tasks get users of their own.
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+        let c = confinement(&parse(text("")), 1).unwrap();
+        assert!(c.protections.separate_user);
+        let mode = std::fs::metadata(d.path().join("node-data/tasks"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o001, 0o001, "tasks/ is traversable");
+    }
 
     #[test]
     fn task_answers_are_checked() {

@@ -34,7 +34,12 @@ use std::process::ExitCode;
 
 /// The first argument that makes the node's binary act as the launcher.
 pub const LAUNCHER_ARG: &str = "__task-sandbox";
+/// The environment variable that carries the policy to the launcher (not argv: any process
+/// may read another's command line, only the owner its environment). Removed before `exec`.
+pub const POLICY_ENV: &str = "GRADUAL_SANDBOX_POLICY";
 const PROBE_ARG: &str = "--probe";
+/// `__task-sandbox --kill-user <uid>`: end every process of a task's user.
+const KILL_USER_ARG: &str = "--kill-user";
 /// Exit status of a launcher that could not start the task (as a shell's "cannot execute").
 const LAUNCH_FAILED: u8 = 126;
 
@@ -118,23 +123,64 @@ fn launcher(args: Vec<OsString>) -> ExitCode {
         println!("{}", serde_json::to_string(&p).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
+    if args.first().map(|a| a.as_os_str()) == Some(std::ffi::OsStr::new(KILL_USER_ARG)) {
+        return match args.get(1).and_then(|u| u.to_str()?.parse::<u32>().ok()) {
+            Some(uid) => match kill_own_user(uid) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("[sandbox] cannot end the processes of user {uid}: {e}");
+                    ExitCode::from(LAUNCH_FAILED)
+                }
+            },
+            None => ExitCode::from(LAUNCH_FAILED),
+        };
+    }
     let fail = |msg: String| {
         eprintln!("[sandbox] cannot start the task: {msg}");
         ExitCode::from(LAUNCH_FAILED)
     };
-    let [policy, prog, rest @ ..] = args.as_slice() else {
-        return fail("usage: __task-sandbox <policy json> <program> [args...]".into());
+    let [prog, rest @ ..] = args.as_slice() else {
+        return fail(
+            "usage: __task-sandbox <program> [args...] (policy in $GRADUAL_SANDBOX_POLICY)".into(),
+        );
     };
-    let policy: Policy = match serde_json::from_str(&policy.to_string_lossy()) {
+    let policy = std::env::var(POLICY_ENV).unwrap_or_default();
+    let policy: Policy = match serde_json::from_str(&policy) {
         Ok(p) => p,
-        Err(e) => return fail(format!("bad policy: {e}")),
+        Err(e) => return fail(format!("bad policy in ${POLICY_ENV}: {e}")),
     };
     if let Err(e) = confine(&policy) {
         return fail(e);
     }
     // Only returns on failure; on success the task replaces this process.
-    let err = std::process::Command::new(prog).args(rest).exec();
+    let err = std::process::Command::new(prog)
+        .args(rest)
+        .env_remove(POLICY_ENV)
+        .exec();
     fail(format!("cannot run '{}': {err}", prog.to_string_lossy()))
+}
+
+/// End every process of `uid`: become that user (a root launcher only), then signal all the
+/// processes it may signal, which are exactly that user's (however they hop pids or leave
+/// their process group), until none is left.
+fn kill_own_user(uid: u32) -> Result<(), String> {
+    use nix::errno::Errno;
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::{setgid, setgroups, setuid, Gid, Pid, Uid};
+    if uid == 0 {
+        return Err("refusing to end the processes of root".into());
+    }
+    setgroups(&[]).map_err(|e| format!("setgroups: {e}"))?;
+    setgid(Gid::from_raw(uid)).map_err(|e| format!("setgid: {e}"))?;
+    setuid(Uid::from_raw(uid)).map_err(|e| format!("setuid: {e}"))?;
+    for _ in 0..100 {
+        match kill(Pid::from_raw(-1), Signal::SIGKILL) {
+            Err(Errno::ESRCH) => return Ok(()),
+            Err(e) => return Err(format!("kill: {e}")),
+            Ok(()) => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+    Err("processes kept appearing for a second".into())
 }
 
 /// Apply `policy` to this process: limits, identity, then Landlock.
@@ -182,12 +228,17 @@ fn confine(policy: &Policy) -> Result<(), String> {
 fn landlock_restrict(
     policy: &Policy,
 ) -> Result<(landlock::RestrictionStatus, u8), landlock::RulesetError> {
-    let abi = ABI::V7;
-    let mut rs = Ruleset::default().handle_access(AccessFs::from_all(abi))?;
-    if policy.connect_tcp.is_some() {
-        rs = rs.handle_access(AccessNet::from_all(abi))?;
+    // The newest ABI this crate knows; best effort drops what the kernel lacks (reported).
+    let abi = ABI::V10;
+    // Binds are always confined (a task taking another task's port would get its calls);
+    // connects unless the operator allowed any port.
+    let mut net = AccessNet::from_all(abi);
+    if policy.connect_tcp.is_none() {
+        net.remove(AccessNet::ConnectTcp);
     }
-    let mut created = rs
+    let mut created = Ruleset::default()
+        .handle_access(AccessFs::from_all(abi))?
+        .handle_access(net)?
         .scope(Scope::AbstractUnixSocket | Scope::Signal)?
         .create()?
         .add_rules(path_beneath_rules(&policy.read, AccessFs::from_read(abi)))?
@@ -195,11 +246,11 @@ fn landlock_restrict(
     for port in policy.connect_tcp.iter().flatten() {
         created = created.add_rule(NetPort::new(*port, AccessNet::ConnectTcp))?;
     }
-    if policy.connect_tcp.is_some() {
-        for port in &policy.bind_tcp {
-            created = created.add_rule(NetPort::new(*port, AccessNet::BindTcp))?;
-        }
+    for port in &policy.bind_tcp {
+        created = created.add_rule(NetPort::new(*port, AccessNet::BindTcp))?;
     }
+    // Name resolution.
+    created = created.add_rule(NetPort::new(53, AccessNet::ConnectSendUdp))?;
     let status = created.restrict_self()?;
     let used = match status.landlock {
         LandlockStatus::Available { effective_abi, .. } => effective_abi as u8,
@@ -226,9 +277,22 @@ fn protections_of(abi: u8, tcp_wanted: bool, no_new_privs: bool) -> Protections 
                 .into(),
         );
     }
-    if tcp_wanted && !p.tcp {
+    if abi < 4 {
         p.missing.push(format!(
-            "TCP port rules: need Landlock ABI 4 (Linux 6.7+), this kernel has ABI {abi}"
+            "TCP port rules: need Landlock ABI 4 (Linux 6.7+), this kernel has ABI {abi}; a task \
+             could connect anywhere and bind another task's port"
+        ));
+    }
+    if abi < 9 {
+        p.missing.push(format!(
+            "Unix socket rules: need Landlock ABI 9, this kernel has ABI {abi}; a task may \
+             connect to pathname Unix sockets its user can open (e.g. a desktop session bus)"
+        ));
+    }
+    if abi < 10 {
+        p.missing.push(format!(
+            "UDP rules: need Landlock ABI 10, this kernel has ABI {abi}; a task may send UDP \
+             anywhere"
         ));
     }
     if !p.scopes {
@@ -355,11 +419,111 @@ pub fn runtime_prefix(prog: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
         .min_by_key(|p| p.components().count())
 }
 
-/// The unprivileged uid (and gid) of `task` on a root node: one of a million ids from
-/// `base`, fixed by the task id so files a task wrote stay its own across restarts.
-pub fn task_uid(task: &gradual_types::TaskId, base: u32) -> u32 {
-    let n = u32::from_le_bytes([task.0[0], task.0[1], task.0[2], task.0[3]]);
-    base.saturating_add(n % 1_000_000)
+/// Task users on a root node: one uid (and gid) per task, in `base .. base + 10^6`, the
+/// first free one from `base + (id mod 10^6)`, tasks taken in id order (stable while the
+/// node runs the same tasks). Free: no other task of this node has it and `taken` (the
+/// system's users, `/etc/passwd`) does not name it, so a task crafted to collide with
+/// another gets a uid of its own, never a person's or a service's.
+pub fn task_uids(
+    tasks: &[gradual_types::TaskId],
+    base: u32,
+    taken: &std::collections::BTreeSet<u32>,
+) -> std::collections::BTreeMap<gradual_types::TaskId, u32> {
+    const SPAN: u32 = 1_000_000;
+    let mut ids: Vec<_> = tasks.to_vec();
+    ids.sort();
+    ids.dedup();
+    let mut used = std::collections::BTreeSet::new();
+    let mut out = std::collections::BTreeMap::new();
+    for id in ids {
+        let mut k = u32::from_le_bytes([id.0[0], id.0[1], id.0[2], id.0[3]]) % SPAN;
+        // At most as many steps as tasks plus system users: a free uid always exists.
+        while used.contains(&k) || taken.contains(&base.saturating_add(k)) {
+            k = (k + 1) % SPAN;
+        }
+        used.insert(k);
+        out.insert(id, base.saturating_add(k));
+    }
+    out
+}
+
+/// Uids named in `/etc/passwd` (users and services of this machine).
+pub fn system_uids() -> std::collections::BTreeSet<u32> {
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(':').nth(2)?.parse().ok())
+        .collect()
+}
+
+/// Give `dir` and everything in it to the task's user, private to it, without following
+/// links: each directory is opened with `O_NOFOLLOW` and changed through its descriptor,
+/// each entry relative to its directory's descriptor, so a link planted by the task (or
+/// swapped in meanwhile) is changed itself, never what it points to.
+pub fn own_tree(dir: &Path, uid: u32, gid: u32) -> Result<(), String> {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::Mode;
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd =
+        open(dir, flags, Mode::empty()).map_err(|e| format!("open '{}': {e}", dir.display()))?;
+    own_dir(fd, uid, gid, 0).map_err(|e| format!("'{}': {e}", dir.display()))
+}
+
+/// Deepest directory level [`own_tree`] walks (each level holds a descriptor open).
+const OWN_TREE_DEPTH_MAX: u32 = 64;
+
+fn own_dir(fd: std::os::fd::OwnedFd, uid: u32, gid: u32, depth: u32) -> Result<(), String> {
+    use nix::dir::Dir;
+    use nix::fcntl::{openat, AtFlags, OFlag};
+    use nix::sys::stat::{fchmod, Mode};
+    use nix::unistd::{fchown, fchownat, Gid, Uid};
+    use std::os::fd::AsFd;
+    let (u, g) = (Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)));
+    fchown(fd.as_fd(), u, g).map_err(|e| format!("fchown: {e}"))?;
+    fchmod(fd.as_fd(), Mode::from_bits_truncate(0o700)).map_err(|e| format!("fchmod: {e}"))?;
+    if depth >= OWN_TREE_DEPTH_MAX {
+        return Err(format!("deeper than {OWN_TREE_DEPTH_MAX} directories"));
+    }
+    let dup = fd.try_clone().map_err(|e| format!("dup: {e}"))?;
+    let mut dir = Dir::from_fd(dup).map_err(|e| format!("read dir: {e}"))?;
+    let names: Vec<std::ffi::CString> = dir
+        .iter()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_owned())
+        .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
+        .collect();
+    for name in names {
+        let sub = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        match openat(
+            fd.as_fd(),
+            name.as_c_str(),
+            sub,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            Ok(child) => own_dir(child, uid, gid, depth + 1)?,
+            // Not a directory (a file, or a link, never followed): change the entry itself.
+            Err(_) => fchownat(
+                fd.as_fd(),
+                name.as_c_str(),
+                u,
+                g,
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| format!("fchownat {name:?}: {e}"))?,
+        }
+    }
+    Ok(())
+}
+
+/// End every process of task user `uid` through a launcher that becomes that user (`exe` is
+/// the node's own binary).
+pub fn kill_user(exe: &Path, uid: u32) {
+    let _ = std::process::Command::new(exe)
+        .args([LAUNCHER_ARG, KILL_USER_ARG, &uid.to_string()])
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status();
 }
 
 /// Whether every directory above `path` (and `path`) lets others traverse it, so a task
@@ -385,20 +549,57 @@ mod tests {
     fn protections_name_what_each_abi_lacks() {
         let p = protections_of(3, true, true);
         assert!(p.filesystem && !p.tcp && !p.scopes);
-        assert_eq!(p.missing.len(), 2, "{:?}", p.missing);
+        assert_eq!(p.missing.len(), 4, "{:?}", p.missing);
         assert!(p.missing[0].contains("ABI 4"));
         let p = protections_of(7, true, true);
-        assert!(p.filesystem && p.tcp && p.scopes && p.missing.is_empty());
+        assert!(p.filesystem && p.tcp && p.scopes);
+        assert_eq!(p.missing.len(), 2, "{:?}", p.missing);
+        assert!(p.missing[0].contains("Unix socket") && p.missing[1].contains("UDP"));
+        assert!(protections_of(10, true, true).missing.is_empty());
         let p = protections_of(0, true, true);
         assert!(p.missing[0].contains("no Landlock"));
     }
 
     #[test]
-    fn task_uids_are_unprivileged_and_stable() {
-        let t = gradual_types::Hash([7; 32]);
-        let uid = task_uid(&t, 2_000_000_000);
-        assert_eq!(uid, task_uid(&t, 2_000_000_000));
-        assert!((2_000_000_000..2_001_000_000).contains(&uid));
+    fn task_uids_are_distinct_stable_and_never_a_system_users() {
+        use gradual_types::Hash;
+        let base = 2_000_000_000;
+        // Two tasks whose ids map to the same uid (a collision crafted by a task creator).
+        let (a, mut b) = (Hash([7; 32]), Hash([7; 32]));
+        b.0[31] = 8;
+        let system: std::collections::BTreeSet<u32> = [base + 117_447].into_iter().collect();
+        let uids = task_uids(&[b, a], base, &system);
+        let (ua, ub) = (uids[&a], uids[&b]);
+        assert_ne!(ua, ub);
+        assert!(!system.contains(&ua) && !system.contains(&ub));
+        assert!((base..base + 1_000_000).contains(&ua));
+        assert_eq!(uids, task_uids(&[a, b], base, &system), "stable");
+    }
+
+    /// Issue #10, found by review: the ownership fix-up followed links a task planted in its
+    /// data directory, so a root node could chown and chmod any tree to the task's user.
+    #[test]
+    fn own_tree_never_follows_links() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let t = tempfile::tempdir().unwrap();
+        let outside = t.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("secret"), "x").unwrap();
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let data = t.path().join("data");
+        std::fs::create_dir_all(data.join("sub")).unwrap();
+        std::fs::write(data.join("sub/file"), "y").unwrap();
+        std::os::unix::fs::symlink(&outside, data.join("link")).unwrap();
+        std::os::unix::fs::symlink(outside.join("secret"), data.join("sub/flink")).unwrap();
+        let me = nix::unistd::getuid().as_raw();
+        let gid = nix::unistd::getgid().as_raw();
+        own_tree(&data, me, gid).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data.join("sub")), 0o700);
+        assert_eq!(mode(&outside), 0o755, "the link's target is untouched");
+        assert_eq!(std::fs::metadata(outside.join("secret")).unwrap().uid(), me);
+        // A link given as the top directory is refused, not followed.
+        assert!(own_tree(&data.join("link"), me, gid).is_err());
     }
 
     #[test]

@@ -173,6 +173,9 @@ pub struct Confinement {
     pub protections: Protections,
     /// The node's HTTP port (tasks call it).
     pub node_port: u16,
+    /// Paths no task may read, nor any directory above them: the node's data directory,
+    /// key and config file.
+    pub protected: Vec<PathBuf>,
 }
 
 /// One supervised task process.
@@ -185,6 +188,8 @@ pub struct TaskProcess {
     confinement: Arc<Confinement>,
     /// TCP ports the task may connect to besides the node's (`None`: any).
     connect_ports: Option<Vec<u16>>,
+    /// The task's own user on a root node ([`sandbox::task_uids`]).
+    uid: Option<u32>,
     info: watch::Sender<ProcInfo>,
     http: reqwest::Client,
 }
@@ -291,17 +296,17 @@ fn task_processes(pgid: u32, uid: Option<u32>) -> Vec<(u32, u64)> {
     out
 }
 
-/// Kill every process of a task ([`task_processes`]).
-fn kill_tree(pgid: u32, uid: Option<u32>) {
-    use nix::sys::signal::{kill, killpg, Signal};
+/// Kill every process of a task: its process group, and when it runs as its own user every
+/// process of that user (through a launcher that becomes the user, so a process that hops
+/// pids or leaves the group is caught too).
+fn kill_tree(exe: &Path, pgid: u32, uid: Option<u32>) {
+    use nix::sys::signal::{killpg, Signal};
     use nix::unistd::Pid;
     if pgid > 1 {
         let _ = killpg(Pid::from_raw(pgid as i32), Signal::SIGKILL);
     }
-    if uid.is_some() {
-        for (pid, _) in task_processes(pgid, uid) {
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-        }
+    if let Some(uid) = uid {
+        sandbox::kill_user(exe, uid);
     }
 }
 
@@ -325,6 +330,7 @@ impl TaskProcess {
         log: Arc<LogFile>,
         confinement: Arc<Confinement>,
         connect_ports: Option<Vec<u16>>,
+        uid: Option<u32>,
     ) -> TaskProcess {
         let token = bs58::encode(rand::random::<[u8; 32]>()).into_string();
         let (info, _) = watch::channel(ProcInfo {
@@ -345,6 +351,7 @@ impl TaskProcess {
             dir,
             confinement,
             connect_ports,
+            uid,
             info,
             http,
         }
@@ -357,7 +364,7 @@ impl TaskProcess {
 
     /// Kill the task and everything it started.
     async fn kill_all(&self, child: &mut Child, pid: u32) {
-        kill_tree(pid, self.task_user().map(|(u, _)| u));
+        kill_tree(&self.confinement.exe, pid, self.task_user().map(|(u, _)| u));
         let _ = child.kill().await;
     }
 
@@ -517,10 +524,10 @@ impl TaskProcess {
     /// The task's own user on a root node (`None`: it runs as the node's user).
     fn task_user(&self) -> Option<(u32, u32)> {
         let c = &self.confinement;
-        (c.config.enabled && c.protections.separate_user).then(|| {
-            let uid = sandbox::task_uid(&self.task, c.config.uid_base);
-            (uid, uid)
-        })
+        (c.config.enabled && c.protections.separate_user)
+            .then_some(self.uid)
+            .flatten()
+            .map(|uid| (uid, uid))
     }
 
     fn spawn(
@@ -537,12 +544,16 @@ impl TaskProcess {
             .map_err(|e| format!("cannot create '{}': {e}", tmp.display()))?;
         let user = self.task_user();
         if let Some((uid, gid)) = user {
+            // Once, when the directories are not the task user's yet (a first start, or a
+            // node that ran it as itself before), with no process of that user left to race.
+            use std::os::unix::fs::MetadataExt;
             for dir in [data_dir, tmp.as_path()] {
-                own_tree(dir, uid, gid).map_err(|e| {
-                    format!(
-                        "cannot give '{}' to the task's user {uid}: {e}",
-                        dir.display()
-                    )
+                if std::fs::symlink_metadata(dir).is_ok_and(|m| m.uid() == uid && m.is_dir()) {
+                    continue;
+                }
+                sandbox::kill_user(&c.exe, uid);
+                sandbox::own_tree(dir, uid, gid).map_err(|e| {
+                    format!("cannot give the task's directory to its user {uid}: {e}")
                 })?;
             }
         }
@@ -562,7 +573,22 @@ impl TaskProcess {
             }));
         }
         read.push(launch.artifact.clone());
-        read.extend(sandbox::runtime_prefix(&prog, &path));
+        // An interpreter reads its libraries next to it; a native task is its own runtime.
+        if launch.runtime != "native" {
+            read.extend(sandbox::runtime_prefix(&prog, &path));
+        }
+        // Never the node's own files, nor a directory holding them (a runtime installed in
+        // the node's directory, a data directory under /opt): the task gets its own files only.
+        read.retain(|r| {
+            let holds = c.protected.iter().any(|p| p.starts_with(r));
+            if holds {
+                self.log.note(&format!(
+                    "not letting the task read '{}': it holds the node's own files",
+                    r.display()
+                ));
+            }
+            !holds
+        });
         let mut write = vec![data_dir.to_path_buf(), tmp.clone()];
         write.extend(sandbox::SYSTEM_WRITE.iter().map(PathBuf::from));
         let connect_tcp = self.connect_ports.clone().map(|mut ports| {
@@ -584,10 +610,10 @@ impl TaskProcess {
         let policy = serde_json::to_string(&policy).map_err(|e| format!("policy: {e}"))?;
         let mut cmd = Command::new(&c.exe);
         cmd.arg(sandbox::LAUNCHER_ARG)
-            .arg(policy)
             .arg(&prog)
             .args(&args)
             .env_clear()
+            .env(sandbox::POLICY_ENV, policy)
             .env("PATH", path)
             .env("HOME", data_dir)
             .env("TMPDIR", &tmp)
@@ -750,7 +776,7 @@ impl TaskProcess {
             tokio::select! {
                 status = child.wait() => {
                     // Whatever it left running goes with it.
-                    kill_tree(pid, self.task_user().map(|(u, _)| u));
+                    kill_tree(&self.confinement.exe, pid, self.task_user().map(|(u, _)| u));
                     return Some(match status {
                         Ok(s) => describe_exit(s, &self.limits),
                         Err(e) => format!("cannot wait for the task process: {e}"),
@@ -792,21 +818,6 @@ impl TaskProcess {
             }
         }
     }
-}
-
-/// Give `dir` and everything in it to the task's user, private to it (a task of its own user
-/// cannot read what the node or another task wrote, and vice versa).
-fn own_tree(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
-    let meta = std::fs::symlink_metadata(dir)?;
-    if meta.is_dir() {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        for entry in std::fs::read_dir(dir)? {
-            own_tree(&entry?.path(), uid, gid)?;
-        }
-    }
-    Ok(())
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).

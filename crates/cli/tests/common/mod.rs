@@ -234,6 +234,17 @@ pub async fn create_python_task(
     nonce: u64,
     code: &[u8],
 ) -> gradual_types::Hash {
+    create_task(client, manager, nonce, code, "python3").await
+}
+
+/// [`create_python_task`] with another runtime.
+pub async fn create_task(
+    client: &Client,
+    manager: &Keypair,
+    nonce: u64,
+    code: &[u8],
+    runtime: &str,
+) -> gradual_types::Hash {
     use gradual_types::constants::ROE_PER_KOII;
     use gradual_types::{task_id, Executable, Hash, Instruction, TaskParams};
     let art = client
@@ -245,7 +256,7 @@ pub async fn create_python_task(
         executable: Executable {
             digest: Hash(*blake3::hash(code).as_bytes()),
             urls: vec![art.url],
-            runtime: "python3".into(),
+            runtime: runtime.into(),
         },
         bounty_per_round: ROE_PER_KOII,
         round_time: 135,
