@@ -71,6 +71,21 @@ impl ClientError {
         }
     }
 
+    /// The stable code of the rule that refused a transaction (`"outside_window"`, ...,
+    /// `TxError::code`): what programs branch on.
+    pub fn tx_error_code(&self) -> Option<String> {
+        match self {
+            ClientError::TxFailed { error, .. } => Some(error.code.clone()),
+            ClientError::Rpc { error, .. } => error
+                .data
+                .as_ref()
+                .and_then(|d| d.get("code"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            _ => None,
+        }
+    }
+
     /// The ledger's or the door's reason for refusing a transaction (`OutsideWindow`, ...).
     pub fn tx_error_kind(&self) -> Option<String> {
         match self {

@@ -197,6 +197,25 @@ pub enum TxError {
 }
 
 impl TxError {
+    /// The variant's name (`"OutsideWindow"`, `"Duplicate"`, ...), the `kind` clients have
+    /// seen on the wire since v1. Derived from [`TxError::code`] (its CamelCase form; a batch
+    /// is `"VotesRefused"` whatever its first vote's code), so the two cannot drift; a test
+    /// checks it against every variant's name.
+    pub fn kind(&self) -> String {
+        if matches!(self, TxError::VotesRefused { .. }) {
+            return "VotesRefused".into();
+        }
+        self.code()
+            .split('_')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
     /// A stable, machine-readable name of the rule that refused the transaction
     /// (`"outside_window"`, `"insufficient_funds"`, ...). Clients branch on this, never on
     /// the message text. A batch error reports the failing vote's code.
@@ -360,5 +379,30 @@ mod tests {
             refused: vec![(3, inner.clone())],
         };
         assert_eq!(batch.code(), inner.code());
+        assert_eq!(batch.kind(), "VotesRefused");
+    }
+
+    /// Every variant (decoded from its borsh index with zeroed fields): `kind` is the
+    /// variant's name, as its `Debug` form starts, so the wire's `kind` needs no `Debug`
+    /// parsing and cannot drift from `code`.
+    #[test]
+    fn kind_is_the_variant_name_for_every_variant() {
+        use borsh::BorshDeserialize;
+        let mut seen = 0;
+        for index in 0..=255u8 {
+            let mut bytes = vec![index];
+            bytes.extend([0u8; 256]);
+            let Ok(e) = TxError::deserialize(&mut bytes.as_slice()) else {
+                continue;
+            };
+            let debug = format!("{e:?}");
+            let name: String = debug
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            assert_eq!(e.kind(), name, "variant {index}");
+            seen += 1;
+        }
+        assert!(seen >= 60, "only {seen} variants decoded");
     }
 }

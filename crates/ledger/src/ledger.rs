@@ -24,12 +24,13 @@ use crate::committee::{rank_candidates, StakePool};
 use crate::error::{BlockError, TxError};
 use crate::lthash::LtHash;
 use crate::state::*;
-use crate::table::{encoded_len, StateWrite, Table};
+use crate::table::{encoded_len, AnyTable, StateWrite, Table};
 use crate::window::{Clock, Window};
 use borsh::BorshSerialize;
 use gradual_types::constants::{
-    vote_window_slots, AUDITS_PER_STEP, BPS_DENOMINATOR, PROMOTIONS_PER_BLOCK,
-    PRUNE_BYTES_PER_STEP, PRUNE_MARGIN_ROUNDS, PRUNE_RECORDS_PER_STEP, SETTLEMENT_BYTES_PER_BLOCK,
+    vote_window_slots, AUDITS_PER_STEP, BPS_DENOMINATOR, COMMITTEE_SIZE_MAX, DRAW_SHARE_BYTES,
+    DRAW_SHARE_RECORDS, PROMOTIONS_PER_BLOCK, PROMOTIONS_WITH_DRAWS, PRUNE_BYTES_PER_STEP,
+    PRUNE_MARGIN_ROUNDS, PRUNE_RECORDS_PER_STEP, SETTLEMENT_BYTES_PER_BLOCK,
     SETTLEMENT_RECORDS_PER_BLOCK,
 };
 use gradual_types::{
@@ -137,112 +138,89 @@ impl TxError {
 }
 
 /// Apply `$op` to every table, in tag order.
-macro_rules! each_table {
-    ($self:ident, $t:ident => $op:expr) => {{
-        {
-            let $t = &mut $self.meta;
-            $op;
+/// The ledger's state tables, declared once (issue #11): this list makes the `Ledger` struct
+/// (with the other fields given after it), `Ledger::empty`, and `Ledger::tables{,_mut}`, which
+/// every walk over the tables goes through (transactions, block end, records, loading, the
+/// lattice hash, counts). Adding a table is a line here and its tag in `state::tag`.
+macro_rules! ledger_tables {
+    (
+        tables { $( $(#[$tdoc:meta])* $t:ident : $k:ty => $v:ty = $tag:expr, )* }
+        empty($g:ident) { $( $(#[$fdoc:meta])* $fvis:vis $f:ident : $fty:ty = $init:expr, )* }
+    ) => {
+        pub struct Ledger {
+            $( $(#[$tdoc])* pub(crate) $t: Table<$k, $v>, )*
+            $( $(#[$fdoc])* $fvis $f: $fty, )*
         }
-        {
-            let $t = &mut $self.accounts;
-            $op;
+
+        /// Number of state tables.
+        const TABLES: usize = [$(stringify!($t)),*].len();
+
+        impl Ledger {
+            fn empty($g: Genesis) -> Ledger {
+                Ledger {
+                    $( $t: Table::new($tag), )*
+                    $( $f: $init, )*
+                }
+            }
+
+            /// Every state table, in declaration order.
+            pub(crate) fn tables(&self) -> [&dyn AnyTable; TABLES] {
+                [$( &self.$t as &dyn AnyTable ),*]
+            }
+
+            pub(crate) fn tables_mut(&mut self) -> [&mut dyn AnyTable; TABLES] {
+                [$( &mut self.$t as &mut dyn AnyTable ),*]
+            }
         }
-        {
-            let $t = &mut $self.tasks;
-            $op;
-        }
-        {
-            let $t = &mut $self.stakes;
-            $op;
-        }
-        {
-            let $t = &mut $self.rewards;
-            $op;
-        }
-        {
-            let $t = &mut $self.submissions;
-            $op;
-        }
-        {
-            let $t = &mut $self.audits;
-            $op;
-        }
-        {
-            let $t = &mut $self.rounds;
-            $op;
-        }
-        {
-            let $t = &mut $self.attempts;
-            $op;
-        }
-        {
-            let $t = &mut $self.chunks;
-            $op;
-        }
-        {
-            let $t = &mut $self.queue;
-            $op;
-        }
-        {
-            let $t = &mut $self.ready;
-            $op;
-        }
-        {
-            let $t = &mut $self.raises;
-            $op;
-        }
-        {
-            let $t = &mut $self.faucet_windows;
-            $op;
-        }
-        {
-            let $t = &mut $self.faucet_expiry;
-            $op;
-        }
-    }};
+    };
 }
 
-pub struct Ledger {
-    pub(crate) genesis: Genesis,
-    pub(crate) meta: Table<(), Meta>,
-    pub(crate) accounts: Table<Pubkey, u64>,
-    pub(crate) tasks: Table<TaskId, TaskRecord>,
-    pub(crate) stakes: Table<StakeKey, StakeRecord>,
-    pub(crate) rewards: Table<StakeKey, u64>,
-    pub(crate) submissions: Table<NodeRoundKey, SubmissionRecord>,
-    pub(crate) audits: Table<NodeRoundKey, AuditRecord>,
-    pub(crate) rounds: Table<RoundKey, RoundRecord>,
-    pub(crate) attempts: Table<AttemptKey, AttemptRecord>,
-    pub(crate) chunks: Table<ChunkKey, Vec<(Pubkey, u64)>>,
-    /// Committee draws and end-of-window work (SPEC §1 [v2] *Bounded settlement*): the timer
-    /// holds work until it is due, then it waits in `ready`, served round-robin by task.
-    pub(crate) queue: Table<QueueKey, ()>,
-    pub(crate) ready: Table<ReadyKey, ()>,
-    /// Audits each node raised per round of a task (SPEC §5 *Bounded work*).
-    pub(crate) raises: Table<NodeRoundKey, u16>,
-    /// Faucet windows per recipient, and `(expiry slot, recipient)` to prune them by.
-    pub(crate) faucet_windows: Table<Pubkey, FaucetWindow>,
-    pub(crate) faucet_expiry: Table<(Slot, Pubkey), ()>,
-    pub(crate) lthash: LtHash,
-    pub(crate) head_hash: Hash,
-    pub(crate) state_root: Hash,
-    /// Replay protection, derived from the last `tx_max_age_slots` blocks (not state).
-    /// The set is only ever queried for membership, never iterated.
-    recent: VecDeque<(Slot, Vec<Signature>)>,
-    seen: HashSet<Signature>,
-    /// Slot of the block being applied.
-    pub(crate) slot: Slot,
-    /// Randomness of the block being applied (verified from its seal before anything runs).
-    pub(crate) randomness: Hash,
-    pub(crate) events: Vec<LedgerEvent>,
-    /// Stake pools of committee draws per (task, weight round, minimum stake), kept while
-    /// their round lasts (not state: always equal to a fresh scan, see [`Ledger::draw`]).
-    pools: BTreeMap<(TaskId, u64, u64), StakePool>,
-    /// Stake pools built (scans of a task's stakes) since this ledger was made; a
-    /// measurement, not state.
-    pub(crate) pool_builds: u64,
-    /// Check supply conservation over the whole state after every block (O(state)).
-    pub paranoid: bool,
+ledger_tables! {
+    tables {
+        meta: () => Meta = tag::META,
+        accounts: Pubkey => u64 = tag::ACCOUNTS,
+        tasks: TaskId => TaskRecord = tag::TASKS,
+        stakes: StakeKey => StakeRecord = tag::STAKES,
+        rewards: StakeKey => u64 = tag::REWARDS,
+        submissions: NodeRoundKey => SubmissionRecord = tag::SUBMISSIONS,
+        audits: NodeRoundKey => AuditRecord = tag::AUDITS,
+        rounds: RoundKey => RoundRecord = tag::ROUNDS,
+        attempts: AttemptKey => AttemptRecord = tag::ATTEMPTS,
+        chunks: ChunkKey => Vec<(Pubkey, u64)> = tag::CHUNKS,
+        /// Committee draws and end-of-window work (SPEC §1 [v2] *Bounded settlement*): the
+        /// timer holds work until it is due, then it waits in `ready`, by lane and task.
+        queue: QueueKey => () = tag::QUEUE,
+        ready: ReadyKey => () = tag::READY,
+        /// Audits each node raised per round of a task (SPEC §5 *Bounded work*).
+        raises: NodeRoundKey => u16 = tag::RAISES,
+        /// Faucet windows per recipient, and `(expiry slot, recipient)` to prune them by.
+        faucet_windows: Pubkey => FaucetWindow = tag::FAUCET_WINDOWS,
+        faucet_expiry: (Slot, Pubkey) => () = tag::FAUCET_EXPIRY,
+    }
+    empty(genesis) {
+        pub(crate) genesis: Genesis = genesis,
+        pub(crate) lthash: LtHash = LtHash::default(),
+        pub(crate) head_hash: Hash = Hash::ZERO,
+        pub(crate) state_root: Hash = Hash::ZERO,
+        /// Replay protection, derived from the last `tx_max_age_slots` blocks (not state).
+        /// The set is only ever queried for membership, never iterated.
+        recent: VecDeque<(Slot, Vec<Signature>)> = VecDeque::new(),
+        seen: HashSet<Signature> = HashSet::new(),
+        /// Slot of the block being applied.
+        pub(crate) slot: Slot = 0,
+        /// Randomness of the block being applied (verified from its seal before anything
+        /// runs).
+        pub(crate) randomness: Hash = Hash::ZERO,
+        pub(crate) events: Vec<LedgerEvent> = Vec::new(),
+        /// Stake pools of committee draws per (task, weight round, minimum stake), kept while
+        /// their round lasts (not state: always equal to a fresh scan, see [`Ledger::draw`]).
+        pools: BTreeMap<(TaskId, u64, u64), StakePool> = BTreeMap::new(),
+        /// Stake pools built (scans of a task's stakes) since this ledger was made; a
+        /// measurement, not state.
+        pub(crate) pool_builds: u64 = 0,
+        /// Check supply conservation over the whole state after every block (O(state)).
+        pub paranoid: bool = cfg!(debug_assertions),
+    }
 }
 
 impl Ledger {
@@ -283,70 +261,13 @@ impl Ledger {
         l
     }
 
-    fn empty(genesis: Genesis) -> Ledger {
-        Ledger {
-            genesis,
-            meta: Table::new(tag::META),
-            accounts: Table::new(tag::ACCOUNTS),
-            tasks: Table::new(tag::TASKS),
-            stakes: Table::new(tag::STAKES),
-            rewards: Table::new(tag::REWARDS),
-            submissions: Table::new(tag::SUBMISSIONS),
-            audits: Table::new(tag::AUDITS),
-            rounds: Table::new(tag::ROUNDS),
-            attempts: Table::new(tag::ATTEMPTS),
-            chunks: Table::new(tag::CHUNKS),
-            queue: Table::new(tag::QUEUE),
-            ready: Table::new(tag::READY),
-            raises: Table::new(tag::RAISES),
-            faucet_windows: Table::new(tag::FAUCET_WINDOWS),
-            faucet_expiry: Table::new(tag::FAUCET_EXPIRY),
-            lthash: LtHash::default(),
-            head_hash: Hash::ZERO,
-            state_root: Hash::ZERO,
-            recent: VecDeque::new(),
-            seen: HashSet::new(),
-            slot: 0,
-            randomness: Hash::ZERO,
-            events: Vec::new(),
-            pools: BTreeMap::new(),
-            pool_builds: 0,
-            paranoid: cfg!(debug_assertions),
-        }
-    }
-
     /// Every record as the store holds it: `(table tag, key, value)`. Used to write a
     /// genesis state and by tests; blocks emit only their changes.
     pub fn records(&self) -> Vec<StateWrite> {
         let mut out = Vec::new();
-        fn dump<K: borsh::BorshSerialize, V: borsh::BorshSerialize>(
-            tag: u8,
-            it: impl Iterator<Item = (K, V)>,
-            out: &mut Vec<StateWrite>,
-        ) {
-            for (k, v) in it {
-                out.push(StateWrite {
-                    table: tag,
-                    key: borsh::to_vec(&k).expect("vec write"),
-                    value: Some(borsh::to_vec(&v).expect("vec write")),
-                });
-            }
+        for t in self.tables() {
+            t.dump(&mut out);
         }
-        dump(tag::META, self.meta.iter(), &mut out);
-        dump(tag::ACCOUNTS, self.accounts.iter(), &mut out);
-        dump(tag::TASKS, self.tasks.iter(), &mut out);
-        dump(tag::STAKES, self.stakes.iter(), &mut out);
-        dump(tag::REWARDS, self.rewards.iter(), &mut out);
-        dump(tag::SUBMISSIONS, self.submissions.iter(), &mut out);
-        dump(tag::AUDITS, self.audits.iter(), &mut out);
-        dump(tag::ROUNDS, self.rounds.iter(), &mut out);
-        dump(tag::ATTEMPTS, self.attempts.iter(), &mut out);
-        dump(tag::CHUNKS, self.chunks.iter(), &mut out);
-        dump(tag::QUEUE, self.queue.iter(), &mut out);
-        dump(tag::READY, self.ready.iter(), &mut out);
-        dump(tag::RAISES, self.raises.iter(), &mut out);
-        dump(tag::FAUCET_WINDOWS, self.faucet_windows.iter(), &mut out);
-        dump(tag::FAUCET_EXPIRY, self.faucet_expiry.iter(), &mut out);
         out
     }
 
@@ -360,44 +281,15 @@ impl Ledger {
         head_hash: Hash,
     ) -> Result<Ledger, LoadError> {
         let mut l = Ledger::empty(genesis);
-        fn put<K: borsh::BorshDeserialize + Ord + Clone + borsh::BorshSerialize, V>(
-            t: &mut Table<K, V>,
-            key: &[u8],
-            value: &[u8],
-        ) -> Result<(), LoadError>
-        where
-            V: borsh::BorshDeserialize + Clone + PartialEq + borsh::BorshSerialize,
-        {
-            let k = K::try_from_slice(key).map_err(|e| LoadError::Corrupt {
-                table: t.tag,
-                reason: e.to_string(),
-            })?;
-            let v = V::try_from_slice(value).map_err(|e| LoadError::Corrupt {
-                table: t.tag,
-                reason: e.to_string(),
-            })?;
-            t.load(k, v);
-            Ok(())
-        }
         for (tg, key, value) in records {
-            match tg {
-                tag::META => put(&mut l.meta, &key, &value)?,
-                tag::ACCOUNTS => put(&mut l.accounts, &key, &value)?,
-                tag::TASKS => put(&mut l.tasks, &key, &value)?,
-                tag::STAKES => put(&mut l.stakes, &key, &value)?,
-                tag::REWARDS => put(&mut l.rewards, &key, &value)?,
-                tag::SUBMISSIONS => put(&mut l.submissions, &key, &value)?,
-                tag::AUDITS => put(&mut l.audits, &key, &value)?,
-                tag::ROUNDS => put(&mut l.rounds, &key, &value)?,
-                tag::ATTEMPTS => put(&mut l.attempts, &key, &value)?,
-                tag::CHUNKS => put(&mut l.chunks, &key, &value)?,
-                tag::QUEUE => put(&mut l.queue, &key, &value)?,
-                tag::READY => put(&mut l.ready, &key, &value)?,
-                tag::RAISES => put(&mut l.raises, &key, &value)?,
-                tag::FAUCET_WINDOWS => put(&mut l.faucet_windows, &key, &value)?,
-                tag::FAUCET_EXPIRY => put(&mut l.faucet_expiry, &key, &value)?,
-                other => return Err(LoadError::UnknownTable(other)),
-            }
+            let table = l
+                .tables_mut()
+                .into_iter()
+                .find(|t| t.tag() == tg)
+                .ok_or(LoadError::UnknownTable(tg))?;
+            table
+                .load_encoded(&key, &value)
+                .map_err(|reason| LoadError::Corrupt { table: tg, reason })?;
         }
         if l.meta.get(&()).is_none() {
             return Err(LoadError::Corrupt {
@@ -424,21 +316,9 @@ impl Ledger {
 
     pub(crate) fn recompute_lthash(&self) -> LtHash {
         let mut h = LtHash::default();
-        self.meta.hash_all(&mut h);
-        self.accounts.hash_all(&mut h);
-        self.tasks.hash_all(&mut h);
-        self.stakes.hash_all(&mut h);
-        self.rewards.hash_all(&mut h);
-        self.submissions.hash_all(&mut h);
-        self.audits.hash_all(&mut h);
-        self.rounds.hash_all(&mut h);
-        self.attempts.hash_all(&mut h);
-        self.chunks.hash_all(&mut h);
-        self.queue.hash_all(&mut h);
-        self.ready.hash_all(&mut h);
-        self.raises.hash_all(&mut h);
-        self.faucet_windows.hash_all(&mut h);
-        self.faucet_expiry.hash_all(&mut h);
+        for t in self.tables() {
+            t.hash_all(&mut h);
+        }
         h
     }
 
@@ -634,7 +514,9 @@ impl Ledger {
 
     fn finish_tables(&mut self, writes: &mut Vec<StateWrite>) {
         let mut h = std::mem::take(&mut self.lthash);
-        each_table!(self, t => t.finish_block(&mut h, writes));
+        for t in self.tables_mut() {
+            t.finish_block(&mut h, writes);
+        }
         self.lthash = h;
     }
 
@@ -703,12 +585,16 @@ impl Ledger {
                 return Err(e);
             }
         }
-        each_table!(self, t => t.begin_tx());
+        for t in self.tables_mut() {
+            t.begin_tx();
+        }
         let result = self.execute(&m.signer, &m.instruction);
         match &result {
-            Ok(()) => each_table!(self, t => t.commit_tx()),
-            Err(e) if e.keeps_changes() => each_table!(self, t => t.commit_tx()),
-            Err(_) => each_table!(self, t => t.rollback_tx()),
+            Ok(()) => self.tables_mut().into_iter().for_each(|t| t.commit_tx()),
+            Err(e) if e.keeps_changes() => {
+                self.tables_mut().into_iter().for_each(|t| t.commit_tx())
+            }
+            Err(_) => self.tables_mut().into_iter().for_each(|t| t.rollback_tx()),
         }
         // A faucet mint pays its fee out of what it mints, and only when it mints.
         if result.is_ok() && self.genesis.fee_paid_by_mint(&m.signer, &m.instruction) {
@@ -720,15 +606,15 @@ impl Ledger {
     /// A point inside the open transaction to roll back to: one vote of a batch stands or
     /// falls on its own (SPEC §1 [v2]).
     pub(crate) fn savepoint(&mut self) -> Vec<usize> {
-        let mut points = Vec::with_capacity(16);
-        each_table!(self, t => points.push(t.savepoint()));
-        points
+        self.tables().iter().map(|t| t.savepoint()).collect()
     }
 
     /// Undo what happened since `points` ([`Ledger::savepoint`]); the transaction stays open.
     pub(crate) fn rollback_to(&mut self, points: &[usize]) {
         let mut it = points.iter();
-        each_table!(self, t => t.rollback_to(*it.next().expect("a point per table")));
+        for t in self.tables_mut() {
+            t.rollback_to(*it.next().expect("a point per table"));
+        }
     }
 
     fn charge_fee(
@@ -839,10 +725,10 @@ impl Ledger {
     }
 
     /// The slot by which one more committee draw of `task` with `seats` seats, queued now,
-    /// is drawn when no other task is drawing: the draw turn gives draws half of every block
-    /// whatever else is due ([`Ledger::run_queue`]), and the task's queued draws come in
-    /// order, each priced exactly as [`Ledger::step_cost`] prices it (SPEC §5 *Bounded
-    /// work*). Only the task's own backlog counts, so no task can get another's raises
+    /// is drawn when no other task is drawing: the draw turn gives draws their share of
+    /// every block whatever else is due ([`Ledger::run_queue`]), and the task's queued draws
+    /// come in order, each priced exactly as [`Ledger::step_cost`] prices it (SPEC §5
+    /// *Bounded work*). Only the task's own backlog counts, so no task can get another's raises
     /// refused; while other tasks draw too they share the turn and a draw may come later
     /// than this. Deterministic.
     pub(crate) fn next_draw_slot(&self, task: &TaskId, seats: u64) -> Slot {
@@ -851,88 +737,85 @@ impl Ledger {
             .get(task)
             .map_or((0, 0), |t| (t.queued_draws, t.queued_draw_seats));
         let cost = draws_cost(queued.saturating_add(1), queued_seats.saturating_add(seats));
-        // The draw turn's share: half of every block, whatever else is due.
+        // The draw turn's share of every block, whatever else is due, less what it may leave
+        // unused: it stops at the first draw that does not fit, at most one draw's cost.
         let share = draw_turn_share();
+        let waste = draws_cost(1, u64::from(COMMITTEE_SIZE_MAX));
+        let usable = Cost::new(share.records - waste.records, share.bytes - waste.bytes);
         let blocks = cost
             .records
-            .div_ceil(share.records)
-            .max(cost.bytes.div_ceil(share.bytes))
+            .div_ceil(usable.records)
+            .max(cost.bytes.div_ceil(usable.bytes))
             .max(1);
         self.slot.saturating_add(blocks)
     }
 
     /// Run the block's share of the settlement queue (SPEC §1 [v2] *Bounded settlement*):
     /// move the work that came due from the timer to the ready queue (at most
-    /// [`PROMOTIONS_PER_BLOCK`], earliest first); then two turns, whose order alternates with
-    /// the slot's parity: the *draw turn* serves committee draws round-robin across tasks, up
-    /// to half the budget (committees have `V` slots to vote, so draws get a share no number
-    /// of closing tasks can take: a task turn that goes first leaves it free while draws
-    /// wait), and the *task turn* serves the tasks with ready work round-robin, one step each
-    /// (their draws first, then window closes, then bulk work), while the budget lasts. What
-    /// does not fit waits for the next block. Each step's cost is bounded before it runs
-    /// ([`Ledger::step_cost`]); the first step of a block always runs, and promotions plus the
-    /// largest step fit in a budget (asserted in `constants`), so no block exceeds the budget,
-    /// and since the task turn goes first every other block the queue never stalls.
+    /// [`PROMOTIONS_PER_BLOCK`], [`PROMOTIONS_WITH_DRAWS`] while draws wait, earliest
+    /// first); then the *draw turn* serves committee
+    /// draws round-robin across tasks, up to [`DRAW_SHARE_RECORDS`] and
+    /// [`DRAW_SHARE_BYTES`] (committees have `V` slots to vote: no number of closing tasks
+    /// can take that share); then the *task turn* serves the tasks with other ready work
+    /// round-robin, one step each (window closes first, then bulk work), while the budget
+    /// lasts. What does not fit waits for the next block, which goes on where the turns
+    /// stopped. Each step's cost is bounded before it runs ([`Ledger::step_cost`]), and
+    /// promotions, the draw share and the largest step fit in one budget (asserted in
+    /// `constants`): every block runs at least one task step, so nothing stalls, and no
+    /// block exceeds the budget.
     fn run_queue(&mut self, slot: Slot) {
         let mut budget = Budget::full();
-        self.promote_due(slot, &mut budget);
+        // No draw is scheduled while the queue runs (only transactions schedule them), so
+        // whether the draw turn has work is known now.
+        let draws_waiting = self.next_in_lane(Lane::Draw, None).is_some();
+        let promotions = if draws_waiting {
+            PROMOTIONS_WITH_DRAWS
+        } else {
+            PROMOTIONS_PER_BLOCK
+        };
+        self.promote_due(slot, promotions, &mut budget);
         let start = (self.meta().queue_cursor, self.meta().draw_cursor);
-        let mut turn = Turn {
-            first: true,
-            tasks: start.0,
-            draws: start.1,
-        };
-        if slot.is_multiple_of(2) {
-            self.draw_turn(&mut budget, &mut turn);
-            self.task_turn(&mut budget, &mut turn, false);
-        } else {
-            self.task_turn(&mut budget, &mut turn, true);
-            self.draw_turn(&mut budget, &mut turn);
-        }
-        if (turn.tasks, turn.draws) != start {
+        let (mut tasks, mut draws) = start;
+        self.draw_turn(&mut budget, &mut draws);
+        self.task_turn(&mut budget, &mut tasks);
+        if (tasks, draws) != start {
             let meta = self.meta.get_mut(&()).expect("meta");
-            meta.queue_cursor = turn.tasks;
-            meta.draw_cursor = turn.draws;
+            meta.queue_cursor = tasks;
+            meta.draw_cursor = draws;
         }
     }
 
-    /// Committee draws, one per drawing task in turn, up to half the block's budget.
-    fn draw_turn(&mut self, budget: &mut Budget, turn: &mut Turn) {
-        let floor = draw_turn_share();
-        let mut used = Cost::new(0, 0);
-        while let Some(key) = self.next_in_lane(Lane::Draw, turn.draws) {
-            let cost = self.step_cost(&key.1, &key.3);
-            let share_left = budget.fits(cost) && used.plus(cost).fits_within(floor);
-            if !share_left && !turn.first {
-                break;
-            }
-            used = used.plus(cost);
-            turn.draws = Some(key.1);
-            self.run_step(key, cost, budget, turn);
-        }
-    }
-
-    /// Every task with ready work in turn, one step each, while the budget lasts; when the
-    /// draw turn comes next and draws are waiting, its share stays free for it.
-    fn task_turn(&mut self, budget: &mut Budget, turn: &mut Turn, draw_turn_next: bool) {
-        let reserve = if draw_turn_next && self.next_in_lane(Lane::Draw, None).is_some() {
-            draw_turn_share()
-        } else {
-            Cost::new(0, 0)
+    /// Committee draws, one per drawing task in turn, within the draw share.
+    fn draw_turn(&mut self, budget: &mut Budget, cursor: &mut Option<TaskId>) {
+        let mut share = Budget {
+            left: draw_turn_share(),
         };
-        while let Some(key) = self.next_task_work(turn.tasks) {
+        while let Some(key) = self.next_in_lane(Lane::Draw, *cursor) {
             let cost = self.step_cost(&key.1, &key.3);
-            if !budget.fits(cost.plus(reserve)) && !turn.first {
+            if !share.fits(cost) || !budget.fits(cost) {
                 break;
             }
-            turn.tasks = Some(key.1);
-            self.run_step(key, cost, budget, turn);
+            share.take(cost);
+            *cursor = Some(key.1);
+            self.run_step(key, cost, budget);
         }
     }
 
-    fn run_step(&mut self, key: ReadyKey, cost: Cost, budget: &mut Budget, turn: &mut Turn) {
+    /// Every task with ready work other than draws in turn, one step each, while the budget
+    /// lasts. Its first step always fits (see [`Ledger::run_queue`]).
+    fn task_turn(&mut self, budget: &mut Budget, cursor: &mut Option<TaskId>) {
+        while let Some(key) = self.next_task_work(*cursor) {
+            let cost = self.step_cost(&key.1, &key.3);
+            if !budget.fits(cost) {
+                break;
+            }
+            *cursor = Some(key.1);
+            self.run_step(key, cost, budget);
+        }
+    }
+
+    fn run_step(&mut self, key: ReadyKey, cost: Cost, budget: &mut Budget) {
         let (_, task, due, work) = key;
-        turn.first = false;
         budget.take(cost);
         self.ready.remove(&key);
         if let Some(seats) = self.draw_seats(&task, &work) {
@@ -945,9 +828,9 @@ impl Ledger {
     }
 
     /// Move timer entries due at or before `slot` to the ready queue, in due order, at most
-    /// [`PROMOTIONS_PER_BLOCK`] a block.
-    fn promote_due(&mut self, slot: Slot, budget: &mut Budget) {
-        for _ in 0..PROMOTIONS_PER_BLOCK {
+    /// `max` of them.
+    fn promote_due(&mut self, slot: Slot, max: u64, budget: &mut Budget) {
+        for _ in 0..max {
             let Some(&(due, task, work)) = self.queue.first_key() else {
                 break;
             };
@@ -978,17 +861,17 @@ impl Ledger {
             .or_else(|| cursor.and_then(|_| self.first_in_lane(lane, None)))
     }
 
-    /// Round-robin across tasks: the next task after `cursor` with ready work in any lane
-    /// (wrapping), and its first work by lane.
+    /// Round-robin across tasks: the next task after `cursor` with ready work in a lane of
+    /// the task turn (wrapping), and its first work by lane. Draws have their own turn.
     fn next_task_work(&self, cursor: Option<TaskId>) -> Option<ReadyKey> {
         let next_task = |after: Option<TaskId>| {
-            Lane::ALL
+            TASK_TURN_LANES
                 .iter()
                 .filter_map(|l| self.first_in_lane(*l, after).map(|k| k.1))
                 .min()
         };
         let task = next_task(cursor).or_else(|| cursor.and_then(|_| next_task(None)))?;
-        Lane::ALL.iter().find_map(|l| {
+        TASK_TURN_LANES.iter().find_map(|l| {
             let lo = (*l, task, 0, WORK_MIN);
             let hi = (*l, task, Slot::MAX, Work::ApplyUpdate);
             self.ready.range(lo..=hi).next().map(|(k, _)| *k)
@@ -1058,8 +941,14 @@ impl Ledger {
         let step = match *work {
             // Priced by the committee size alone, so the raise door can price its backlog
             // ([`Ledger::next_draw_slot`]).
-            Work::DrawAudit { round, .. } | Work::DrawDistribution { round, .. } => {
-                return draws_cost(1, k(round));
+            Work::DrawAudit { round, .. } => return draws_cost(1, k(round)),
+            // A list collects no votes before its draw (only an audit's racing raisers do).
+            Work::DrawDistribution { round, .. } => {
+                let audit_price = draws_cost(1, k(round));
+                return Cost::new(
+                    audit_price.records,
+                    audit_price.bytes - VOTE_BYTES * k(round),
+                );
             }
             // The attempt, task and round records, a missed-turn slash (a stake), the next
             // attempt.
@@ -1460,8 +1349,7 @@ impl Ledger {
                     let list = a.list.as_ref()?;
                     let (t, k) = tally(&a.committee, &a.votes);
                     (matches!(a.outcome, Some(AttemptOutcome::PayoutSuccessful { .. }))
-                        && k > 0
-                        && 2 * u64::from(t.valid) > u64::from(k))
+                        && t.valid_majority(k))
                     .then_some(list.digest)
                 });
             let digest = a.list.as_ref().map(|l| l.digest);
@@ -1550,7 +1438,7 @@ impl Ledger {
             return;
         };
         let p = rec.terms.clone();
-        let outcome = if 2 * u64::from(tally.invalid) > u64::from(k) && k > 0 {
+        let outcome = if tally.invalid_majority(k) {
             if let Some(sub) = self.submissions.get_mut(&key) {
                 sub.voided = true;
             }
@@ -1568,7 +1456,7 @@ impl Ledger {
                 accuser_reward: acc,
                 voter_rewards: vot,
             }
-        } else if 2 * u64::from(tally.valid) > u64::from(k) && k > 0 {
+        } else if tally.valid_majority(k) {
             let voters = seats_voting(&audit.committee, &audit.votes, Verdict::Valid);
             let (slashed, _, vot) = self.slash(
                 &task_id,
@@ -1670,7 +1558,7 @@ impl Ledger {
                 let outcome = if att.committee.is_none() {
                     // No committee had time to vote: acceptance by nobody proves nothing.
                     AttemptOutcome::FailedNoCommittee
-                } else if 2 * u64::from(tally.invalid) > u64::from(k) && k > 0 {
+                } else if tally.invalid_majority(k) {
                     AttemptOutcome::FailedRejected {
                         slashed: None,
                         vindicated: false,
@@ -1943,28 +1831,19 @@ const QUEUE_RECORDS_PER_STEP: u64 = 2;
 const QUEUE_BYTES_PER_STEP: u64 = 2 * 128;
 /// One vote in a record: a node and its verdict.
 const VOTE_BYTES: u64 = 32 + 1;
-/// What the draw turn may use of a block: half the budget.
+/// What the draw turn may use of a block.
 fn draw_turn_share() -> Cost {
-    Cost::new(
-        SETTLEMENT_RECORDS_PER_BLOCK / 2,
-        SETTLEMENT_BYTES_PER_BLOCK / 2,
-    )
+    Cost::new(DRAW_SHARE_RECORDS, DRAW_SHARE_BYTES)
 }
+
+/// The lanes the task turn serves, in a task's order (draws have their own turn).
+const TASK_TURN_LANES: [Lane; 2] = [Lane::Window, Lane::Bulk];
 
 /// The smallest `Work` (a key bound).
 const WORK_MIN: Work = Work::DrawAudit {
     round: 0,
     candidate: LO,
 };
-
-/// Where the block's two turns of the settlement queue are ([`Ledger::run_queue`]).
-struct Turn {
-    /// No step has run yet in this block.
-    first: bool,
-    /// The task served last by the task turn, and by the draw turn.
-    tasks: Option<TaskId>,
-    draws: Option<TaskId>,
-}
 
 /// Moving one entry from the timer to the ready queue: a key removed, a key written.
 const PROMOTION_COST: Cost = Cost {
@@ -1976,7 +1855,7 @@ const PROMOTION_COST: Cost = Cost {
 /// included: each writes its audit or attempt record (at most [`SMALL_RECORD_BYTES`]
 /// without seats and votes) with the committee, and keeps at most one vote per seat holder
 /// (race votes of nodes without a seat are dropped). One price for the step budget and the
-/// raise door's backlog estimate.
+/// raise door's backlog estimate (which prices a queued list's draw as an audit's, higher).
 fn draws_cost(draws: u64, seats: u64) -> Cost {
     Cost::new(
         draws.saturating_mul(QUEUE_RECORDS_PER_STEP + 1),

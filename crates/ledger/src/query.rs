@@ -230,19 +230,6 @@ impl Ledger {
 
     /// Number of records in the state (for measurements).
     pub fn record_count(&self) -> usize {
-        self.accounts.len()
-            + self.tasks.len()
-            + self.stakes.len()
-            + self.rewards.len()
-            + self.submissions.len()
-            + self.audits.len()
-            + self.rounds.len()
-            + self.attempts.len()
-            + self.chunks.len()
-            + self.queue.len()
-            + self.ready.len()
-            + self.faucet_windows.len()
-            + self.faucet_expiry.len()
-            + 1
+        self.tables().iter().map(|t| t.records()).sum()
     }
 }

@@ -233,6 +233,24 @@ pub struct Tally {
     pub abstain: u32,
 }
 
+impl Tally {
+    /// Seats voting `Valid` are a majority of a committee of `k` seats (SPEC §5: `2·seats >
+    /// K`); never of an empty committee.
+    pub fn valid_majority(&self, k: u16) -> bool {
+        majority(self.valid, k)
+    }
+
+    /// Seats voting `Invalid` are a majority of a committee of `k` seats.
+    pub fn invalid_majority(&self, k: u16) -> bool {
+        majority(self.invalid, k)
+    }
+}
+
+/// The one majority rule (SPEC §5): more than half of `k` seats, and `k > 0`.
+fn majority(seats: u32, k: u16) -> bool {
+    k > 0 && 2 * u64::from(seats) > u64::from(k)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum AuditOutcome {
     /// Proof void; candidate slashed.
@@ -352,9 +370,9 @@ pub struct AttemptRecord {
 
 /// Work the ledger does by itself (SPEC §1 [v2] *Bounded settlement*): committee draws and
 /// end-of-window work. Work waits in the timer under `(due slot, task, work)` until it is
-/// due, then in the ready queue under `(lane, task, due slot, work)`: tasks are served
-/// round-robin, one step each in turn, and within one task by [`Lane`], then due slot, then
-/// this enum's order (updates last); draws also get a turn of their own (`Ledger::run_queue`). Work that runs in several steps keeps its progress in
+/// due, then in the ready queue under `(lane, task, due slot, work)`: draws in a turn of their
+/// own, then the other work with tasks served round-robin, one step each, and within one task
+/// by [`Lane`], then due slot, then this enum's order (updates last) (`Ledger::run_queue`). Work that runs in several steps keeps its progress in
 /// its last field, so it keeps its place in its task's queue.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
@@ -387,11 +405,10 @@ pub enum Work {
     ApplyUpdate,
 }
 
-/// Precedence of a task's due work over its other due work (docs/protocol.md §13).
-/// Committee draws first: their seats have `V` slots to vote. Then window closes and
-/// parameter updates, which decide turns and deadlines. Bulk work last (payout chunks,
-/// settlement, pruning): it may take many blocks and must not hold back the task's next
-/// deadlines.
+/// Where due work waits (docs/protocol.md §3). Committee draws have the queue's draw turn:
+/// their seats have `V` slots to vote. In the task turn, window closes and parameter updates,
+/// which decide turns and deadlines, come before bulk work (payout chunks, settlement,
+/// pruning), which may take many blocks and must not hold back the task's next deadlines.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
 )]
@@ -399,10 +416,6 @@ pub enum Lane {
     Draw,
     Window,
     Bulk,
-}
-
-impl Lane {
-    pub const ALL: [Lane; 3] = [Lane::Draw, Lane::Window, Lane::Bulk];
 }
 
 impl Work {

@@ -206,6 +206,74 @@ impl<K: Ord + Clone + BorshSerialize, V: Clone + PartialEq + BorshSerialize> Tab
     }
 }
 
+/// What the ledger does with every table alike, whatever its key and value types: the
+/// tables are declared once (`ledger_tables!` in `ledger.rs`) and walked through this.
+pub(crate) trait AnyTable {
+    fn tag(&self) -> u8;
+    /// Records in the table.
+    fn records(&self) -> usize;
+    fn begin_tx(&mut self);
+    fn savepoint(&self) -> usize;
+    fn rollback_to(&mut self, savepoint: usize);
+    fn commit_tx(&mut self);
+    fn rollback_tx(&mut self);
+    fn finish_block(&mut self, lthash: &mut LtHash, writes: &mut Vec<StateWrite>);
+    fn hash_all(&self, lthash: &mut LtHash);
+    /// Every record, encoded as the store holds it.
+    fn dump(&self, out: &mut Vec<StateWrite>);
+    /// Load one stored record (opening a ledger); why it does not decode otherwise.
+    fn load_encoded(&mut self, key: &[u8], value: &[u8]) -> Result<(), String>;
+}
+
+impl<K, V> AnyTable for Table<K, V>
+where
+    K: Ord + Clone + BorshSerialize + borsh::BorshDeserialize,
+    V: Clone + PartialEq + BorshSerialize + borsh::BorshDeserialize,
+{
+    fn tag(&self) -> u8 {
+        self.tag
+    }
+    fn records(&self) -> usize {
+        self.len()
+    }
+    fn begin_tx(&mut self) {
+        Table::begin_tx(self)
+    }
+    fn savepoint(&self) -> usize {
+        Table::savepoint(self)
+    }
+    fn rollback_to(&mut self, savepoint: usize) {
+        Table::rollback_to(self, savepoint)
+    }
+    fn commit_tx(&mut self) {
+        Table::commit_tx(self)
+    }
+    fn rollback_tx(&mut self) {
+        Table::rollback_tx(self)
+    }
+    fn finish_block(&mut self, lthash: &mut LtHash, writes: &mut Vec<StateWrite>) {
+        Table::finish_block(self, lthash, writes)
+    }
+    fn hash_all(&self, lthash: &mut LtHash) {
+        Table::hash_all(self, lthash)
+    }
+    fn dump(&self, out: &mut Vec<StateWrite>) {
+        for (k, v) in &self.map {
+            out.push(StateWrite {
+                table: self.tag,
+                key: borsh::to_vec(k).expect("vec write"),
+                value: Some(borsh::to_vec(v).expect("vec write")),
+            });
+        }
+    }
+    fn load_encoded(&mut self, key: &[u8], value: &[u8]) -> Result<(), String> {
+        let k = K::try_from_slice(key).map_err(|e| format!("key: {e}"))?;
+        let v = V::try_from_slice(value).map_err(|e| format!("value: {e}"))?;
+        self.load(k, v);
+        Ok(())
+    }
+}
+
 /// Bytes of a record's borsh encoding.
 pub(crate) fn encoded_len<T: BorshSerialize>(value: &T) -> u64 {
     borsh::object_length(value).expect("vec write") as u64

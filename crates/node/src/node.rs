@@ -1061,7 +1061,7 @@ impl Driver {
                     sh.counters.txs_sent.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(kind, %sig, "sent");
                 }
-                Err(e) if e.tx_error_kind().as_deref() == Some("Duplicate") => {
+                Err(e) if e.tx_error_code().as_deref() == Some("duplicate") => {
                     tracing::debug!(kind, "already sent (duplicate)");
                 }
                 Err(e) => {

@@ -15,18 +15,9 @@ pub fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// The variant name of an error, from its `Debug` form (`OutsideWindow { .. }` → `OutsideWindow`).
-pub fn error_kind(debug: &str) -> String {
-    debug
-        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-        .next()
-        .unwrap_or("")
-        .to_string()
-}
-
 pub fn tx_error(e: &TxError) -> TxErrorDto {
     TxErrorDto {
-        kind: error_kind(&format!("{e:?}")),
+        kind: e.kind(),
         message: e.to_string(),
         code: e.code().to_string(),
     }
@@ -602,10 +593,7 @@ mod tests {
     use gradual_types::Transaction;
 
     #[test]
-    fn error_kind_is_the_variant_name() {
-        assert_eq!(error_kind("OutsideWindow { window: x }"), "OutsideWindow");
-        assert_eq!(error_kind("Duplicate"), "Duplicate");
-        assert_eq!(error_kind("UnknownTask(Hash(abc))"), "UnknownTask");
+    fn a_tx_error_travels_with_its_kind_code_and_message() {
         let e = TxError::NothingToClaim;
         assert_eq!(
             tx_error(&e),

@@ -32,8 +32,16 @@ pub const SETTLEMENT_BYTES_PER_BLOCK: u64 = 4 * 1024 * 1024;
 /// Entries of the settlement queue's timer that become ready in one block at most (SPEC §1
 /// [v2] *Bounded settlement*); the rest become ready in the next blocks, earliest first.
 /// Each costs two records of the block's settlement budget. About as many as the cheapest
-/// steps a block can run, so becoming ready is never the slower half of the queue.
-pub const PROMOTIONS_PER_BLOCK: u64 = 960;
+/// steps a block's task turn can run, so becoming ready is not the slower half of the queue.
+pub const PROMOTIONS_PER_BLOCK: u64 = 1_280;
+/// [`PROMOTIONS_PER_BLOCK`] in a block whose draw turn has draws waiting: its share stays
+/// free.
+pub const PROMOTIONS_WITH_DRAWS: u64 = 480;
+/// Records the settlement queue's draw turn may write in a block: committee draws keep this
+/// share however much other work is due (SPEC §5 *Bounded work*; about 500 draws).
+pub const DRAW_SHARE_RECORDS: u64 = 1_536;
+/// Bytes the draw turn may write in a block (about 85 draws of 256-seat committees).
+pub const DRAW_SHARE_BYTES: u64 = 3 * SETTLEMENT_BYTES_PER_BLOCK / 8;
 /// Records one pruning step deletes at most; a round with more is pruned over several steps.
 pub const PRUNE_RECORDS_PER_STEP: u64 = 256;
 /// Bytes (encoded keys and values) one pruning step deletes at most; a distribution chunk
@@ -41,7 +49,7 @@ pub const PRUNE_RECORDS_PER_STEP: u64 = 256;
 pub const PRUNE_BYTES_PER_STEP: u64 = 256 * 1024;
 /// Audits one step of a proof audit window's close resolves at most; a round with more
 /// audits is resolved over several steps (and blocks).
-pub const AUDITS_PER_STEP: u64 = 8;
+pub const AUDITS_PER_STEP: u64 = 4;
 /// Largest proof value a node may submit (SPEC §4).
 pub const PROOF_BYTES_MAX: usize = 512;
 /// Task display limits (SPEC §2).
@@ -129,15 +137,26 @@ const _: () = assert!(AUDIT_VOTES_PER_TX_MAX * 33 + 1024 < TX_BYTES_MAX);
 const _: () = assert!(PROOF_BYTES_MAX + 1024 < TX_BYTES_MAX);
 // Bounded settlement: the largest single step (a payout chunk, one record per entry plus its
 // bookkeeping; a batch of audits, each paying at most a full committee) fits in one block's
-// budget next to a full block of promotions, so every block can run at least one step.
+// budget next to a full block of promotions and a full draw turn, so every block runs at least
+// one task step and no block needs an exception to the budget. (Bytes: the largest step, a
+// batch of 4 audits of 256 seats, is bounded at about 1.2 MiB; with the draw share's 1.5 MiB
+// and at most 240 KiB of promotions it stays under the 4 MiB.)
+const LARGEST_STEP_RECORDS: u64 = {
+    let payout = DISTRIBUTION_ENTRIES_PER_CHUNK_MAX as u64 + 8;
+    let audits = AUDITS_PER_STEP * (COMMITTEE_SIZE_MAX as u64 + 8);
+    if payout > audits {
+        payout
+    } else {
+        audits
+    }
+};
 const _: () = assert!(
-    (DISTRIBUTION_ENTRIES_PER_CHUNK_MAX as u64) + 8 + 2 * PROMOTIONS_PER_BLOCK
+    LARGEST_STEP_RECORDS + 2 * PROMOTIONS_WITH_DRAWS + DRAW_SHARE_RECORDS
         <= SETTLEMENT_RECORDS_PER_BLOCK
 );
-const _: () = assert!(
-    AUDITS_PER_STEP * (COMMITTEE_SIZE_MAX as u64 + 8) + 2 * PROMOTIONS_PER_BLOCK
-        <= SETTLEMENT_RECORDS_PER_BLOCK
-);
+const _: () =
+    assert!(LARGEST_STEP_RECORDS + 2 * PROMOTIONS_PER_BLOCK <= SETTLEMENT_RECORDS_PER_BLOCK);
+const _: () = assert!(PROMOTIONS_WITH_DRAWS <= PROMOTIONS_PER_BLOCK);
 const _: () = assert!(PRUNE_RECORDS_PER_STEP <= SETTLEMENT_RECORDS_PER_BLOCK);
 const _: () = assert!(PRUNE_BYTES_PER_STEP <= SETTLEMENT_BYTES_PER_BLOCK);
 const _: () = assert!(

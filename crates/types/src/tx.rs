@@ -493,6 +493,23 @@ pub enum DecodeError {
     BadValidators(String),
 }
 
+impl DecodeError {
+    /// The variant's name (`"TooLarge"`, ...): what the RPC reports as the error's `kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DecodeError::TooLarge { .. } => "TooLarge",
+            DecodeError::Malformed(..) => "Malformed",
+            DecodeError::Version { .. } => "Version",
+            DecodeError::ChainIdTooLong { .. } => "ChainIdTooLong",
+            DecodeError::FieldTooLarge { .. } => "FieldTooLarge",
+            DecodeError::Empty { .. } => "Empty",
+            DecodeError::BadParams(..) => "BadParams",
+            DecodeError::BadUrl(..) => "BadUrl",
+            DecodeError::BadValidators(..) => "BadValidators",
+        }
+    }
+}
+
 impl Transaction {
     pub fn new_signed(
         keypair: &Keypair,

@@ -3,7 +3,6 @@
 
 use gradual_ledger::block::FailReason;
 use gradual_ledger::{LedgerEvent, Receipt};
-use gradual_rpc::convert::error_kind;
 use gradual_rpc::HeadDto;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
@@ -42,7 +41,7 @@ pub fn block(head: &HeadDto, receipts: &[Receipt], depth: usize, apply_s: f64, c
     for r in receipts {
         let result = match &r.result {
             Ok(()) => "ok".to_string(),
-            Err(e) => error_kind(&format!("{e:?}")),
+            Err(e) => e.kind(),
         };
         metrics::counter!("gradual_tx_processed_total", "result" => result).increment(1);
     }

@@ -909,11 +909,7 @@ fn tx_rejected(e: &TxError) -> RpcError {
 }
 
 fn decode_rejected(e: &DecodeError) -> RpcError {
-    rejected(
-        &convert::error_kind(&format!("{e:?}")),
-        "decode",
-        e.to_string(),
-    )
+    rejected(e.kind(), "decode", e.to_string())
 }
 
 fn send_transaction(shared: &Shared, p: Params) -> RpcResult {
