@@ -16,9 +16,9 @@
 pub mod keyfile;
 
 use base64::Engine;
-use gradual_ledger::Clock;
 use gradual_rpc::dto::*;
 use gradual_rpc::{methods as m, paths, Request, Response, RpcError};
+use gradual_types::window::Clock;
 use gradual_types::{
     Hash, Instruction, Keypair, Pubkey, Signature, TaskId, Transaction, ValidatorInfo, VrfInput,
     VrfProof, VrfPublicKey,

@@ -107,22 +107,24 @@ impl Default for AuditGuard {
     }
 }
 
+use gradual_types::constants::BPS_DENOMINATOR;
+
 impl AuditGuard {
     /// No guard: every `Invalid` is raised as soon as its check is done.
     pub const OFF: AuditGuard = AuditGuard {
-        invalid_share_max_bps: 10_000,
+        invalid_share_max_bps: BPS_DENOMINATOR as u16,
         on_suspect: SuspectPolicy::Abstain,
     };
 
     fn on(&self) -> bool {
-        self.invalid_share_max_bps < 10_000
+        u64::from(self.invalid_share_max_bps) < BPS_DENOMINATOR
     }
 
     /// `invalid` of `checked` is more than the allowed share (integers only).
     fn trips(&self, checked: u64, invalid: u64) -> bool {
         self.on()
             && checked >= SUSPECT_MIN_CHECKS
-            && invalid.saturating_mul(10_000)
+            && invalid.saturating_mul(BPS_DENOMINATOR)
                 > u64::from(self.invalid_share_max_bps).saturating_mul(checked)
     }
 }

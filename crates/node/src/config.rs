@@ -36,6 +36,7 @@
 
 use crate::outbound::{Net, OutboundPolicy};
 use gradual_node_proto::{AuditGuard, SuspectPolicy};
+use gradual_types::constants::BPS_DENOMINATOR;
 use gradual_types::{parse_koii, Keypair, TaskId};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -284,7 +285,7 @@ fn default_log_level() -> String {
 }
 
 /// Adversary modes the example tasks understand (`GRADUAL_ADVERSARY`).
-pub const ADVERSARIES: &[&str] = &["garbage", "false-accuser", "bad-distribution", "offline"];
+pub const ADVERSARIES: &[&str] = gradual_task_sdk::protocol::ADVERSARY_NAMES;
 
 fn amount(field: &str, a: &Amount, problems: &mut Vec<String>) -> Option<u64> {
     let text = match a {
@@ -405,7 +406,7 @@ fn audit_guard(
     let mut g = base;
     if let Some(bps) = share {
         match u16::try_from(bps) {
-            Ok(v) if (1..=10_000).contains(&v) => g.invalid_share_max_bps = v,
+            Ok(v) if (1..=BPS_DENOMINATOR).contains(&u64::from(v)) => g.invalid_share_max_bps = v,
             _ => problems.push(format!(
                 "{at}invalid_share_max_bps = {bps}: must be between 1 and 10000 (basis points \
                  of a round's sampled checks; 5000 = more than half; 10000 turns the guard off)"

@@ -20,8 +20,7 @@ pub enum Adversary {
 }
 
 impl Adversary {
-    pub const NAMES: &'static [&'static str] =
-        &["garbage", "false-accuser", "bad-distribution", "offline"];
+    pub const NAMES: &'static [&'static str] = crate::protocol::ADVERSARY_NAMES;
 
     pub fn name(self) -> &'static str {
         match self {

@@ -3,8 +3,8 @@
 
 use crate::protocol::{self, env, limits, paths};
 use crate::Adversary;
-use gradual_ledger::Clock;
 use gradual_rpc::dto::{BlockDto, SubmissionInfoDto, TaskDto};
+use gradual_types::window::Clock;
 use gradual_types::{Hash, Pubkey, Signature, TaskId};
 use serde::de::DeserializeOwned;
 use std::path::PathBuf;

@@ -21,6 +21,10 @@ use gradual_types::{Hash, Pubkey, Signature, TaskId};
 use serde::{Deserialize, Serialize};
 
 /// Environment variables the node sets when it starts a task (docs/task-protocol.md §1).
+/// The adversary modes every task built with the SDK understands (`GRADUAL_ADVERSARY`,
+/// docs/task-developer-guide.md §6); the node's config checks names against this list.
+pub const ADVERSARY_NAMES: &[&str] = &["garbage", "false-accuser", "bad-distribution", "offline"];
+
 pub mod env {
     /// Task id, base58.
     pub const TASK_ID: &str = "GRADUAL_TASK_ID";

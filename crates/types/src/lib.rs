@@ -15,6 +15,7 @@ pub mod keys;
 pub mod tx;
 pub mod url;
 pub mod vrf;
+pub mod window;
 
 pub use amount::{format_koii, parse_koii, AmountError};
 pub use artifact::ArtifactUpload;
