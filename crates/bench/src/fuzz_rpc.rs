@@ -53,15 +53,7 @@ pub async fn run_rpc_cases(dir: &std::path::Path, seed: u64, cases: u64) -> RpcF
     let validator = start(config).await.expect("validator starts");
     let url = format!("http://{}/", validator.local_addr());
     let http = reqwest::Client::new();
-    let slot = |v: &Value| v["result"].as_u64().unwrap_or(0);
-    let first_slot = slot(
-        &post_json(
-            &http,
-            &url,
-            &json!({"jsonrpc":"2.0","id":1,"method":"getSlot"}),
-        )
-        .await,
-    );
+    let first_slot = get_slot(&http, &url).await;
 
     let next = Arc::new(AtomicU64::new(0));
     let stats = Arc::new(Mutex::new(RpcFuzzStats::default()));
@@ -100,14 +92,7 @@ pub async fn run_rpc_cases(dir: &std::path::Path, seed: u64, cases: u64) -> RpcF
     let mut s = stats.lock().expect("workers done").clone();
     // Give the producer a moment, then check it is still alive and the door still answers.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let last = slot(
-        &post_json(
-            &http,
-            &url,
-            &json!({"jsonrpc":"2.0","id":1,"method":"getSlot"}),
-        )
-        .await,
-    );
+    let last = get_slot(&http, &url).await;
     s.slots_advanced = last.saturating_sub(first_slot);
     s.healthy_after = post_json(
         &http,
@@ -125,6 +110,17 @@ enum Answer {
     ClientError,
     Busy,
     Failed(String),
+}
+
+/// The validator's slot (`getSlot`), 0 when it does not answer.
+async fn get_slot(http: &reqwest::Client, url: &str) -> u64 {
+    let v = post_json(
+        http,
+        url,
+        &json!({"jsonrpc":"2.0","id":1,"method":"getSlot"}),
+    )
+    .await;
+    v["result"].as_u64().unwrap_or(0)
 }
 
 async fn post_json(http: &reqwest::Client, url: &str, v: &Value) -> Value {

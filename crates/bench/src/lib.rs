@@ -4,7 +4,7 @@
 //! This library holds what the programs share: building a staked chain and pre-signed
 //! `SubmitProof` traffic ([`setup`]), timing bare signature checks ([`verify_one_core`]),
 //! and driving encoded blocks through decode → verify → apply → commit, either one stage
-//! after another ([`run_sequential`]) or pipelined ([`run_pipelined`]). It does **not** run
+//! after another or pipelined ([`run_blocks`], [`Mode`]). It does **not** run
 //! a validator, a network or a clock; blocks are applied as fast as they can be.
 //!
 //! ```text
@@ -19,6 +19,7 @@
 
 pub mod fuzz;
 pub mod fuzz_rpc;
+pub mod worst_block;
 
 use anyhow::{bail, ensure, Context};
 use gradual_ledger::testkit::key;
@@ -72,8 +73,26 @@ fn producer() -> &'static ValidatorKey {
     KEY.get_or_init(ValidatorKey::devnet)
 }
 
+/// A whole number for a command-line flag; `_` may group digits (`40_000`).
+pub fn whole_number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.replace('_', "")
+        .parse()
+        .map_err(|_| format!("takes a whole number, got '{s}'"))
+}
+
+/// A program's exit code: its own on success; on an error, the error on stderr and 2.
+pub fn exit_code(
+    program: &str,
+    result: anyhow::Result<std::process::ExitCode>,
+) -> std::process::ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("{program}: {e:#}");
+        std::process::ExitCode::from(2)
+    })
+}
+
 /// Sign `count` transactions on `threads` threads; `make(i)` gives the i-th.
-fn sign_parallel(
+pub fn sign_parallel(
     count: usize,
     threads: usize,
     make: impl Fn(usize) -> Transaction + Sync,
@@ -383,49 +402,49 @@ fn final_checkpoint(store: &mut Store, phases: &mut PhaseTimes) -> anyhow::Resul
     Ok(())
 }
 
-/// Each block through decode → verify → apply → commit before the next starts.
-pub fn run_sequential(
-    store: &mut Store,
-    ledger: &mut Ledger,
-    blocks: Vec<(Slot, Vec<Vec<u8>>)>,
-    threads: usize,
-) -> anyhow::Result<Run> {
-    let txs = blocks.iter().map(|(_, b)| b.len()).sum();
-    let count = blocks.len();
-    let mut phases = PhaseTimes::default();
-    let cpu = process_cpu();
-    let start = Instant::now();
-    for (slot, raw) in blocks {
-        let v = decode_and_verify(slot, &raw, threads)?;
-        apply_and_commit(store, ledger, v, &mut phases)?;
-    }
-    final_checkpoint(store, &mut phases)?;
-    let wall = start.elapsed();
-    Ok(Run {
-        txs,
-        blocks: count,
-        wall,
-        cpu: process_cpu()
-            .zip(cpu)
-            .map_or(Duration::ZERO, |(b, a)| b.saturating_sub(a)),
-        phases,
-        state_root: store.head().state_root,
-    })
+/// How [`run_blocks`] drives the blocks through decode → verify → apply → commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Each block through every stage before the next starts.
+    Sequential,
+    /// Block N+1 is decoded and verified on a verifier thread (which uses `threads` threads
+    /// for signatures) while block N is applied and committed on this one.
+    Pipelined,
 }
 
-/// Decode and verify block N+1 on a verifier thread (which uses `threads` threads for
-/// signatures) while block N is applied and committed on this one.
-pub fn run_pipelined(
+/// Drive `blocks` into `store` and `ledger` as `mode` says, timing each stage, and end
+/// with the final fold of the write-set log.
+pub fn run_blocks(
     store: &mut Store,
     ledger: &mut Ledger,
     blocks: Vec<(Slot, Vec<Vec<u8>>)>,
     threads: usize,
+    mode: Mode,
 ) -> anyhow::Result<Run> {
-    let txs = blocks.iter().map(|(_, b)| b.len()).sum();
-    let count = blocks.len();
-    let mut phases = PhaseTimes::default();
-    let cpu = process_cpu();
-    let start = Instant::now();
+    measured(
+        store,
+        ledger,
+        blocks,
+        |store, ledger, blocks, phases| match mode {
+            Mode::Sequential => {
+                for (slot, raw) in blocks {
+                    let v = decode_and_verify(slot, &raw, threads)?;
+                    apply_and_commit(store, ledger, v, phases)?;
+                }
+                Ok(())
+            }
+            Mode::Pipelined => pipeline(store, ledger, blocks, threads, phases),
+        },
+    )
+}
+
+fn pipeline(
+    store: &mut Store,
+    ledger: &mut Ledger,
+    blocks: Vec<(Slot, Vec<Vec<u8>>)>,
+    threads: usize,
+    phases: &mut PhaseTimes,
+) -> anyhow::Result<()> {
     // Bound 1: at most one verified block waits while the next is being verified.
     let (send, recv) = mpsc::sync_channel::<anyhow::Result<Verified>>(1);
     std::thread::scope(|s| -> anyhow::Result<()> {
@@ -444,10 +463,31 @@ pub fn run_pipelined(
                 break; // every block was verified and sent
             };
             phases.wait += t0.elapsed();
-            apply_and_commit(store, ledger, v?, &mut phases)?;
+            apply_and_commit(store, ledger, v?, phases)?;
         }
         Ok(())
-    })?;
+    })
+}
+
+/// Time `drive` (which applies and commits `blocks`) and the final fold after it: what both
+/// runs measure the same way.
+fn measured(
+    store: &mut Store,
+    ledger: &mut Ledger,
+    blocks: Vec<(Slot, Vec<Vec<u8>>)>,
+    drive: impl FnOnce(
+        &mut Store,
+        &mut Ledger,
+        Vec<(Slot, Vec<Vec<u8>>)>,
+        &mut PhaseTimes,
+    ) -> anyhow::Result<()>,
+) -> anyhow::Result<Run> {
+    let txs = blocks.iter().map(|(_, b)| b.len()).sum();
+    let count = blocks.len();
+    let mut phases = PhaseTimes::default();
+    let cpu = process_cpu();
+    let start = Instant::now();
+    drive(store, ledger, blocks, &mut phases)?;
     final_checkpoint(store, &mut phases)?;
     let wall = start.elapsed();
     Ok(Run {
@@ -483,8 +523,22 @@ mod tests {
         let (mut store_b, mut ledger_b, work_b) = setup(&small(), &dir.path().join("b")).unwrap();
         assert_eq!(work_a.tx_count(), 300);
         assert_eq!(work_a.blocks.len(), 5);
-        let a = run_sequential(&mut store_a, &mut ledger_a, work_a.blocks, 2).unwrap();
-        let b = run_pipelined(&mut store_b, &mut ledger_b, work_b.blocks, 2).unwrap();
+        let a = run_blocks(
+            &mut store_a,
+            &mut ledger_a,
+            work_a.blocks,
+            2,
+            Mode::Sequential,
+        )
+        .unwrap();
+        let b = run_blocks(
+            &mut store_b,
+            &mut ledger_b,
+            work_b.blocks,
+            2,
+            Mode::Pipelined,
+        )
+        .unwrap();
         assert_eq!((a.txs, b.txs), (300, 300));
         assert_eq!(a.state_root, b.state_root);
         assert_eq!(ledger_b.state_root(), b.state_root);
@@ -498,7 +552,7 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let (mut store, mut ledger, mut work) = setup(&small(), &dir.path().join("a")).unwrap();
         work.blocks[2].1[5].push(0); // trailing byte: does not decode
-        let err = run_pipelined(&mut store, &mut ledger, work.blocks, 2).unwrap_err();
+        let err = run_blocks(&mut store, &mut ledger, work.blocks, 2, Mode::Pipelined).unwrap_err();
         assert!(format!("{err:#}").contains("decoding block"), "{err:#}");
         assert_eq!(store.head().height, ledger.height());
     }

@@ -1,8 +1,8 @@
 //! `gradual`: the command line of a gradual chain. Keys, transfers, tasks, staking and
 //! rewards through a validator's JSON-RPC, and `gradual validator` to run one.
 //!
-//! `gradual node` runs a task node and `gradual devnet` a whole local network; both live in
-//! `gradual-node`, this binary only parses their flags. Otherwise it does **not** run
+//! `gradual node` runs a task node (`gradual-node`) and `gradual devnet` a whole local
+//! network (`gradual-devnet`); this binary only parses their flags. Otherwise it does **not** run
 //! tasks or hold any state of its own besides the
 //! keypair file; every answer comes from the validator.
 //!
@@ -20,6 +20,7 @@ mod scaffold;
 mod taskfile;
 mod validator_cmd;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gradual_types::{parse_koii, Hash, Pubkey};
 use std::path::PathBuf;
@@ -253,18 +254,14 @@ fn main() -> ExitCode {
         return code;
     }
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+    // One error path: a runtime that cannot start is reported like any failed command.
+    let result = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match rt.block_on(commands::run(cli)) {
+        .context("cannot start the async runtime")
+        .and_then(|rt| rt.block_on(commands::run(cli)));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A closed stdout (e.g. `| head`) is not a failure.

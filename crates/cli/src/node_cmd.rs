@@ -1,15 +1,13 @@
 //! `gradual node` (run a task node from a config file) and `gradual devnet` (a local network
-//! with a validator, a task and N nodes, with live progress and a verdict).
+//! with a validator, a task and N nodes, with live progress and a verdict): their flags; the
+//! work is in `gradual-node` and `gradual-devnet`.
 
 use anyhow::{bail, Context};
 use clap::Args;
-use gradual_node::devnet::{
-    node_line, progress_line, render_summary, Devnet, DevnetConfig, TaskChoice,
-};
+use gradual_devnet::{DevnetConfig, TaskChoice};
 use gradual_node::NodeConfig;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct NodeArgs {
@@ -38,7 +36,11 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let config = NodeConfig::load(&args.config)?;
     init_logs(&config.log_level)?;
     let node = gradual_node::start(config).await?;
-    println!("node {} listening on http://{}", node.shared.me, node.addr);
+    println!(
+        "node {} listening on http://{}",
+        node.shared.me(),
+        node.addr
+    );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
     tokio::select! {
@@ -98,104 +100,12 @@ pub async fn run_devnet(args: DevnetArgs, json: bool) -> anyhow::Result<()> {
     };
     let bin =
         std::env::current_exe().context("cannot find the gradual binary to run nodes with")?;
-    let mut cfg = DevnetConfig::new(dir.clone(), bin);
+    let mut cfg = DevnetConfig::new(dir, bin);
     cfg.nodes = args.nodes;
     cfg.adversary = (args.adversary != "none").then(|| args.adversary.clone());
     cfg.set_timing(args.slot_ms, args.round_time);
     cfg.task = args.task;
-    cfg.check().map_err(anyhow::Error::msg)?;
-    eprintln!("starting devnet in {} ...", dir.display());
-    let mut net = Devnet::start(cfg).await.map_err(anyhow::Error::msg)?;
-    eprintln!(
-        "validator {} | task {} | {} nodes (logs: {}/node-*/node.log, task logs: node-*/data/logs/)",
-        net.client.url(),
-        net.task,
-        net.nodes.len(),
-        dir.display()
-    );
-    let result = watch(&mut net, args.rounds, args.stall_secs).await;
-    eprintln!("stopping nodes and validator ...");
-    net.stop_nodes().await;
-    let summary = net.summary().await;
-    net.shutdown().await;
-    result?;
-    let summary = summary.map_err(anyhow::Error::msg)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        print!("{}", render_summary(&net, &summary));
-    }
-    if !summary.ok {
-        bail!(
-            "devnet verdict: FAILED ({} problem(s), listed above)",
-            summary.failures.len()
-        );
-    }
-    Ok(())
-}
-
-/// Live progress until Ctrl-C, `rounds` settled, or a stall.
-async fn watch(net: &mut Devnet, rounds: Option<u64>, stall_secs: u64) -> anyhow::Result<()> {
-    let tty = std::io::stderr().is_terminal();
-    let multi = indicatif::MultiProgress::with_draw_target(if tty {
-        indicatif::ProgressDrawTarget::stderr()
-    } else {
-        indicatif::ProgressDrawTarget::hidden()
-    });
-    let style = indicatif::ProgressStyle::with_template("{spinner} {msg}")
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
-    let head = multi.add(indicatif::ProgressBar::new_spinner().with_style(style.clone()));
-    let lines: Vec<_> = net
-        .nodes
-        .iter()
-        .map(|_| multi.add(indicatif::ProgressBar::new_spinner().with_style(style.clone())))
-        .collect();
-    let poll_every = Duration::from_millis((net.cfg.slot_ms * 3).clamp(100, 2_000));
-    let mut last_settled = 0;
-    let mut last_change = std::time::Instant::now();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    loop {
-        tokio::select! {
-            _ = &mut ctrl_c => { head.finish_with_message("interrupted"); break; }
-            _ = tokio::time::sleep(poll_every) => {}
-        }
-        let t = match net.poll().await {
-            Ok(t) => t,
-            Err(e) => {
-                head.set_message(format!("cannot read the task: {e}"));
-                continue;
-            }
-        };
-        head.set_message(progress_line(net, &t));
-        head.tick();
-        for (bar, n) in lines.iter().zip(&net.nodes) {
-            bar.set_message(node_line(net, n, &t));
-            bar.tick();
-        }
-        let settled = net.settled();
-        if settled != last_settled {
-            if !tty {
-                eprintln!("{}", progress_line(net, &t));
-            }
-            last_settled = settled;
-            last_change = std::time::Instant::now();
-        }
-        if rounds.is_some_and(|n| settled >= n) {
-            head.finish_with_message(format!("{settled} round(s) settled"));
-            break;
-        }
-        if last_change.elapsed() > Duration::from_secs(stall_secs) {
-            bail!(
-                "no round settled for {stall_secs} s; see the node logs under {}",
-                net.cfg.dir.display()
-            );
-        }
-    }
-    for l in lines {
-        l.finish();
-    }
-    Ok(())
+    gradual_devnet::run(cfg, args.rounds, args.stall_secs, json).await
 }
 
 #[cfg(test)]

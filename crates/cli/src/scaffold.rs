@@ -142,12 +142,7 @@ async fn round_digest(ctx: &Context, round: u64) -> anyhow::Result<[u8; 32]> {{
 
 /// Bind the proof to the node and the round, so a copied proof fails its audit.
 fn proof(digest: &[u8; 32], node: &Pubkey, round: u64) -> Vec<u8> {{
-    let mut h = blake3::Hasher::new();
-    h.update(b"{name}/proof/v1");
-    h.update(digest);
-    h.update(&node.0);
-    h.update(&round.to_le_bytes());
-    h.finalize().as_bytes().to_vec()
+    gradual_task_sdk::bound_proof(b"{name}/proof/v1", digest, node, round)
 }}
 
 impl Task for MyTask {{

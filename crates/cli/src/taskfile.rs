@@ -382,59 +382,48 @@ pub fn parse(text: &str, display: &str, base: &Path) -> Result<TaskFile, TaskFil
         }
     }
 
-    let mut need = |field: &str, v: bool, what: &str| {
-        if !v {
+    // A field that failed to parse is reported already; only a missing one is reported here.
+    let has_exe = exe.is_some() || map.contains_key("task_audit_program");
+    for (field, parsed, what) in [
+        ("task_name", name.is_some(), "the task's display name"),
+        (
+            "task_executable",
+            has_exe,
+            "path of the executable to upload",
+        ),
+        ("round_time", round_time.is_some(), "slots per round"),
+        (
+            "submission_window",
+            sw.is_some(),
+            "slots nodes have to submit proofs",
+        ),
+        ("audit_window", aw.is_some(), "slots nodes have to audit"),
+        (
+            "minimum_stake_amount",
+            minimum_stake.is_some(),
+            "KOII a node must stake",
+        ),
+        (
+            "total_bounty_amount",
+            total_bounty.is_some(),
+            "KOII to escrow",
+        ),
+        (
+            "bounty_amount_per_round",
+            bounty_per_round.is_some(),
+            "KOII paid per round",
+        ),
+    ] {
+        if !parsed && !map.contains_key(field) {
             r.problems.push(format!("{field} is missing: {what}"));
         }
-    };
-    need(
-        "task_name",
-        name.is_some() || map.contains_key("task_name"),
-        "the task's display name",
-    );
-    need(
-        "task_executable",
-        exe.is_some()
-            || map.contains_key("task_executable")
-            || map.contains_key("task_audit_program"),
-        "path of the executable to upload",
-    );
-    need(
-        "round_time",
-        round_time.is_some() || map.contains_key("round_time"),
-        "slots per round",
-    );
-    need(
-        "submission_window",
-        sw.is_some() || map.contains_key("submission_window"),
-        "slots nodes have to submit proofs",
-    );
-    need(
-        "audit_window",
-        aw.is_some() || map.contains_key("audit_window"),
-        "slots nodes have to audit",
-    );
-    need(
-        "minimum_stake_amount",
-        minimum_stake.is_some() || map.contains_key("minimum_stake_amount"),
-        "KOII a node must stake",
-    );
-    need(
-        "total_bounty_amount",
-        total_bounty.is_some() || map.contains_key("total_bounty_amount"),
-        "KOII to escrow",
-    );
-    need(
-        "bounty_amount_per_round",
-        bounty_per_round.is_some() || map.contains_key("bounty_amount_per_round"),
-        "KOII paid per round",
-    );
+    }
 
     if let (Some(rt), Some(s), Some(a)) = (round_time, sw, aw) {
-        if s + a > rt {
+        if !gradual_types::constants::windows_fit(s, a, rt) {
             r.problems.push(format!(
                 "submission_window ({s}) + audit_window ({a}) = {} exceeds round_time ({rt}); shorten the windows or lengthen the round",
-                s + a
+                s.saturating_add(a)
             ));
         }
     }

@@ -427,7 +427,7 @@ async fn artifacts_are_signed_digest_checked_and_size_limited() {
         .upload_artifact_signed(&uploader, bytes.clone())
         .await
         .unwrap();
-    assert_eq!(art.digest, digest.to_base58());
+    assert_eq!(art.digest, digest);
     assert_eq!(
         v.client()
             .download_artifact(&art.url, &digest)

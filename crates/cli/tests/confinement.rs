@@ -9,7 +9,7 @@ mod common;
 
 use common::BIN;
 use gradual_client::write_keypair_file;
-use gradual_node::devnet::BUILTIN_TASK_PY;
+use gradual_devnet::BUILTIN_TASK_PY;
 use gradual_types::Keypair;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

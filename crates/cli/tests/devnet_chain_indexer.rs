@@ -7,7 +7,7 @@
 //! SDK task exercises: `/node/v1/blocks` with transactions, `/node/v1/slot` as the latest
 //! block slot, percent-encoded kv keys, and the bearer token on health checks.
 
-use gradual_node::devnet::{render_summary, Devnet, DevnetConfig, TaskChoice};
+use gradual_devnet::{render_summary, Devnet, DevnetConfig, TaskChoice};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

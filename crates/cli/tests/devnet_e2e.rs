@@ -3,7 +3,7 @@
 //! honest node is paid for every settled round, the cheater's proofs are upheld invalid and
 //! it is slashed, no node is wrongly slashed, supply is conserved, and no proof is sent twice.
 
-use gradual_node::devnet::{render_summary, Devnet, DevnetConfig, TaskChoice};
+use gradual_devnet::{render_summary, Devnet, DevnetConfig, TaskChoice};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gradual");

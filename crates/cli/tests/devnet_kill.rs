@@ -2,7 +2,7 @@
 //! proof submission window and restarted: it does not submit any round twice and is paid
 //! again within 3 rounds; the rest of the network is unaffected.
 
-use gradual_node::devnet::{short, Devnet, DevnetConfig, TaskChoice};
+use gradual_devnet::{short, Devnet, DevnetConfig, TaskChoice};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gradual");
@@ -41,7 +41,9 @@ async fn killed_node_resumes_without_double_submission() {
         let distributing = t.rounds.iter().flatten().any(|r| {
             r.status == gradual_rpc::dto::RoundStatusDto::Distributing
                 && r.attempts.iter().flatten().any(|a| {
-                    a.attempt == r.current_attempt && a.submitter == victim_key && a.list.is_none()
+                    a.attempt == r.current_attempt
+                        && a.submitter.to_base58() == victim_key
+                        && a.list.is_none()
                 })
         });
         if paid && (2..4).contains(&into) && !distributing {

@@ -94,8 +94,8 @@ async fn play_round(
         // Every honest node checks its peers; the first Invalid vote raises the audit.
         let subs = c.get_task_submission_info(task, r).await.unwrap();
         for s in &subs.submissions {
-            let node: Pubkey = s.node.parse().unwrap();
-            let value = base64_decode(&s.value);
+            let node: Pubkey = s.node;
+            let value = s.value.clone();
             assert_eq!(value == proof(&node, r), node != bad.pubkey());
         }
         ok(
@@ -122,7 +122,7 @@ async fn play_round(
         for seat in &committee.seats {
             let voter = submitters
                 .iter()
-                .find(|k| k.pubkey().to_base58() == seat.node)
+                .find(|k| k.pubkey() == seat.node)
                 .expect("seats go to staked honest nodes, never the accused or the accuser");
             ok(
                 c,
@@ -143,7 +143,7 @@ async fn play_round(
     c.wait_until_slot(ds.opens).await.unwrap();
     let info = c.get_task_distribution_info(task, r).await.unwrap();
     assert_eq!(info.status, RoundStatusDto::Distributing);
-    let selected = info.attempts[0].submitter.clone();
+    let selected = info.attempts[0].submitter;
     assert_eq!(selected, info.candidates[0]);
     let mut valid: Vec<Pubkey> = submitters.iter().map(|k| k.pubkey()).collect();
     valid.sort();
@@ -151,7 +151,7 @@ async fn play_round(
     let entries: Vec<(Pubkey, u64)> = valid.iter().map(|n| (*n, share)).collect();
     let distributor = submitters
         .iter()
-        .find(|k| k.pubkey().to_base58() == selected)
+        .find(|k| k.pubkey() == selected)
         .expect("only valid submitters are candidates");
     let up = c
         .send(
@@ -194,11 +194,6 @@ async fn play_round(
         }
     );
     share
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -273,7 +268,7 @@ async fn full_task_lifecycle_over_http() {
     // The cheater was slashed 70 % and the accuser and voter were paid from it.
     let subs = c.get_task_submission_info(&task, r).await.unwrap();
     let audit = &subs.audits[0];
-    assert_eq!(audit.candidate, bad.pubkey().to_base58());
+    assert_eq!(audit.candidate, bad.pubkey());
     let slashed = parse_koii("7").unwrap();
     assert_eq!(
         audit.outcome,
@@ -387,7 +382,7 @@ async fn full_task_lifecycle_over_http() {
     let acct = c.get_account(&a.pubkey()).await.unwrap();
     let st = &acct.stakes[0];
     assert_eq!(st.url, "http://node-a:8080");
-    assert_eq!(st.owner, mgr_s);
+    assert_eq!(st.owner, mgr_pk);
     assert_eq!(st.amount, parse_koii("10").unwrap());
     let again = v
         .cli(Some(&a_path), &["set-owner", &task_s, &a_s, &a_s])
@@ -443,7 +438,7 @@ async fn restart_mid_task_loses_no_block() {
 
     // Every block from genesis on is there and chains to its parent.
     let genesis = c.get_genesis().await.unwrap();
-    let mut parent = genesis.hash.clone();
+    let mut parent = genesis.hash;
     let mut from = 0;
     let mut height = 0;
     let target = c.get_slot().await.unwrap();
@@ -454,7 +449,7 @@ async fn restart_mid_task_loses_no_block() {
             height += 1;
             assert_eq!(b.height, height, "no block missing");
             assert_eq!(b.parent_hash, parent, "block at slot {} chains", b.slot);
-            parent = b.hash.clone();
+            parent = b.hash;
             from = b.slot + 1;
         }
     }

@@ -7,7 +7,7 @@ mod common;
 
 use common::BIN;
 use gradual_client::write_keypair_file;
-use gradual_node::devnet::BUILTIN_TASK_PY;
+use gradual_devnet::BUILTIN_TASK_PY;
 use gradual_types::constants::ROE_PER_KOII;
 use gradual_types::{Hash, Keypair};
 use std::process::{Command, Stdio};
@@ -96,7 +96,7 @@ async fn misbehaving_task_never_takes_the_node_down() {
             .get_account(&node.pubkey())
             .await
             .map(|a| {
-                a.pending_rewards.iter().any(|r| r.task == good.to_base58())
+                a.pending_rewards.iter().any(|r| r.task == good)
                     || a.balance > 10 * ROE_PER_KOII - 4 * ROE_PER_KOII
             })
             .unwrap_or(false);

@@ -13,15 +13,16 @@
 //!                                           Ok(slot) | ClientError::TxFailed{kind, message}
 //! ```
 
+mod artifacts;
+mod error;
 pub mod keyfile;
 
-use base64::Engine;
 use gradual_rpc::dto::*;
-use gradual_rpc::{methods as m, paths, Request, Response, RpcError};
+use gradual_rpc::{methods as m, Request, Response};
 use gradual_types::window::Clock;
 use gradual_types::{
     Hash, Instruction, Keypair, Pubkey, Signature, TaskId, Transaction, ValidatorInfo, VrfInput,
-    VrfProof, VrfPublicKey,
+    VrfProof,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -29,77 +30,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
+pub use error::ClientError;
 pub use gradual_rpc;
 pub use keyfile::{read_keypair_file, write_keypair_file, KeyfileError};
-
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    #[error("cannot reach the validator at {url}: {reason}; is it running, and is --url right?")]
-    Unreachable { url: String, reason: String },
-    #[error("validator at {url} answered HTTP {status}: {body}")]
-    Http {
-        url: String,
-        status: u16,
-        body: String,
-    },
-    #[error("{method}: {error}")]
-    Rpc { method: String, error: RpcError },
-    #[error("{method}: unexpected answer from the validator: {reason}")]
-    BadAnswer { method: String, reason: String },
-    #[error("transaction {signature} failed: {error}")]
-    TxFailed {
-        signature: Signature,
-        /// Boxed: keeps every `Result` of this crate small.
-        error: Box<TxErrorDto>,
-    },
-    #[error("transaction {signature} was not confirmed within {waited_ms} ms; check it later with `gradual confirm {signature}`")]
-    NotConfirmed {
-        signature: Signature,
-        waited_ms: u64,
-    },
-    #[error("artifact {digest}: {reason}")]
-    Artifact { digest: String, reason: String },
-}
-
-impl ClientError {
-    /// The JSON-RPC error, if the validator answered with one.
-    pub fn rpc_error(&self) -> Option<&RpcError> {
-        match self {
-            ClientError::Rpc { error, .. } => Some(error),
-            _ => None,
-        }
-    }
-
-    /// The stable code of the rule that refused a transaction (`"outside_window"`, ...,
-    /// `TxError::code`): what programs branch on.
-    pub fn tx_error_code(&self) -> Option<String> {
-        match self {
-            ClientError::TxFailed { error, .. } => Some(error.code.clone()),
-            ClientError::Rpc { error, .. } => error
-                .data
-                .as_ref()
-                .and_then(|d| d.get("code"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            _ => None,
-        }
-    }
-
-    /// The ledger's or the door's reason for refusing a transaction (`OutsideWindow`, ...).
-    pub fn tx_error_kind(&self) -> Option<String> {
-        match self {
-            ClientError::TxFailed { error, .. } => Some(error.kind.clone()),
-            ClientError::Rpc { error, .. } => error
-                .data
-                .as_ref()
-                .and_then(|d| d.get("kind"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            _ => None,
-        }
-    }
-}
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 
@@ -144,13 +77,12 @@ fn parse<T: DeserializeOwned>(method: &str, v: Value) -> Result<T> {
     })
 }
 
+/// A transaction signature answer (base58 text).
+#[derive(serde::Deserialize)]
+struct SignatureAnswer(#[serde(with = "gradual_rpc::wire::b58")] Signature);
+
 fn signature(method: &str, v: Value) -> Result<Signature> {
-    let s: String = parse(method, v)?;
-    s.parse()
-        .map_err(|e: gradual_types::ParseKeyError| ClientError::BadAnswer {
-            method: method.to_string(),
-            reason: e.to_string(),
-        })
+    parse(method, v).map(|SignatureAnswer(s)| s)
 }
 
 impl Client {
@@ -223,6 +155,20 @@ impl Client {
         parse(method, v)
     }
 
+    /// A query about one round of a task: params `[task, round]`, then `extra` if any (a
+    /// config object, or the audited candidate).
+    async fn round_query<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        task: &TaskId,
+        round: u64,
+        extra: Option<Value>,
+    ) -> Result<T> {
+        let mut params = vec![json!(task.to_base58()), json!(round)];
+        params.extend(extra);
+        self.typed(method, Value::Array(params)).await
+    }
+
     pub async fn get_health(&self) -> Result<String> {
         self.typed(m::GET_HEALTH, json!([])).await
     }
@@ -293,7 +239,10 @@ impl Client {
         let mut acct: AccountDto = self.typed(m::GET_ACCOUNT, json!([who.to_base58()])).await?;
         while let Some(after) = acct.next.take() {
             let page: AccountDto = self
-                .typed(m::GET_ACCOUNT, json!([who.to_base58(), {"after": after}]))
+                .typed(
+                    m::GET_ACCOUNT,
+                    json!([who.to_base58(), {"after": after.to_base58()}]),
+                )
                 .await?;
             acct.stakes.extend(page.stakes);
             acct.pending_rewards.extend(page.pending_rewards);
@@ -305,7 +254,7 @@ impl Client {
     /// Send a signed transaction; returns its signature once the validator accepted it into
     /// its mempool (not yet applied: see [`Client::confirm`]).
     pub async fn send_transaction(&self, tx: &Transaction) -> Result<Signature> {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(tx.encode());
+        let encoded = gradual_rpc::wire::encode_b64(&tx.encode());
         let v = self
             .call(
                 m::SEND_TRANSACTION,
@@ -337,13 +286,13 @@ impl Client {
         task: &TaskId,
         flags: TaskInfoFlags,
     ) -> Result<TaskDto> {
-        let config = |after: Option<&str>| {
+        let config = |after: Option<&Pubkey>| {
             json!([task.to_base58(), {
                 "submissions": flags.submissions,
                 "distributions": flags.distributions,
                 "stakes": flags.stakes,
                 "rewards": flags.rewards,
-                "after": after,
+                "after": after.map(Pubkey::to_base58),
             }])
         };
         let mut t: TaskDto = self.typed(m::GET_TASK_ACCOUNT_INFO, config(None)).await?;
@@ -369,17 +318,12 @@ impl Client {
         round: u64,
     ) -> Result<SubmissionInfoDto> {
         let mut info: SubmissionInfoDto = self
-            .typed(
-                m::GET_TASK_SUBMISSION_INFO,
-                json!([task.to_base58(), round]),
-            )
+            .round_query(m::GET_TASK_SUBMISSION_INFO, task, round, None)
             .await?;
         while let Some(after) = info.next.take() {
+            let config = json!({"after": after.to_base58()});
             let page: SubmissionInfoDto = self
-                .typed(
-                    m::GET_TASK_SUBMISSION_INFO,
-                    json!([task.to_base58(), round, {"after": after}]),
-                )
+                .round_query(m::GET_TASK_SUBMISSION_INFO, task, round, Some(config))
                 .await?;
             info.submissions.extend(page.submissions);
             info.audits.extend(page.audits);
@@ -396,10 +340,7 @@ impl Client {
         round: u64,
     ) -> Result<DistributionInfoDto> {
         let mut info: DistributionInfoDto = self
-            .typed(
-                m::GET_TASK_DISTRIBUTION_INFO,
-                json!([task.to_base58(), round]),
-            )
+            .round_query(m::GET_TASK_DISTRIBUTION_INFO, task, round, None)
             .await?;
         let shown = info.entries_attempt;
         let mut next = info.next_offset.take();
@@ -414,11 +355,9 @@ impl Client {
                 0
             };
             loop {
+                let config = json!({"attempt": attempt, "offset": offset});
                 let page: DistributionInfoDto = self
-                    .typed(
-                        m::GET_TASK_DISTRIBUTION_INFO,
-                        json!([task.to_base58(), round, {"attempt": attempt, "offset": offset}]),
-                    )
+                    .round_query(m::GET_TASK_DISTRIBUTION_INFO, task, round, Some(config))
                     .await?;
                 let more = page
                     .attempts
@@ -447,11 +386,9 @@ impl Client {
         round: u64,
         candidate: &Pubkey,
     ) -> Result<AuditCommitteeDto> {
-        self.typed(
-            m::GET_AUDIT_COMMITTEE,
-            json!([task.to_base58(), round, candidate.to_base58()]),
-        )
-        .await
+        let candidate = json!(candidate.to_base58());
+        self.round_query(m::GET_AUDIT_COMMITTEE, task, round, Some(candidate))
+            .await
     }
 
     /// The committee auditing distribution attempt `attempt`.
@@ -473,11 +410,8 @@ impl Client {
         task: &TaskId,
         round: u64,
     ) -> Result<CandidatesDto> {
-        self.typed(
-            m::GET_DISTRIBUTION_CANDIDATES,
-            json!([task.to_base58(), round]),
-        )
-        .await
+        self.round_query(m::GET_DISTRIBUTION_CANDIDATES, task, round, None)
+            .await
     }
 
     /// Every task (fetched page by page).
@@ -489,7 +423,7 @@ impl Client {
                 .get_program_tasks_page(active_only, after.as_deref(), None)
                 .await?;
             out.extend(page.tasks);
-            match page.next {
+            match page.next.map(|n| n.to_base58()) {
                 Some(n) if after.as_deref() != Some(n.as_str()) => after = Some(n),
                 _ => return Ok(out),
             }
@@ -598,117 +532,6 @@ impl Client {
         let sig = self.request_airdrop(to, amount).await?;
         self.confirm(&sig).await
     }
-
-    // ----- artifacts ---------------------------------------------------------------------------
-
-    /// Upload a task executable; the validator checks its digest.
-    pub async fn upload_artifact(&self, bytes: Vec<u8>) -> Result<ArtifactDto> {
-        let digest = Hash(*blake3::hash(&bytes).as_bytes()).to_base58();
-        let url = format!("{}{}/{}", self.url, paths::ARTIFACTS, digest);
-        let resp = self
-            .http
-            .put(&url)
-            .body(bytes)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        self.artifact_answer(digest, resp).await
-    }
-
-    /// What the validator answered to an upload of `digest`.
-    async fn artifact_answer(
-        &self,
-        digest: String,
-        resp: reqwest::Response,
-    ) -> Result<ArtifactDto> {
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| self.unreachable(e))?;
-        if !status.is_success() {
-            return Err(ClientError::Artifact {
-                digest,
-                reason: format!(
-                    "upload refused (HTTP {}): {}",
-                    status.as_u16(),
-                    String::from_utf8_lossy(&body).trim()
-                ),
-            });
-        }
-        serde_json::from_slice(&body).map_err(|e| ClientError::Artifact {
-            digest,
-            reason: format!("unexpected upload answer: {e}"),
-        })
-    }
-
-    /// Upload a task executable signed by `uploader`, an account holding at least the
-    /// validator's minimum (the chain fee or more): the validator takes unsigned uploads
-    /// only of digests a task already names. The signature binds the chain, digest, size,
-    /// a recent slot and the uploader ([`gradual_types::ArtifactUpload`]).
-    pub async fn upload_artifact_signed(
-        &self,
-        uploader: &Keypair,
-        bytes: Vec<u8>,
-    ) -> Result<ArtifactDto> {
-        let digest = Hash(*blake3::hash(&bytes).as_bytes());
-        let chain_id = self.genesis().await?.chain_id.clone();
-        let recent_slot = self.get_slot().await?;
-        let upload = gradual_types::ArtifactUpload {
-            chain_id,
-            digest,
-            size: bytes.len() as u64,
-            recent_slot,
-            uploader: uploader.pubkey(),
-        };
-        let sig = upload.sign(uploader);
-        let digest = digest.to_base58();
-        let url = format!("{}{}/{}", self.url, paths::ARTIFACTS, digest);
-        use gradual_types::artifact::headers as h;
-        let resp = self
-            .http
-            .put(&url)
-            .header(h::UPLOADER, uploader.pubkey().to_base58())
-            .header(h::RECENT_SLOT, recent_slot.to_string())
-            .header(h::SIGNATURE, sig.to_base58())
-            .body(bytes)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        self.artifact_answer(digest, resp).await
-    }
-
-    /// Download an artifact from `url` and check that its bytes hash to `digest`.
-    pub async fn download_artifact(&self, url: &str, digest: &Hash) -> Result<Vec<u8>> {
-        let resp = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| self.unreachable(e))?;
-        if !status.is_success() {
-            return Err(ClientError::Artifact {
-                digest: digest.to_base58(),
-                reason: format!(
-                    "download from {url} failed (HTTP {}): {}",
-                    status.as_u16(),
-                    String::from_utf8_lossy(&body).trim()
-                ),
-            });
-        }
-        let got = Hash(*blake3::hash(&body).as_bytes());
-        if got != *digest {
-            return Err(ClientError::Artifact {
-                digest: digest.to_base58(),
-                reason: format!("downloaded bytes hash to {got}; the source is corrupt or wrong"),
-            });
-        }
-        Ok(body.to_vec())
-    }
-
-    /// The artifact URL on this validator.
-    pub fn artifact_url(&self, digest: &Hash) -> String {
-        format!("{}{}/{}", self.url, paths::ARTIFACTS, digest)
-    }
 }
 
 /// A task's round clock, from its account info (window arithmetic as the ledger does it).
@@ -719,51 +542,6 @@ pub fn task_clock(t: &TaskDto) -> Clock {
         submission_window: t.params.submission_window,
         audit_window: t.params.audit_window,
     }
-}
-
-/// Parse a base58 key or id from a DTO field.
-pub fn pubkey(s: &str) -> Result<Pubkey> {
-    s.parse()
-        .map_err(|e: gradual_types::ParseKeyError| ClientError::BadAnswer {
-            method: "decode".into(),
-            reason: e.to_string(),
-        })
-}
-
-pub fn hash(s: &str) -> Result<Hash> {
-    Hash::from_base58(s).map_err(|e| ClientError::BadAnswer {
-        method: "decode".into(),
-        reason: e.to_string(),
-    })
-}
-
-fn bad_field(what: &str, reason: String) -> ClientError {
-    ClientError::BadAnswer {
-        method: "decode".into(),
-        reason: format!("{what}: {reason}"),
-    }
-}
-
-/// Parse a validator set member from a DTO (`getGenesis`, `SetValidators`).
-pub fn validator(v: &ValidatorDto) -> Result<ValidatorInfo> {
-    // A VRF key is 32 bytes in base58, like a hash.
-    let key = Hash::from_base58(&v.vrf_key).map_err(|e| bad_field("vrf key", e.to_string()))?;
-    Ok(ValidatorInfo {
-        id: pubkey(&v.id)?,
-        vrf_key: VrfPublicKey(key.0),
-    })
-}
-
-/// Parse a block's VRF proof from its DTO.
-pub fn vrf_proof(p: &VrfProofDto) -> Result<VrfProof> {
-    let preout = hash(&p.preout)?.0;
-    let proof = base64::engine::general_purpose::STANDARD
-        .decode(&p.proof)
-        .map_err(|e| bad_field("vrf proof", e.to_string()))?;
-    let proof: [u8; 64] = proof
-        .try_into()
-        .map_err(|p: Vec<u8>| bad_field("vrf proof", format!("{} bytes, not 64", p.len())))?;
-    Ok(VrfProof { preout, proof })
 }
 
 /// Check a block's randomness (SPEC §1 *Randomness*): its producer's VRF proof on
@@ -777,7 +555,7 @@ pub fn verify_block_randomness(
     parent_randomness: Hash,
     producer: &ValidatorInfo,
 ) -> Result<bool> {
-    if pubkey(&block.producer)? != producer.id {
+    if block.producer != producer.id {
         return Ok(false);
     }
     let input = VrfInput {
@@ -785,6 +563,6 @@ pub fn verify_block_randomness(
         slot: block.slot,
         parent_randomness,
     };
-    let claimed = hash(&block.randomness)?;
-    Ok(input.verify(&producer.vrf_key, &vrf_proof(&block.vrf_proof)?) == Some(claimed))
+    let proof = VrfProof::from(&block.vrf_proof);
+    Ok(input.verify(&producer.vrf_key, &proof) == Some(block.randomness))
 }

@@ -1,8 +1,9 @@
 //! Public, integer-only selection functions (SPEC §5–6). Clients call these to reproduce
 //! exactly what the ledger decided.
 
+use crate::state::{Committee, Tally};
 use gradual_types::hash::tags;
-use gradual_types::{Hash, Pubkey, TaskId};
+use gradual_types::{Hash, Pubkey, TaskId, Verdict};
 
 /// Seed of the committee for an audit raised against `candidate` (SPEC §5): from the
 /// randomness of the block that contains the trigger.
@@ -163,6 +164,50 @@ impl StakePool {
         skip.dedup();
         skip
     }
+}
+
+/// The committee drawn with `seed`: `size` seats, or none (size 0) when nobody was eligible.
+pub(crate) fn committee_of(seed: Hash, size: u16, seats: Vec<(Pubkey, u16)>) -> Committee {
+    let drawn = if seats.is_empty() { 0 } else { size };
+    Committee {
+        seed,
+        size: drawn,
+        seats,
+    }
+}
+
+/// Seats voting each way, and the committee size `K` (0 if no committee).
+pub fn tally(committee: &Option<Committee>, votes: &[(Pubkey, Verdict)]) -> (Tally, u16) {
+    let Some(c) = committee else {
+        return (Tally::default(), 0);
+    };
+    let mut t = Tally::default();
+    for (node, v) in votes {
+        let s = u32::from(c.seats_of(node));
+        match v {
+            Verdict::Valid => t.valid += s,
+            Verdict::Invalid => t.invalid += s,
+            Verdict::Abstain => t.abstain += s,
+        }
+    }
+    (t, c.size)
+}
+
+/// The seat holders who voted `want`, with their seats.
+pub(crate) fn seats_voting(
+    committee: &Option<Committee>,
+    votes: &[(Pubkey, Verdict)],
+    want: Verdict,
+) -> Vec<(Pubkey, u16)> {
+    let Some(c) = committee else {
+        return Vec::new();
+    };
+    votes
+        .iter()
+        .filter(|(_, v)| *v == want)
+        .map(|(n, _)| (*n, c.seats_of(n)))
+        .filter(|(_, s)| *s > 0)
+        .collect()
 }
 
 #[cfg(test)]

@@ -12,11 +12,13 @@
 //!                    read-only queries ◀───┘
 //! ```
 //! Rules live here once: rounds and windows (`window`), committees and candidate ranking
-//! (`committee`, public so clients reproduce them), instructions (`exec`), end-of-window work
+//! (`committee`, public so clients reproduce them), the transaction envelope the validator's
+//! door asks too (`envelope`), instructions (`exec`), end-of-window work and replay
 //! (`ledger`), views for clients (`query`).
 
 pub mod block;
 pub mod committee;
+mod envelope;
 pub mod error;
 mod exec;
 mod ledger;
@@ -32,9 +34,12 @@ mod tests;
 pub mod window;
 
 pub use block::{tx_root, Block, BlockHeader, BlockOutput, LedgerEvent, Receipt};
-pub use committee::{audit_seed, distribution_seed, draw_committee, rank_candidates, StakePool};
-pub use error::{BlockError, TxError};
+pub use committee::{
+    audit_seed, distribution_seed, draw_committee, rank_candidates, tally, StakePool,
+};
+pub use envelope::{check_envelope, check_fee_offered, CheckedTx};
+pub use error::{BlockError, ReplayError, TxError};
 pub use exec::{distribution_digest, DistributionHasher};
-pub use ledger::{tally, CheckedTx, Ledger, LoadError};
+pub use ledger::{Ledger, LoadError};
 pub use table::StateWrite;
 pub use window::{Clock, Span, Window};

@@ -3,13 +3,11 @@
 //! size of the state. The full-list queries in [`crate::query`] stay for in-process use.
 
 use crate::query::RoundView;
-use crate::state::{AuditRecord, StakeRecord, SubmissionRecord, TaskRecord};
+use crate::state::{AuditRecord, NodeRoundKey, StakeRecord, SubmissionRecord, TaskRecord};
+use crate::table::Table;
 use crate::Ledger;
 use gradual_types::{Pubkey, TaskId};
-use std::ops::Bound::{Excluded, Included, Unbounded};
-
-const LO: Pubkey = Pubkey([0; 32]);
-const HI: Pubkey = Pubkey([0xff; 32]);
+use std::ops::Bound::{Excluded, Unbounded};
 
 /// One page of a list and the cursor of the next (`None`: this was the last page).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +23,22 @@ impl<T, C> Default for Page<T, C> {
             next: None,
         }
     }
+}
+
+/// The records of one round keyed by node, after `after`, in node order.
+fn node_page<V: Clone + PartialEq + borsh::BorshSerialize>(
+    table: &Table<NodeRoundKey, V>,
+    task: &TaskId,
+    round: u64,
+    after: Option<Pubkey>,
+    limit: usize,
+) -> Page<(Pubkey, V), Pubkey> {
+    let items = table
+        .round_nodes(task, round, after)
+        .take(limit.saturating_add(1))
+        .map(|(n, v)| (n, v.clone()))
+        .collect();
+    page(items, limit, |(n, _)| *n)
 }
 
 fn page<T, C>(mut items: Vec<T>, limit: usize, cursor: impl Fn(&T) -> C) -> Page<T, C> {
@@ -58,7 +72,7 @@ impl Ledger {
     /// Stakers of `task` and their total stake (one pass, no copies).
     pub fn stake_totals(&self, task: &TaskId) -> (u64, u64) {
         self.stakes
-            .range((*task, LO)..=(*task, HI))
+            .task_nodes(task, None)
             .fold((0u64, 0u64), |(n, sum), (_, s)| {
                 (n + 1, sum.saturating_add(s.amount))
             })
@@ -71,12 +85,11 @@ impl Ledger {
         after: Option<Pubkey>,
         limit: usize,
     ) -> Page<(Pubkey, StakeRecord), Pubkey> {
-        let start = after.map_or(Included((*task, LO)), |n| Excluded((*task, n)));
         let items = self
             .stakes
-            .range((start, Included((*task, HI))))
+            .task_nodes(task, after)
             .take(limit.saturating_add(1))
-            .map(|((_, n), s)| (*n, s.clone()))
+            .map(|(n, s)| (n, s.clone()))
             .collect();
         page(items, limit, |(n, _)| *n)
     }
@@ -88,12 +101,11 @@ impl Ledger {
         after: Option<Pubkey>,
         limit: usize,
     ) -> Page<(Pubkey, u64), Pubkey> {
-        let start = after.map_or(Included((*task, LO)), |n| Excluded((*task, n)));
         let items = self
             .rewards
-            .range((start, Included((*task, HI))))
+            .task_nodes(task, after)
             .take(limit.saturating_add(1))
-            .map(|((_, n), r)| (*n, *r))
+            .map(|(n, r)| (n, *r))
             .collect();
         page(items, limit, |(n, _)| *n)
     }
@@ -136,16 +148,7 @@ impl Ledger {
         after: Option<Pubkey>,
         limit: usize,
     ) -> Page<(Pubkey, SubmissionRecord), Pubkey> {
-        let start = after.map_or(Included((*task, round, LO)), |n| {
-            Excluded((*task, round, n))
-        });
-        let items = self
-            .submissions
-            .range((start, Included((*task, round, HI))))
-            .take(limit.saturating_add(1))
-            .map(|((_, _, n), s)| (*n, s.clone()))
-            .collect();
-        page(items, limit, |(n, _)| *n)
+        node_page(&self.submissions, task, round, after, limit)
     }
 
     /// Audits of a round against candidates after `after`, in candidate order.
@@ -156,16 +159,7 @@ impl Ledger {
         after: Option<Pubkey>,
         limit: usize,
     ) -> Page<(Pubkey, AuditRecord), Pubkey> {
-        let start = after.map_or(Included((*task, round, LO)), |n| {
-            Excluded((*task, round, n))
-        });
-        let items = self
-            .audits
-            .range((start, Included((*task, round, HI))))
-            .take(limit.saturating_add(1))
-            .map(|((_, _, n), a)| (*n, a.clone()))
-            .collect();
-        page(items, limit, |(n, _)| *n)
+        node_page(&self.audits, task, round, after, limit)
     }
 
     /// Up to `limit` uploaded entries of a distribution attempt from entry `offset` on (in

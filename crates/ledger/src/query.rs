@@ -52,9 +52,6 @@ pub struct RoundView {
     pub attempts: Vec<(u16, AttemptRecord)>,
 }
 
-const LO: Pubkey = Pubkey([0; 32]);
-const HI: Pubkey = Pubkey([0xff; 32]);
-
 impl Ledger {
     pub fn balance(&self, account: &Pubkey) -> u64 {
         self.accounts.get(account).copied().unwrap_or(0)
@@ -104,8 +101,8 @@ impl Ledger {
 
     pub fn stakes_of_task(&self, task: &TaskId) -> Vec<(Pubkey, StakeRecord)> {
         self.stakes
-            .range((*task, LO)..=(*task, HI))
-            .map(|((_, n), s)| (*n, s.clone()))
+            .task_nodes(task, None)
+            .map(|(n, s)| (n, s.clone()))
             .collect()
     }
 
@@ -132,10 +129,7 @@ impl Ledger {
     }
 
     pub fn submissions(&self, task: &TaskId, round: u64) -> Vec<(Pubkey, SubmissionRecord)> {
-        self.submissions
-            .range((*task, round, LO)..=(*task, round, HI))
-            .map(|((_, _, n), s)| (*n, s.clone()))
-            .collect()
+        self.submissions.round_records(task, round)
     }
 
     pub fn audit(&self, task: &TaskId, round: u64, candidate: &Pubkey) -> Option<&AuditRecord> {
@@ -143,10 +137,7 @@ impl Ledger {
     }
 
     pub fn audits(&self, task: &TaskId, round: u64) -> Vec<(Pubkey, AuditRecord)> {
-        self.audits
-            .range((*task, round, LO)..=(*task, round, HI))
-            .map(|((_, _, n), a)| (*n, a.clone()))
-            .collect()
+        self.audits.round_records(task, round)
     }
 
     pub fn round_record(&self, task: &TaskId, round: u64) -> Option<&RoundRecord> {
@@ -205,8 +196,8 @@ impl Ledger {
             stakes: q.stakes.then_some(stakes),
             rewards: q.rewards.then(|| {
                 self.rewards
-                    .range((*task, LO)..=(*task, HI))
-                    .map(|((_, n), r)| (*n, *r))
+                    .task_nodes(task, None)
+                    .map(|(n, r)| (n, *r))
                     .collect()
             }),
             rounds: q.rounds.then(|| {

@@ -1,5 +1,6 @@
 //! The records the ledger keeps. Each table maps to one tag in the store and in the state root.
 
+use crate::error::{RoundState, TxError};
 use borsh::{BorshDeserialize, BorshSerialize};
 use gradual_types::{Executable, Hash, Pubkey, Slot, TaskId, TaskParams, ValidatorInfo, Verdict};
 
@@ -187,6 +188,41 @@ impl StakeRecord {
         self.history.retain(|(r, _)| *r >= keep_from);
     }
 
+    /// A full staker under the minimum stake `minimum`: not unstaking and at least the
+    /// minimum. Who may raise audits and submit lists.
+    pub fn check_full_staker(&self, minimum: u64) -> Result<(), TxError> {
+        if let Some(since_round) = self.unstake_round {
+            return Err(TxError::Unstaking { since_round });
+        }
+        if self.amount < minimum {
+            return Err(TxError::StakeBelowMinimum {
+                stake: self.amount,
+                minimum,
+            });
+        }
+        Ok(())
+    }
+
+    /// May submit a proof for `round`, which starts at `round_start`, under its minimum
+    /// stake `minimum` (SPEC §3): a full staker ([`StakeRecord::check_full_staker`]) since
+    /// before the round began. The ledger's rule at `SubmitProof`; nodes ask [`may_submit`].
+    pub fn check_may_submit(
+        &self,
+        minimum: u64,
+        round: u64,
+        round_start: Slot,
+    ) -> Result<(), TxError> {
+        self.check_full_staker(minimum)?;
+        if self.staked_slot >= round_start {
+            return Err(TxError::StakedTooLate {
+                staked_slot: self.staked_slot,
+                round,
+                round_start,
+            });
+        }
+        Ok(())
+    }
+
     /// May sit on a committee (or be ranked) for a draw whose weights are taken at the start
     /// of `round`: staked `minimum` by then and no unstake requested before it.
     pub fn eligible_weight(&self, round: u64, minimum: u64) -> Option<u64> {
@@ -204,6 +240,13 @@ pub struct SubmissionRecord {
     pub slot: Slot,
     /// Set when an audit against it is upheld: no reward for the round.
     pub voided: bool,
+}
+
+/// Whether a node with `stake` may submit for the round starting at `round_start` whose
+/// minimum stake is `minimum` ([`StakeRecord::check_may_submit`]; the round number only
+/// names the round in its error).
+pub fn may_submit(stake: Option<&StakeRecord>, minimum: u64, round_start: Slot) -> bool {
+    stake.is_some_and(|s| s.check_may_submit(minimum, 0, round_start).is_ok())
 }
 
 /// Seats of a committee, aggregated per node (a node may hold several seats).
@@ -437,3 +480,17 @@ pub type AttemptKey = (TaskId, u64, u16);
 pub type ChunkKey = (TaskId, u64, u16, u32);
 pub type QueueKey = (Slot, TaskId, Work);
 pub type ReadyKey = (Lane, TaskId, Slot, Work);
+
+/// What a refused list hears of its round (`TxError::RoundNotOpen`).
+impl RoundState {
+    pub fn of(status: &RoundStatus) -> RoundState {
+        use RoundStatus as S;
+        match status {
+            S::Reviewing => RoundState::Reviewing,
+            S::Distributing => RoundState::Distributing,
+            S::Paid { .. } => RoundState::Paid,
+            S::Failed => RoundState::Failed,
+            S::NoCandidates => RoundState::NoCandidates,
+        }
+    }
+}

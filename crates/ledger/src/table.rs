@@ -6,8 +6,11 @@
 //!   exactly the records that changed (for the store) and updates the state's lattice hash.
 
 use crate::lthash::LtHash;
+use crate::state::{NodeRoundKey, StakeKey};
 use borsh::BorshSerialize;
+use gradual_types::{Pubkey, TaskId};
 use std::collections::BTreeMap;
+use std::ops::Bound::{Excluded, Included};
 use std::ops::RangeBounds;
 
 /// One changed record, as the store persists it: `None` deletes.
@@ -25,6 +28,46 @@ pub(crate) struct Table<K, V> {
     /// `Some` while a transaction is open; entries are restored in reverse order on rollback,
     /// so the first entry for a key (its value before the tx) is the one that wins.
     tx_undo: Option<Vec<(K, Option<V>)>>,
+}
+
+impl<V: Clone + PartialEq + BorshSerialize> Table<StakeKey, V> {
+    /// The records of a task keyed by node, after `after` (or from the first), in node
+    /// order.
+    pub(crate) fn task_nodes(
+        &self,
+        task: &TaskId,
+        after: Option<Pubkey>,
+    ) -> impl Iterator<Item = (Pubkey, &V)> {
+        let start = after.map_or(Included((*task, Pubkey([0; 32]))), |n| Excluded((*task, n)));
+        self.map
+            .range((start, Included((*task, Pubkey([0xff; 32])))))
+            .map(|((_, n), v)| (*n, v))
+    }
+}
+
+impl<V: Clone + PartialEq + BorshSerialize> Table<NodeRoundKey, V> {
+    /// The records of one round of a task, keyed by node, after `after` (or from the first),
+    /// in node order: what the paged and the whole-list reads walk.
+    pub(crate) fn round_nodes(
+        &self,
+        task: &TaskId,
+        round: u64,
+        after: Option<Pubkey>,
+    ) -> impl Iterator<Item = (Pubkey, &V)> {
+        let start = after.map_or(Included((*task, round, Pubkey([0; 32]))), |n| {
+            Excluded((*task, round, n))
+        });
+        self.map
+            .range((start, Included((*task, round, Pubkey([0xff; 32])))))
+            .map(|((_, _, n), v)| (*n, v))
+    }
+
+    /// All the records of one round of a task, cloned, in node order.
+    pub(crate) fn round_records(&self, task: &TaskId, round: u64) -> Vec<(Pubkey, V)> {
+        self.round_nodes(task, round, None)
+            .map(|(n, v)| (n, v.clone()))
+            .collect()
+    }
 }
 
 impl<K: Ord + Clone + BorshSerialize, V: Clone + PartialEq + BorshSerialize> Table<K, V> {
@@ -207,7 +250,7 @@ impl<K: Ord + Clone + BorshSerialize, V: Clone + PartialEq + BorshSerialize> Tab
 }
 
 /// What the ledger does with every table alike, whatever its key and value types: the
-/// tables are declared once (`ledger_tables!` in `ledger.rs`) and walked through this.
+/// tables are declared once (`ledger_tables!` in `ledger/mod.rs`) and walked through this.
 pub(crate) trait AnyTable {
     fn tag(&self) -> u8;
     /// Records in the table.

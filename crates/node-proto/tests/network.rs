@@ -7,8 +7,8 @@ use gradual_ledger::testkit::TestChain;
 use gradual_ledger::{CheckedTx, LedgerEvent};
 use gradual_ledger::{Ledger, Window};
 use gradual_node_proto::{
-    equal_split, Action, AuditGuard, CachedView, LedgerView, ListPurpose, NodeCore, SuspectPolicy,
-    TaskConfig,
+    driver, equal_split, Action, Answer, AuditGuard, CachedView, LedgerView, ListPurpose, NodeCore,
+    Shell, SuspectPolicy, TaskConfig,
 };
 use gradual_types::constants::raise_last_slot;
 use gradual_types::{Genesis, Hash, Instruction, Pubkey, TaskId, TaskParams, Transaction, Verdict};
@@ -123,18 +123,7 @@ impl Net {
         self.sent
             .iter()
             .filter(|(n, _, _)| *n == who)
-            .flat_map(|(_, _, ix)| match ix {
-                Instruction::AuditProof {
-                    round,
-                    candidate,
-                    verdict,
-                    ..
-                } => vec![(*round, *candidate, *verdict)],
-                Instruction::AuditProofs { round, votes, .. } => {
-                    votes.iter().map(|(c, v)| (*round, *c, *v)).collect()
-                }
-                _ => vec![],
-            })
+            .flat_map(|(_, _, ix)| votes_in(ix))
             .collect()
     }
 
@@ -146,119 +135,65 @@ impl Net {
             .count()
     }
 
-    /// One slot: every node looks at the ledger, answers its actions, then a block is made.
+    /// One slot: every node looks at the ledger, answers its actions (through the shared
+    /// driver loop, one pass), then a block is made.
     fn step(&mut self) -> Vec<LedgerEvent> {
         let mut txs: Vec<Transaction> = Vec::new();
         {
-            let view = CachedView::new(&self.c.ledger);
+            let Net {
+                c,
+                task,
+                cores,
+                garbage,
+                submits,
+                late,
+                held,
+                late_votes,
+                others_blind,
+                bombed,
+                stuck_valid,
+                alerts,
+                sent,
+            } = self;
+            let c: &TestChain = c;
+            let view = CachedView::new(&c.ledger);
             let at = view.slot() + 1;
-            let clock = view.task(&self.task).expect("task").clock;
+            let clock = view.task(task).expect("task").clock;
             let cutoff = |round: u64| {
                 let w = clock.window(Window::ProofAudit, round, 0);
                 raise_last_slot(w.opens, clock.audit_window, view.slot_ms())
             };
-            for (i, core) in self.cores.iter_mut().enumerate() {
+            for (i, core) in cores.iter_mut().enumerate() {
                 let who = i + 1;
-                if self.late == Some(who) {
+                if *late == Some(who) {
                     // Answer held checks once their round's raise cutoff has passed.
                     let (due, keep): (Vec<_>, Vec<_>) =
-                        self.held.drain(..).partition(|(r, _, _)| at > cutoff(*r));
-                    self.held = keep;
+                        held.drain(..).partition(|(r, _, _)| at > cutoff(*r));
+                    *held = keep;
                     for (round, candidate, verdict) in due {
-                        core.handle_check(&self.task, round, candidate, verdict);
+                        core.handle_check(task, round, candidate, verdict);
                     }
                 }
-                core.handle_slot(&view);
-                while let Some(action) = core.poll_action() {
-                    match action {
-                        Action::RunTask { .. } => {}
-                        Action::MakeProof { task, round } => {
-                            let me = core.me();
-                            let v = if who == self.garbage {
-                                b"junk".to_vec()
-                            } else {
-                                good_proof(&me, round)
-                            };
-                            core.handle_proof(&task, round, Some(v), view.slot() + 1);
-                        }
-                        Action::CheckProof {
-                            task,
-                            round,
-                            candidate,
-                            value,
-                        } => {
-                            let ok = value == good_proof(&candidate, round)
-                                || (self.others_blind
-                                    && self.late != Some(who)
-                                    && self.stuck_valid != Some(who));
-                            let bombed = self.bombed.get(&who).is_some_and(|from| round >= *from);
-                            let verdict = if ok && !bombed {
-                                Verdict::Valid
-                            } else {
-                                Verdict::Invalid
-                            };
-                            if self.late == Some(who) {
-                                self.held.push((round, candidate, verdict));
-                            } else if self.stuck_valid == Some(who) && verdict == Verdict::Valid {
-                                // The call hangs: no answer, ever.
-                            } else {
-                                core.handle_check(&task, round, candidate, verdict);
-                            }
-                        }
-                        Action::MakeDistribution {
-                            task,
-                            round,
-                            attempt,
-                            purpose,
-                            submitters,
-                            bounty,
-                        } => {
-                            assert!(
-                                purpose == ListPurpose::Submit || purpose == ListPurpose::Audit
-                            );
-                            core.handle_list(
-                                &task,
-                                round,
-                                attempt,
-                                purpose,
-                                equal_split(&submitters, bounty),
-                                &view,
-                            );
-                        }
-                        Action::SuspectAudits { .. } => self.alerts.push((who, action)),
-                        Action::Send { ix, .. } => {
-                            self.sent.push((who, at, ix.clone()));
-                            if let Instruction::SubmitProof { round, .. } = &ix {
-                                *self.submits.entry((who, *round)).or_default() += 1;
-                            }
-                            if self.late == Some(who) {
-                                let votes = match &ix {
-                                    Instruction::AuditProof {
-                                        round,
-                                        candidate,
-                                        verdict,
-                                        ..
-                                    } => vec![(*round, *candidate, *verdict)],
-                                    Instruction::AuditProofs { round, votes, .. } => {
-                                        votes.iter().map(|(c, v)| (*round, *c, *v)).collect()
-                                    }
-                                    _ => vec![],
-                                };
-                                for (round, cand, verdict) in votes {
-                                    let raise = verdict == Verdict::Invalid
-                                        && view.audit(&task_of(&ix), round, &cand).is_none();
-                                    assert!(
-                                        !raise || at <= cutoff(round),
-                                        "slot {at}: raise after the cutoff {}",
-                                        cutoff(round)
-                                    );
-                                    self.late_votes.push((at, raise));
-                                }
-                            }
-                            txs.push(self.c.tx(who, ix));
-                        }
-                    }
-                }
+                let mut shell = NetShell {
+                    who,
+                    me: core.me(),
+                    at,
+                    view: &view,
+                    cutoff: &cutoff,
+                    c,
+                    garbage: *garbage,
+                    late: *late,
+                    others_blind: *others_blind,
+                    bombed,
+                    stuck_valid: *stuck_valid,
+                    held: &mut *held,
+                    submits: &mut *submits,
+                    late_votes: &mut *late_votes,
+                    alerts: &mut *alerts,
+                    sent: &mut *sent,
+                    txs: &mut txs,
+                };
+                driver::step(core, &view, &mut shell, 1);
             }
         }
         let slot = self.c.ledger.slot() + 1;
@@ -281,6 +216,124 @@ impl Net {
         }
         self.c.blocks.push(out.block);
         out.events
+    }
+}
+
+/// One node's shell in [`Net::step`]: its task answers at once, unless it is the late node
+/// (answers held until the cutoff) or the stuck one (`Valid` answers never come).
+struct NetShell<'a, 'v> {
+    who: usize,
+    me: Pubkey,
+    at: u64,
+    view: &'a CachedView<'v>,
+    cutoff: &'a dyn Fn(u64) -> u64,
+    c: &'a TestChain,
+    garbage: usize,
+    late: Option<usize>,
+    others_blind: bool,
+    bombed: &'a BTreeMap<usize, u64>,
+    stuck_valid: Option<usize>,
+    held: &'a mut Vec<(u64, Pubkey, Verdict)>,
+    submits: &'a mut BTreeMap<(usize, u64), u32>,
+    late_votes: &'a mut Vec<(u64, bool)>,
+    alerts: &'a mut Vec<(usize, Action)>,
+    sent: &'a mut Vec<(usize, u64, Instruction)>,
+    txs: &'a mut Vec<Transaction>,
+}
+
+impl Shell for NetShell<'_, '_> {
+    fn act(&mut self, action: Action) -> Option<Answer> {
+        let (who, at) = (self.who, self.at);
+        match action {
+            Action::RunTask { .. } => None,
+            Action::MakeProof { task, round } => {
+                let v = if who == self.garbage {
+                    b"junk".to_vec()
+                } else {
+                    good_proof(&self.me, round)
+                };
+                Some(Answer::Proof {
+                    task,
+                    round,
+                    value: Some(v),
+                })
+            }
+            Action::CheckProof {
+                task,
+                round,
+                candidate,
+                value,
+            } => {
+                let ok = value == good_proof(&candidate, round)
+                    || (self.others_blind
+                        && self.late != Some(who)
+                        && self.stuck_valid != Some(who));
+                let bombed = self.bombed.get(&who).is_some_and(|from| round >= *from);
+                let verdict = if ok && !bombed {
+                    Verdict::Valid
+                } else {
+                    Verdict::Invalid
+                };
+                if self.late == Some(who) {
+                    self.held.push((round, candidate, verdict));
+                    None
+                } else if self.stuck_valid == Some(who) && verdict == Verdict::Valid {
+                    // The call hangs: no answer, ever.
+                    None
+                } else {
+                    Some(Answer::Check {
+                        task,
+                        round,
+                        candidate,
+                        verdict,
+                    })
+                }
+            }
+            Action::MakeDistribution(req) => {
+                assert!(req.purpose == ListPurpose::Submit || req.purpose == ListPurpose::Audit);
+                Some(req.answer(equal_split(&req.submitters, req.bounty)))
+            }
+            Action::SuspectAudits { .. } => {
+                self.alerts.push((who, action));
+                None
+            }
+            Action::Send { ix, .. } => {
+                self.sent.push((who, at, ix.clone()));
+                if let Instruction::SubmitProof { round, .. } = &ix {
+                    *self.submits.entry((who, *round)).or_default() += 1;
+                }
+                if self.late == Some(who) {
+                    for (round, cand, verdict) in votes_in(&ix) {
+                        let raise = verdict == Verdict::Invalid
+                            && self.view.audit(&task_of(&ix), round, &cand).is_none();
+                        assert!(
+                            !raise || at <= (self.cutoff)(round),
+                            "slot {at}: raise after the cutoff {}",
+                            (self.cutoff)(round)
+                        );
+                        self.late_votes.push((at, raise));
+                    }
+                }
+                self.txs.push(self.c.tx(who, ix));
+                None
+            }
+        }
+    }
+}
+
+/// The proof-audit votes an instruction carries: (round, candidate, verdict).
+fn votes_in(ix: &Instruction) -> Vec<(u64, Pubkey, Verdict)> {
+    match ix {
+        Instruction::AuditProof {
+            round,
+            candidate,
+            verdict,
+            ..
+        } => vec![(*round, *candidate, *verdict)],
+        Instruction::AuditProofs { round, votes, .. } => {
+            votes.iter().map(|(c, v)| (*round, *c, *v)).collect()
+        }
+        _ => vec![],
     }
 }
 

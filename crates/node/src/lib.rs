@@ -1,5 +1,5 @@
 //! The gradual task node: the I/O shell around the sans-IO scheduler
-//! ([`gradual_node_proto::NodeCore`]), and the `gradual devnet` orchestration.
+//! ([`gradual_node_proto::NodeCore`]). (`gradual devnet` is the `gradual-devnet` crate.)
 //!
 //! What it does: reads the ledger over JSON-RPC (one snapshot per new slot), feeds the core,
 //! and carries out its actions: control calls to task processes (each with a timeout),
@@ -31,12 +31,17 @@
 //!                              task child process (confined: sandbox.rs; logs rotated)
 //! ```
 
+pub mod artifact;
+mod calls;
 pub mod config;
-pub mod devnet;
+mod driver;
 pub mod http;
 pub mod node;
 pub mod outbound;
 pub mod sandbox;
+mod sender;
+pub mod shared;
+pub mod status;
 pub mod store;
 pub mod supervisor;
 pub mod view;

@@ -15,17 +15,21 @@
 //! 200 ms: above it the tree is killed. There is no address-space cap: runtimes reserve far
 //! more address space than they touch (a WebAssembly engine fails under one).
 
+mod log;
+mod tree;
+
+use self::log::pump;
+pub use self::log::LogFile;
+use self::tree::{describe_exit, kill_tree, task_processes};
 use crate::config::{Limits, SandboxConfig};
 use crate::sandbox::{self, Policy, Protections};
 use gradual_task_sdk::protocol::{env as task_env, paths};
 use gradual_types::{Pubkey, TaskId};
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
@@ -79,88 +83,6 @@ pub enum CallError {
 pub struct Launch {
     pub artifact: PathBuf,
     pub runtime: String,
-}
-
-/// A log file rotated by size: `<name>.log`, `<name>.log.1`, ... `<name>.log.<keep>`.
-pub struct LogFile {
-    path: PathBuf,
-    max_bytes: u64,
-    keep: u32,
-    file: Mutex<Option<(std::fs::File, u64)>>,
-}
-
-impl LogFile {
-    pub fn new(path: PathBuf, max_bytes: u64, keep: u32) -> LogFile {
-        LogFile {
-            path,
-            max_bytes,
-            keep,
-            file: Mutex::new(None),
-        }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Append bytes (a failure to log is reported once on stderr, never fatal).
-    pub fn write(&self, bytes: &[u8]) {
-        let Ok(mut guard) = self.file.lock() else {
-            return;
-        };
-        if guard
-            .as_ref()
-            .is_some_and(|(_, len)| len + bytes.len() as u64 > self.max_bytes)
-        {
-            *guard = None;
-            for i in (1..self.keep).rev() {
-                let _ = std::fs::rename(self.rotated(i), self.rotated(i + 1));
-            }
-            let _ = std::fs::rename(&self.path, self.rotated(1));
-        }
-        if guard.is_none() {
-            match std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-            {
-                Ok(f) => {
-                    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-                    *guard = Some((f, len));
-                }
-                Err(e) => {
-                    tracing::warn!(path = %self.path.display(), error = %e, "cannot open task log file");
-                    return;
-                }
-            }
-        }
-        if let Some((f, len)) = guard.as_mut() {
-            if f.write_all(bytes).is_ok() {
-                *len += bytes.len() as u64;
-            }
-        }
-    }
-
-    /// A line from the node itself, stamped.
-    pub fn note(&self, msg: &str) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        self.write(
-            format!(
-                "[node {}.{:03}] {msg}\n",
-                now.as_secs(),
-                now.subsec_millis()
-            )
-            .as_bytes(),
-        );
-    }
-
-    fn rotated(&self, i: u32) -> PathBuf {
-        let mut p = self.path.clone().into_os_string();
-        p.push(format!(".{i}"));
-        PathBuf::from(p)
-    }
 }
 
 /// How this node confines its task processes: decided once at start.
@@ -220,93 +142,6 @@ pub async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec
             Ok(None) => return Ok(out),
             Err(e) => return Err(CallError::Transport(e.to_string())),
         }
-    }
-}
-
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        6 => "SIGABRT",
-        7 => "SIGBUS",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        15 => "SIGTERM",
-        24 => "SIGXCPU",
-        _ => "signal",
-    }
-}
-
-fn describe_exit(status: std::process::ExitStatus, limits: &Limits) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    if let Some(sig) = status.signal() {
-        let hint = match sig {
-            24 => format!(" (its CPU limit of {} s was reached)", limits.cpu_seconds),
-            6 => " (aborted)".to_string(),
-            _ => String::new(),
-        };
-        return format!(
-            "crashed: killed by signal {sig} ({}){hint}",
-            signal_name(sig)
-        );
-    }
-    format!("exited with status {}", status.code().unwrap_or(-1))
-}
-
-/// The processes of a task: those in its process group (`pgid`, the task's first pid) and,
-/// when it runs as its own user, every process of that user (a task may leave its group
-/// with `setsid`, never its user). Linux `/proc`.
-fn task_processes(pgid: u32, uid: Option<u32>) -> Vec<(u32, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
-        .ok()
-        .flatten()
-        .map_or(4096, |p| p as u64);
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let path = entry.path();
-        let owned = uid.is_some_and(|u| std::fs::metadata(&path).is_ok_and(|m| m.uid() == u));
-        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
-            continue;
-        };
-        // Fields after the command name (which may hold spaces and parentheses).
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let pgrp = fields.get(2).and_then(|f| f.parse::<u32>().ok());
-        let rss_pages = fields
-            .get(21)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0);
-        if owned || pgrp == Some(pgid) {
-            out.push((pid, rss_pages * page));
-        }
-    }
-    out
-}
-
-/// Kill every process of a task: its process group, and when it runs as its own user every
-/// process of that user (through a launcher that becomes the user, so a process that hops
-/// pids or leaves the group is caught too).
-fn kill_tree(exe: &Path, pgid: u32, uid: Option<u32>) {
-    use nix::sys::signal::{killpg, Signal};
-    use nix::unistd::Pid;
-    if pgid > 1 {
-        let _ = killpg(Pid::from_raw(pgid as i32), Signal::SIGKILL);
-    }
-    if let Some(uid) = uid {
-        sandbox::kill_user(exe, uid);
     }
 }
 
@@ -823,15 +658,4 @@ impl TaskProcess {
 /// Resolves once `stop` turns true (or its sender is gone).
 pub async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
-}
-
-/// Copy the task's output into its log file until it closes.
-async fn pump<R: tokio::io::AsyncRead + Unpin>(mut r: R, log: Arc<LogFile>) {
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        match r.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => log.write(&buf[..n]),
-        }
-    }
 }

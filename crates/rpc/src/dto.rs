@@ -1,15 +1,26 @@
 //! JSON shapes of RPC results. Keys and hashes are base58 strings, amounts are integers in
 //! ROE, arbitrary bytes (proof values, metadata) are base64. Field names follow the SPEC.
+//!
+//! In Rust the fields are typed (`Pubkey`, `Hash`, `Verdict`, `Vec<u8>`, ...); the
+//! [`crate::wire`] serde modules write them as those strings, so a DTO that deserialised
+//! holds valid keys. Adding a DTO: add it to the list in `tests/round_trip.rs`.
 
+use crate::wire;
+use gradual_types::{Hash, Pubkey, Signature, TaskId, Verdict, VrfPublicKey};
 use serde::{Deserialize, Serialize};
+
+mod task;
+pub use task::*;
 
 /// The last committed block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeadDto {
     pub slot: u64,
     pub height: u64,
-    pub hash: String,
-    pub state_root: String,
+    #[serde(with = "wire::b58")]
+    pub hash: Hash,
+    #[serde(with = "wire::b58")]
+    pub state_root: Hash,
 }
 
 /// Result of `waitForSlot`.
@@ -22,7 +33,8 @@ pub struct WaitDto {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaucetDto {
-    pub authority: String,
+    #[serde(with = "wire::b58")]
+    pub authority: Pubkey,
     pub mint_max_roe: u64,
     /// Most one recipient may receive per window of `recipient_window_slots` slots.
     pub recipient_max_roe: u64,
@@ -34,8 +46,10 @@ pub struct FaucetDto {
 /// One member of a validator set: its identity (ed25519, base58) and VRF key (base58).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidatorDto {
-    pub id: String,
-    pub vrf_key: String,
+    #[serde(with = "wire::b58")]
+    pub id: Pubkey,
+    #[serde(with = "wire::b58")]
+    pub vrf_key: VrfPublicKey,
 }
 
 /// The chain's genesis parameters (what a client needs to sign: chain id and fee).
@@ -44,7 +58,8 @@ pub struct GenesisDto {
     /// Protocol version of the chain's rules (SPEC §1 *Versions*).
     pub protocol_version: u32,
     pub chain_id: String,
-    pub hash: String,
+    #[serde(with = "wire::b58")]
+    pub hash: Hash,
     pub slot_ms: u64,
     pub fee_roe: u64,
     pub tx_max_age_slots: u64,
@@ -53,7 +68,8 @@ pub struct GenesisDto {
     /// its producer).
     pub validators: Vec<ValidatorDto>,
     /// Who may change the validator set; `None`: it is fixed.
-    pub admin: Option<String>,
+    #[serde(default, with = "wire::b58_opt")]
+    pub admin: Option<Pubkey>,
     /// Whether this validator holds the faucet key (so `requestAirdrop` works).
     pub airdrop_available: bool,
 }
@@ -79,6 +95,7 @@ impl std::fmt::Display for TxErrorDto {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxDto {
+    /// Kept as text: tasks index transactions by these strings as they are (base58).
     pub signature: String,
     pub signer: String,
     /// Instruction name, e.g. `Stake`.
@@ -104,83 +121,106 @@ pub struct TxDto {
 #[serde(tag = "type")]
 pub enum InstructionDto {
     Transfer {
-        to: String,
+        #[serde(with = "wire::b58")]
+        to: Pubkey,
         amount: u64,
     },
     FaucetMint {
-        to: String,
+        #[serde(with = "wire::b58")]
+        to: Pubkey,
         amount: u64,
     },
     CreateTask {
         /// The id the task gets: `hash(signer ‖ nonce)`.
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
         nonce: u64,
         params: Box<TaskParamsDto>,
         total_bounty: u64,
     },
     FundTask {
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
         amount: u64,
     },
     UpdateTask {
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
         params: Box<TaskParamsDto>,
     },
     SetActive {
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
         active: bool,
     },
     CloseTask {
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
     },
     Stake {
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
         amount: u64,
         url: String,
         /// The withdraw authority asked for (`None`: the signer).
-        owner: Option<String>,
+        #[serde(default, with = "wire::b58_opt")]
+        owner: Option<Pubkey>,
     },
     SetNodeUrl {
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
         url: String,
     },
     SetStakeOwner {
-        task: String,
-        node: String,
-        owner: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
+        #[serde(with = "wire::b58")]
+        node: Pubkey,
+        #[serde(with = "wire::b58")]
+        owner: Pubkey,
     },
     SetValidators {
         validators: Vec<ValidatorDto>,
         from_slot: u64,
     },
     Unstake {
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
     },
     Withdraw {
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
     },
     Claim {
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
     },
     SubmitProof {
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
         round: u64,
         /// base64
-        value: String,
+        #[serde(with = "wire::b64")]
+        value: Vec<u8>,
     },
     AuditProof {
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
         round: u64,
-        candidate: String,
-        verdict: String,
+        #[serde(with = "wire::b58")]
+        candidate: Pubkey,
+        #[serde(with = "wire::verdict")]
+        verdict: Verdict,
     },
     AuditProofs {
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
         round: u64,
         votes: Vec<VoteDto>,
     },
     UploadDistributionChunk {
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
         round: u64,
         attempt: u16,
         index: u32,
@@ -188,17 +228,21 @@ pub enum InstructionDto {
         total: u64,
     },
     SubmitDistribution {
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
         round: u64,
         attempt: u16,
-        digest: String,
+        #[serde(with = "wire::b58")]
+        digest: Hash,
         count: u32,
     },
     AuditDistribution {
-        task: String,
+        #[serde(with = "wire::b58")]
+        task: TaskId,
         round: u64,
         attempt: u16,
-        verdict: String,
+        #[serde(with = "wire::verdict")]
+        verdict: Verdict,
     },
 }
 
@@ -206,16 +250,22 @@ pub enum InstructionDto {
 pub struct BlockDto {
     pub slot: u64,
     pub height: u64,
-    pub hash: String,
-    pub parent_hash: String,
+    #[serde(with = "wire::b58")]
+    pub hash: Hash,
+    #[serde(with = "wire::b58")]
+    pub parent_hash: Hash,
     /// The validator that produced the block (base58).
-    pub producer: String,
+    #[serde(with = "wire::b58")]
+    pub producer: Pubkey,
     /// The block's randomness: the producer's VRF output (base58).
-    pub randomness: String,
+    #[serde(with = "wire::b58")]
+    pub randomness: Hash,
     /// The VRF proof of `randomness`.
     pub vrf_proof: VrfProofDto,
-    pub tx_root: String,
-    pub state_root: String,
+    #[serde(with = "wire::b58")]
+    pub tx_root: Hash,
+    #[serde(with = "wire::b58")]
+    pub state_root: Hash,
     pub tx_count: u32,
     /// Left out unless asked for. At most [`crate::limits::BLOCK_TXS_PAGE_MAX`] of the
     /// block's transactions, from the `offset` asked for.
@@ -229,9 +279,11 @@ pub struct BlockDto {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VrfProofDto {
     /// VRF pre-output, 32 bytes (base58).
-    pub preout: String,
+    #[serde(with = "wire::b58")]
+    pub preout: Hash,
     /// The proof, 64 bytes (base64).
-    pub proof: String,
+    #[serde(with = "wire::b64")]
+    pub proof: [u8; 64],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,306 +297,25 @@ pub enum TxState {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignatureStatusDto {
-    pub signature: String,
+    #[serde(with = "wire::b58")]
+    pub signature: Signature,
     pub state: TxState,
     pub slot: Option<u64>,
     pub err: Option<TxErrorDto>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StakeDto {
-    pub node: String,
-    pub task: String,
-    pub amount: u64,
-    pub url: String,
-    /// Withdraw authority: `Withdraw` and `Claim` pay it.
-    pub owner: String,
-    pub staked_slot: u64,
-    pub unstake_round: Option<u64>,
-    /// First round `Withdraw` is allowed (set by `Unstake`).
-    pub withdraw_round: Option<u64>,
-    /// `(round, amount at the start of that round)` for recent rounds in which the amount
-    /// changed: committee weights are stakes at a round's start.
-    pub history: Vec<(u64, u64)>,
-    /// Distribution attempts this node submitted or voted on whose round has not settled;
-    /// `Withdraw` waits for zero.
-    pub settlement_locks: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RewardDto {
-    pub node: String,
-    pub task: String,
-    pub amount: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountDto {
-    pub pubkey: String,
+    #[serde(with = "wire::b58")]
+    pub pubkey: Pubkey,
     pub balance: u64,
     /// Stakes in the page of tasks scanned (config `after`, `limit`).
     pub stakes: Vec<StakeDto>,
     /// Pending rewards in the same page of tasks.
     pub pending_rewards: Vec<RewardDto>,
     /// Task id to pass as `after` for the next page; `None`: every task was scanned.
-    #[serde(default)]
-    pub next: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExecutableDto {
-    pub digest: String,
-    pub urls: Vec<String>,
-    pub runtime: String,
-}
-
-/// Task parameters with the SPEC's names; amounts in ROE.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskParamsDto {
-    pub name: String,
-    pub description: String,
-    /// base64
-    pub metadata: String,
-    pub executable: ExecutableDto,
-    pub bounty_per_round: u64,
-    pub round_time: u64,
-    pub submission_window: u64,
-    pub audit_window: u64,
-    pub minimum_stake: u64,
-    pub allowed_failed_distributions: u16,
-    pub audit_sample: u16,
-    pub committee_size: u16,
-    pub slash_bps: u16,
-    pub accuser_bps: u16,
-    pub voter_bps: u16,
-    pub false_accusation_bps: u16,
-    pub unstake_cooldown: u64,
-    pub missed_list_bps: u16,
-}
-
-/// The terms a round runs under, fixed at its start (SPEC §2 *Round terms*); names as in
-/// [`TaskParamsDto`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoundTermsDto {
-    pub is_active: bool,
-    pub executable: ExecutableDto,
-    pub bounty_per_round: u64,
-    pub minimum_stake: u64,
-    pub audit_sample: u16,
-    pub committee_size: u16,
-    pub slash_bps: u16,
-    pub accuser_bps: u16,
-    pub voter_bps: u16,
-    pub false_accusation_bps: u16,
-    pub allowed_failed_distributions: u16,
-    pub missed_list_bps: u16,
-}
-
-/// Terms in force from the start of `from_round` on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TermsEntryDto {
-    pub from_round: u64,
-    pub terms: RoundTermsDto,
-}
-
-/// A window open at the current slot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpenWindowDto {
-    /// `proof_submission`, `proof_audit`, `distribution_submission`, `distribution_audit`.
-    pub window: String,
-    pub round: u64,
-    /// First slot after the window.
-    pub closes: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommitteeDto {
-    pub seed: String,
-    /// Seats drawn (`K`); zero when no node was eligible.
-    pub size: u16,
-    pub seats: Vec<SeatDto>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SeatDto {
-    pub node: String,
-    pub seats: u16,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VoteDto {
-    pub node: String,
-    /// `valid`, `invalid` or `abstain`.
-    pub verdict: String,
-}
-
-/// Seats behind the votes cast so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TallyDto {
-    pub valid: u32,
-    pub invalid: u32,
-    pub abstain: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum AuditOutcomeDto {
-    Upheld {
-        slashed: u64,
-        accuser_reward: u64,
-        voter_rewards: u64,
-    },
-    Refuted {
-        slashed: u64,
-        voter_rewards: u64,
-    },
-    Unresolved,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SubmissionDto {
-    pub node: String,
-    /// base64 of the proof value.
-    pub value: String,
-    pub slot: u64,
-    pub voided: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditDto {
-    pub candidate: String,
-    pub accuser: String,
-    pub trigger_slot: u64,
-    /// Committee seed, fixed by the randomness of the block that holds the trigger.
-    pub seed: String,
-    pub committee: Option<CommitteeDto>,
-    pub votes: Vec<VoteDto>,
-    pub tally: TallyDto,
-    pub outcome: Option<AuditOutcomeDto>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SubmittedListDto {
-    pub digest: String,
-    pub count: u32,
-    pub chunks: u32,
-    pub total: u64,
-    pub slot: u64,
-    /// Committee seed, fixed by the randomness of the block that holds the submission.
-    pub seed: String,
-}
-
-/// What has been uploaded of a list so far (chunks are checked as they come).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UploadDto {
-    pub chunks: u32,
-    pub entries: u32,
-    pub total: u64,
-    pub last_node: Option<String>,
-    /// Set once a submission sealed the upload (base58).
-    pub digest: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum AttemptOutcomeDto {
-    PayoutSuccessful {
-        total: u64,
-    },
-    /// No list in the window; the submitter was slashed `missed_list_bps`.
-    FailedNotSubmitted {
-        slashed: u64,
-    },
-    /// A list came, but no committee was drawn before its audit window closed: neither
-    /// paid nor slashed.
-    FailedNoCommittee,
-    /// The committee rejected the list. `slashed` is set when the round settles, unless a
-    /// later accepted attempt with the same digest `vindicated` it.
-    FailedRejected {
-        slashed: Option<u64>,
-        vindicated: bool,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EntryDto {
-    pub node: String,
-    pub reward: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttemptDto {
-    pub attempt: u16,
-    pub submitter: String,
-    pub upload: UploadDto,
-    pub list: Option<SubmittedListDto>,
-    /// The uploaded entries (only in `getTaskDistributionInfo`).
-    pub entries: Option<Vec<EntryDto>>,
-    pub committee: Option<CommitteeDto>,
-    pub votes: Vec<VoteDto>,
-    pub tally: TallyDto,
-    pub outcome: Option<AttemptOutcomeDto>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum RoundStatusDto {
-    Reviewing,
-    Distributing,
-    Paid { attempt: u16, total: u64 },
-    Failed,
-    NoCandidates,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoundDto {
-    pub round: u64,
-    pub status: RoundStatusDto,
-    /// The terms the round is settled under.
-    pub terms: RoundTermsDto,
-    pub submitters: u64,
-    pub seed: Option<String>,
-    pub candidates: Vec<String>,
-    pub current_attempt: u16,
-    /// At most [`crate::limits::PAGE_LIMIT_MAX`] each; `truncated` says some were left
-    /// out (page them with `getTaskSubmissionInfo`).
-    pub submissions: Option<Vec<SubmissionDto>>,
-    pub audits: Option<Vec<AuditDto>>,
-    pub attempts: Option<Vec<AttemptDto>>,
-    #[serde(default)]
-    pub truncated: bool,
-}
-
-/// Result of `getTaskAccountInfo`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskDto {
-    pub id: String,
-    pub manager: String,
-    pub params: TaskParamsDto,
-    pub pending_params: Option<TaskParamsDto>,
-    pub starting_slot: u64,
-    pub total_bounty: u64,
-    pub reserved_bounty: u64,
-    pub is_active: bool,
-    pub closed: bool,
-    pub open_rounds: u64,
-    pub paid_total: u64,
-    /// Round terms by the round they start at, oldest first.
-    pub terms_log: Vec<TermsEntryDto>,
-    /// Slot the view was taken at, its round, and the windows open at it.
-    pub slot: u64,
-    pub current_round: u64,
-    pub open_windows: Vec<OpenWindowDto>,
-    pub stakers: u64,
-    pub total_stake: u64,
-    /// One page of stakes (nodes after config `after`, at most `limit`).
-    pub stakes: Option<Vec<StakeDto>>,
-    /// One page of pending rewards (same nodes range as `stakes`).
-    pub pending_rewards: Option<Vec<RewardDto>>,
-    pub rounds: Option<Vec<RoundDto>>,
-    /// Node to pass as `after` for the next page of stakes and rewards; `None`: last page.
-    #[serde(default)]
-    pub next: Option<String>,
+    #[serde(default, with = "wire::b58_opt")]
+    pub next: Option<TaskId>,
 }
 
 /// Result of `getProgramTasks`: one page of tasks in id order.
@@ -552,15 +323,18 @@ pub struct TaskDto {
 pub struct TasksPageDto {
     pub tasks: Vec<TaskSummaryDto>,
     /// Task id to pass as `after` for the next page; `None`: last page.
-    pub next: Option<String>,
+    #[serde(default, with = "wire::b58_opt")]
+    pub next: Option<TaskId>,
 }
 
 /// One line of `getProgramTasks`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskSummaryDto {
-    pub id: String,
+    #[serde(with = "wire::b58")]
+    pub id: TaskId,
     pub name: String,
-    pub manager: String,
+    #[serde(with = "wire::b58")]
+    pub manager: Pubkey,
     pub is_active: bool,
     pub closed: bool,
     pub total_bounty: u64,
@@ -571,71 +345,11 @@ pub struct TaskSummaryDto {
     pub total_stake: u64,
 }
 
-/// Result of `getTaskSubmissionInfo`: a round's proofs and their audits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SubmissionInfoDto {
-    pub task: String,
-    pub round: u64,
-    pub status: RoundStatusDto,
-    /// Proofs of nodes after config `after`, at most `limit`, in node order.
-    pub submissions: Vec<SubmissionDto>,
-    /// Audits against candidates in the same node range as `submissions`.
-    pub audits: Vec<AuditDto>,
-    /// Node to pass as `after` for the next page; `None`: last page.
-    #[serde(default)]
-    pub next: Option<String>,
-}
-
-/// Result of `getTaskDistributionInfo`: candidates, attempts, lists, payout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DistributionInfoDto {
-    pub task: String,
-    pub round: u64,
-    pub status: RoundStatusDto,
-    pub seed: Option<String>,
-    pub candidates: Vec<String>,
-    pub current_attempt: u16,
-    /// Every attempt; only the one of config `attempt` (default: the last) carries
-    /// `entries`, at most `limit` of them from config `offset`.
-    pub attempts: Vec<AttemptDto>,
-    /// The attempt whose entries are shown (`None`: no attempt yet).
-    #[serde(default)]
-    pub entries_attempt: Option<u16>,
-    /// Offset to pass for the next page of that attempt's entries; `None`: last page.
-    #[serde(default)]
-    pub next_offset: Option<u64>,
-}
-
-/// Result of `getDistributionCandidates`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CandidatesDto {
-    pub task: String,
-    pub round: u64,
-    pub seed: Option<String>,
-    /// Ranked: attempt `i` belongs to `candidates[i]`.
-    pub candidates: Vec<String>,
-    pub current_attempt: u16,
-}
-
-/// Result of `getAuditCommittee`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditCommitteeDto {
-    pub task: String,
-    pub round: u64,
-    /// Set for a proof audit.
-    pub candidate: Option<String>,
-    /// Set for a distribution audit.
-    pub attempt: Option<u16>,
-    /// `None` until the block after the trigger (or the list submission).
-    pub committee: Option<CommitteeDto>,
-    pub votes: Vec<VoteDto>,
-    pub tally: TallyDto,
-}
-
 /// Result of an artifact upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactDto {
-    pub digest: String,
+    #[serde(with = "wire::b58")]
+    pub digest: Hash,
     pub size: u64,
     /// Where peers can download it from this validator.
     pub url: String,

@@ -2,8 +2,10 @@
 //! error codes, method names and the JSON shapes (DTOs) of every result.
 //!
 //! It does **not** do any I/O, hold state, or validate requests; the validator does that,
-//! and `gradual-client` speaks it over HTTP. Conversions from ledger records live in
-//! [`convert`] so that both sides agree on one shape.
+//! and `gradual-client` speaks it over HTTP. The DTO fields are typed; [`wire`] writes them
+//! as the strings below, once. Conversions between ledger records and DTOs, both ways, live
+//! in [`convert`] (its ledger records behind the feature `records`) so that both sides agree
+//! on one shape.
 //!
 //! ```text
 //!   gradual-client ──Request{method, params}──▶ validator (axum)
@@ -18,6 +20,7 @@ pub mod dto;
 pub mod jsonrpc;
 pub mod limits;
 pub mod suggest;
+pub mod wire;
 
 pub use dto::*;
 pub use jsonrpc::{codes, Id, Request, Response, RpcError};

@@ -1,7 +1,8 @@
 //! Command line: `gradual-sim [run flags]`, `gradual-sim sweep`, `gradual-sim scale`.
 //! The `gradual` CLI mounts [`SimArgs`] as `gradual sim`.
 
-use crate::config::{parse_list, parse_seed, ConfigError, Mix, Scenario, SimConfig, Strategy};
+use crate::config::{parse_list, parse_seed, ConfigError, Mix, SimConfig, Strategy};
+use crate::scenario::Scenario;
 use crate::{scale, splitmix, sweep, Sim};
 use anyhow::Context as _;
 use std::path::PathBuf;

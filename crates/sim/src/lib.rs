@@ -33,13 +33,15 @@ pub mod config;
 pub mod plot;
 pub mod report;
 pub mod scale;
+pub mod scenario;
 pub mod sim;
 pub mod strategy;
 pub mod sweep;
 
 pub use cli::{run_cli, RunArgs, ScaleArgs, SimArgs, SimCmd, SweepArgs};
-pub use config::{ConfigError, Mix, Scenario, SimConfig, Strategy};
+pub use config::{ConfigError, Mix, SimConfig, Strategy};
 pub use report::{ClassStats, Report};
+pub use scenario::Scenario;
 pub use sim::{Sim, STAKE_ROE};
 
 /// Run one simulation and return its report.

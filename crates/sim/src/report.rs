@@ -230,16 +230,21 @@ impl Report {
         };
     }
 
+    /// `(won, expected)` summed over every class but honest.
+    fn adversary_sum(&self, of: impl Fn(&ClassStats) -> (u64, f64)) -> (u64, f64) {
+        self.classes
+            .iter()
+            .filter(|(n, _)| n.as_str() != "honest")
+            .fold((0, 0.0), |a, (_, c)| {
+                let (won, exp) = of(c);
+                (a.0 + won, a.1 + exp)
+            })
+    }
+
     /// Seats won by all adversary classes in percent of all proof-audit seats, and their
     /// share of the pools those seats were drawn from.
     pub fn adversary_seats(&self) -> (f64, f64) {
-        let (won, exp) = self
-            .classes
-            .iter()
-            .filter(|(n, _)| n.as_str() != "honest")
-            .fold((0u64, 0f64), |a, (_, c)| {
-                (a.0 + c.seats, a.1 + c.seats_expected)
-            });
+        let (won, exp) = self.adversary_sum(|c| (c.seats, c.seats_expected));
         if self.seats == 0 {
             return (0.0, 0.0);
         }
@@ -351,13 +356,7 @@ impl Report {
             "adversary seats: won / stake share",
             format!("{:.3} % / {:.3} %", adv.0, adv.1),
         );
-        let (won, exp) = self
-            .classes
-            .iter()
-            .filter(|(n, _)| n.as_str() != "honest")
-            .fold((0u64, 0f64), |a, (_, c)| {
-                (a.0 + c.list_seats, a.1 + c.list_seats_expected)
-            });
+        let (won, exp) = self.adversary_sum(|c| (c.list_seats, c.list_seats_expected));
         let t = self.list_seats.max(1) as f64;
         row(
             "adversary list seats: won / stake share",

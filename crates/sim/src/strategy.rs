@@ -260,21 +260,31 @@ mod tests {
         Pubkey([i; 32])
     }
 
-    #[test]
-    fn bad_distributor_lists_differ_and_stay_within_bounty() {
+    /// Ten honest submitters, their strategies and their index.
+    fn ten_honest() -> (Vec<Pubkey>, Vec<Strategy>, HashMap<Pubkey, u32>) {
         let subs: Vec<Pubkey> = (1..=10).map(pk).collect();
-        let strategy = vec![Strategy::Honest; 10];
-        let index: HashMap<Pubkey, u32> = subs
+        let index = subs
             .iter()
             .enumerate()
             .map(|(i, p)| (*p, i as u32))
             .collect();
-        let ctx = Ctx {
+        (subs, vec![Strategy::Honest; 10], index)
+    }
+
+    /// The context of task `[9; 32]` under seed 1.
+    fn ctx<'a>(strategy: &'a [Strategy], index: &'a HashMap<Pubkey, u32>) -> Ctx<'a> {
+        Ctx {
             seed: 1,
             task: Hash([9; 32]),
-            strategy: &strategy,
-            index: &index,
-        };
+            strategy,
+            index,
+        }
+    }
+
+    #[test]
+    fn bad_distributor_lists_differ_and_stay_within_bounty() {
+        let (subs, strategy, index) = ten_honest();
+        let ctx = ctx(&strategy, &index);
         for round in 0..20 {
             let (list, honest) = submit_list(
                 Strategy::BadDistributor,
@@ -299,47 +309,18 @@ mod tests {
 
     #[test]
     fn a_bad_distributor_audits_with_its_own_bad_function() {
-        let subs: Vec<Pubkey> = (1..=10).map(pk).collect();
-        let strategy = vec![Strategy::Honest; 10];
-        let index: HashMap<Pubkey, u32> = subs
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (*p, i as u32))
-            .collect();
-        let ctx = Ctx {
-            seed: 1,
-            task: Hash([9; 32]),
-            strategy: &strategy,
-            index: &index,
-        };
+        let (subs, strategy, index) = ten_honest();
+        let ctx = ctx(&strategy, &index);
         let ledger = Ledger::new(gradual_types::Genesis::default());
         let fair = equal_split(&subs, 1_000_000);
         for round in 0..20 {
-            let mine = audit_list(
-                Strategy::BadDistributor,
-                &ctx,
-                &pk(4),
-                &ledger,
-                round,
-                0,
-                &subs,
-                1_000_000,
-            );
+            let list = |s| audit_list(s, &ctx, &pk(4), &ledger, round, 0, &subs, 1_000_000);
             assert_ne!(
-                mine, fair,
+                list(Strategy::BadDistributor),
+                fair,
                 "round {round}: it would vote Valid on an honest list"
             );
-            let honest = audit_list(
-                Strategy::Honest,
-                &ctx,
-                &pk(4),
-                &ledger,
-                round,
-                0,
-                &subs,
-                1_000_000,
-            );
-            assert_eq!(honest, fair);
+            assert_eq!(list(Strategy::Honest), fair);
         }
     }
 
@@ -347,43 +328,26 @@ mod tests {
     fn checks_follow_the_strategy() {
         let strategy = vec![Strategy::Honest, Strategy::Colluder];
         let index: HashMap<Pubkey, u32> = [(pk(1), 0), (pk(2), 1)].into_iter().collect();
-        let task = Hash([9; 32]);
-        let ctx = Ctx {
-            seed: 1,
-            task,
-            strategy: &strategy,
-            index: &index,
-        };
+        let ctx = ctx(&strategy, &index);
+        let task = ctx.task;
         let good = honest_proof(&task, &pk(1), 4);
         let junk = garbage_proof(&pk(2), 4);
-        assert_eq!(
-            check(Strategy::Honest, &ctx, &pk(1), 4, &good),
-            Verdict::Valid
-        );
-        assert_eq!(
-            check(Strategy::Honest, &ctx, &pk(2), 4, &junk),
-            Verdict::Invalid
-        );
-        assert_eq!(
-            check(Strategy::Honest, &ctx, &pk(2), 4, &good),
-            Verdict::Invalid,
-            "a copy fails"
-        );
-        assert_eq!(
-            check(Strategy::Lazy, &ctx, &pk(2), 4, &junk),
-            Verdict::Valid
-        );
-        assert_eq!(
-            check(Strategy::FalseAccuser, &ctx, &pk(1), 4, &good),
-            Verdict::Invalid
-        );
-        assert_eq!(
-            check(Strategy::Colluder, &ctx, &pk(2), 4, &junk),
-            Verdict::Valid
-        );
-        assert_eq!(
-            check(Strategy::Colluder, &ctx, &pk(1), 4, &good),
-            Verdict::Invalid
-        );
+        // (checker, candidate, its proof, verdict)
+        let cases = [
+            (Strategy::Honest, 1, &good, Verdict::Valid),
+            (Strategy::Honest, 2, &junk, Verdict::Invalid),
+            (Strategy::Honest, 2, &good, Verdict::Invalid), // a copy fails
+            (Strategy::Lazy, 2, &junk, Verdict::Valid),
+            (Strategy::FalseAccuser, 1, &good, Verdict::Invalid),
+            (Strategy::Colluder, 2, &junk, Verdict::Valid),
+            (Strategy::Colluder, 1, &good, Verdict::Invalid),
+        ];
+        for (checker, who, proof, verdict) in cases {
+            assert_eq!(
+                check(checker, &ctx, &pk(who), 4, proof),
+                verdict,
+                "{checker} checking node {who}"
+            );
+        }
     }
 }

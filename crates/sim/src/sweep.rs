@@ -205,46 +205,62 @@ fn row_of(spec: &SweepSpec, share: f64, committee: u16, cfg: &SimConfig, r: &cra
     }
 }
 
+/// The CSV columns: each header next to how a row prints under it, so the two cannot drift.
+type Column = (&'static str, fn(&Row) -> String);
+const CSV_COLUMNS: &[Column] = &[
+    ("strategy", |r| r.strategy.clone()),
+    ("share_pct", |r| r.share_pct.to_string()),
+    ("committee", |r| r.committee.to_string()),
+    ("nodes", |r| r.nodes.to_string()),
+    ("rounds", |r| r.rounds.to_string()),
+    ("seed", |r| r.seed.clone()),
+    ("honest_reward_pct", |r| {
+        format!("{:.4}", r.honest_reward_pct)
+    }),
+    ("honest_loss_pct", |r| format!("{:.4}", r.honest_loss_pct)),
+    ("honest_slash_pct_per_round", |r| {
+        format!("{:.6}", r.honest_slash_pct_per_round)
+    }),
+    ("honest_slash_events", |r| r.honest_slash_events.to_string()),
+    ("bad_proofs", |r| r.bad_proofs.to_string()),
+    ("bad_voided", |r| r.bad_voided.to_string()),
+    ("catch_rate_pct", |r| format!("{:.3}", r.catch_rate_pct)),
+    ("audit_escape_pct", |r| format!("{:.3}", r.audit_escape_pct)),
+    ("binom_escape_pct", |r| format!("{:.4}", r.binom_escape_pct)),
+    ("unsampled_pct", |r| format!("{:.4}", r.unsampled_pct)),
+    ("predicted_catch_pct", |r| {
+        format!("{:.3}", r.predicted_catch_pct)
+    }),
+    ("false_accusations", |r| r.false_accusations.to_string()),
+    ("false_upheld", |r| r.false_upheld.to_string()),
+    ("binom_capture_pct", |r| {
+        format!("{:.6}", r.binom_capture_pct)
+    }),
+    ("bad_lists_paid", |r| r.bad_lists_paid.to_string()),
+    ("honest_lists_rejected", |r| {
+        r.honest_lists_rejected.to_string()
+    }),
+    ("vindications", |r| r.vindications.to_string()),
+    ("adv_seat_pct", |r| format!("{:.3}", r.adv_seat_pct)),
+    ("adv_pool_pct", |r| format!("{:.3}", r.adv_pool_pct)),
+    ("raises_refused_late", |r| r.raises_refused_late.to_string()),
+    ("raises_refused_too_many", |r| {
+        r.raises_refused_too_many.to_string()
+    }),
+    ("missed_turns", |r| r.missed_turns.to_string()),
+    ("rounds_unpaid", |r| r.rounds_unpaid.to_string()),
+    ("rounds_settled", |r| r.rounds_settled.to_string()),
+    ("wall_ms", |r| r.wall_ms.to_string()),
+];
+
 pub fn csv(rows: &[Row]) -> String {
-    let mut s = String::from(
-        "strategy,share_pct,committee,nodes,rounds,seed,honest_reward_pct,honest_loss_pct,honest_slash_pct_per_round,honest_slash_events,bad_proofs,bad_voided,catch_rate_pct,audit_escape_pct,binom_escape_pct,unsampled_pct,predicted_catch_pct,false_accusations,false_upheld,binom_capture_pct,bad_lists_paid,honest_lists_rejected,vindications,adv_seat_pct,adv_pool_pct,raises_refused_late,raises_refused_too_many,missed_turns,rounds_unpaid,rounds_settled,wall_ms\n",
-    );
+    let line = |cell: &dyn Fn(&Column) -> String| {
+        let cells: Vec<String> = CSV_COLUMNS.iter().map(cell).collect();
+        cells.join(",") + "\n"
+    };
+    let mut s = line(&|(name, _)| name.to_string());
     for r in rows {
-        let _ = writeln!(
-            s,
-            "{},{},{},{},{},{},{:.4},{:.4},{:.6},{},{},{},{:.3},{:.3},{:.4},{:.4},{:.3},{},{},{:.6},{},{},{},{:.3},{:.3},{},{},{},{},{},{}",
-            r.strategy,
-            r.share_pct,
-            r.committee,
-            r.nodes,
-            r.rounds,
-            r.seed,
-            r.honest_reward_pct,
-            r.honest_loss_pct,
-            r.honest_slash_pct_per_round,
-            r.honest_slash_events,
-            r.bad_proofs,
-            r.bad_voided,
-            r.catch_rate_pct,
-            r.audit_escape_pct,
-            r.binom_escape_pct,
-            r.unsampled_pct,
-            r.predicted_catch_pct,
-            r.false_accusations,
-            r.false_upheld,
-            r.binom_capture_pct,
-            r.bad_lists_paid,
-            r.honest_lists_rejected,
-            r.vindications,
-            r.adv_seat_pct,
-            r.adv_pool_pct,
-            r.raises_refused_late,
-            r.raises_refused_too_many,
-            r.missed_turns,
-            r.rounds_unpaid,
-            r.rounds_settled,
-            r.wall_ms
-        );
+        s += &line(&|(_, value)| value(r));
     }
     s
 }

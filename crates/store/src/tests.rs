@@ -2,7 +2,9 @@
 //! protection across restarts.
 
 use super::*;
+use crate::commit::encode_parts;
 use gradual_ledger::testkit::key;
+use gradual_ledger::CheckedTx;
 use gradual_types::{Faucet, Instruction, Keypair, TaskId, TaskParams, Transaction, ValidatorKey};
 use tempfile::TempDir;
 

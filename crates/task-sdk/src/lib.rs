@@ -26,6 +26,8 @@ mod adversary;
 #[cfg(feature = "runtime")]
 mod context;
 #[cfg(feature = "runtime")]
+pub mod respond;
+#[cfg(feature = "runtime")]
 mod server;
 #[cfg(feature = "test-utils")]
 pub mod testing;
@@ -40,9 +42,9 @@ pub use context::{
 pub use server::{router, run, serve};
 
 #[cfg(feature = "runtime")]
-pub use gradual_node_proto::equal_split;
-#[cfg(feature = "runtime")]
 pub use gradual_rpc::dto;
+#[cfg(feature = "runtime")]
+pub use gradual_types::equal_split;
 #[cfg(feature = "runtime")]
 pub use gradual_types::{Hash, Pubkey, Signature, TaskId, Verdict};
 #[cfg(feature = "runtime")]
@@ -50,6 +52,19 @@ pub use {anyhow, axum};
 
 #[cfg(feature = "runtime")]
 use std::future::Future;
+
+/// A proof bound to the node and the round: `blake3(tag ‖ content ‖ node ‖ round)`, where
+/// `content` is (a digest of) the round's work. Another node's proof, or another round's,
+/// is not this one, so a copy fails its audit (SPEC §8). `tag` names the task and version.
+#[cfg(feature = "runtime")]
+pub fn bound_proof(tag: &[u8], content: &[u8], node: &Pubkey, round: u64) -> Vec<u8> {
+    let mut h = blake3::Hasher::new();
+    h.update(tag);
+    h.update(content);
+    h.update(&node.0);
+    h.update(&round.to_le_bytes());
+    h.finalize().as_bytes().to_vec()
+}
 
 /// A task: the five entry points of SPEC §8. The node calls them at the times of SPEC §3;
 /// see docs/task-protocol.md §2 for what each must guarantee (idempotent `task`, a proof that

@@ -2,8 +2,9 @@
 //! paths, every request and response body, the bearer-token header, and the domain-separated
 //! task signature. Both sides use it: the SDK's runtime (task side) and `gradual-node`.
 //!
-//! It does **not** do I/O. It depends only on serde, base64 and gradual-types, so the node
-//! can use it with `default-features = false`.
+//! It does **not** do I/O. It depends only on serde, gradual-types and the wire encodings of
+//! `gradual-rpc` (without its ledger records), so the node can use it with
+//! `default-features = false`.
 //!
 //! ```text
 //!  node ──ControlCall (RoundRequest, AuditRequest, ...)──▶ task ──▶ SubmissionResponse, ...
@@ -13,9 +14,10 @@
 //!
 //! Wire conventions: keys and hashes are base58 strings, bytes are standard base64, amounts
 //! are integers in ROE. Fields stay strings on the wire so that a task in any language reads
-//! them; the `parse_*` helpers turn them into typed values with errors that name the field.
+//! them; the `parse_*` helpers turn them into typed values with errors that name the field
+//! (`gradual_rpc::wire`, the one base58/base64 decoder of the workspace).
 
-use base64::Engine;
+use gradual_rpc::wire::{self, WireError};
 use gradual_types::constants::PROOF_BYTES_MAX;
 use gradual_types::{Hash, Pubkey, Signature, TaskId};
 use serde::{Deserialize, Serialize};
@@ -437,15 +439,9 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProtocolError {
-    #[error("{field}: '{input}' is not a base58 {what}: {reason}")]
-    BadKey {
-        field: String,
-        input: String,
-        what: &'static str,
-        reason: String,
-    },
-    #[error("{field}: not standard base64: {reason}")]
-    BadBase64 { field: String, reason: String },
+    /// Not base58 of the right length, or not standard base64 (names the field).
+    #[error(transparent)]
+    Encoding(#[from] WireError),
     #[error("{field}: proof value is {got} bytes, the most is {max}")]
     ProofTooLarge {
         field: String,
@@ -454,50 +450,24 @@ pub enum ProtocolError {
     },
 }
 
-fn short(s: &str) -> String {
-    s.chars().take(100).collect()
-}
-
 pub fn parse_pubkey(field: &str, s: &str) -> Result<Pubkey, ProtocolError> {
-    s.parse()
-        .map_err(|e: gradual_types::ParseKeyError| ProtocolError::BadKey {
-            field: field.to_string(),
-            input: short(s),
-            what: "public key",
-            reason: e.to_string(),
-        })
+    Ok(wire::parse(field, s)?)
 }
 
 pub fn parse_hash(field: &str, s: &str) -> Result<Hash, ProtocolError> {
-    Hash::from_base58(s).map_err(|e| ProtocolError::BadKey {
-        field: field.to_string(),
-        input: short(s),
-        what: "32-byte hash",
-        reason: e.to_string(),
-    })
+    Ok(wire::parse(field, s)?)
 }
 
 pub fn parse_signature(field: &str, s: &str) -> Result<Signature, ProtocolError> {
-    s.parse()
-        .map_err(|e: gradual_types::ParseKeyError| ProtocolError::BadKey {
-            field: field.to_string(),
-            input: short(s),
-            what: "signature",
-            reason: e.to_string(),
-        })
+    Ok(wire::parse(field, s)?)
 }
 
 pub fn parse_b64(field: &str, s: &str) -> Result<Vec<u8>, ProtocolError> {
-    base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .map_err(|e| ProtocolError::BadBase64 {
-            field: field.to_string(),
-            reason: e.to_string(),
-        })
+    Ok(wire::parse_b64(field, s)?)
 }
 
 pub fn b64_encode(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    wire::encode_b64(bytes)
 }
 
 fn check_proof_len(field: &str, len: usize) -> Result<(), ProtocolError> {

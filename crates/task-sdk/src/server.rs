@@ -2,18 +2,18 @@
 //! checked) in front of the task's own routes, and [`run`], the whole start-up.
 
 use crate::protocol::{self, paths};
+use crate::respond::{error, json};
 use crate::{Adversary, Context, Task, TaskEnv, Verdict};
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::collections::HashSet;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 struct Server<T> {
     task: Arc<T>,
@@ -22,24 +22,22 @@ struct Server<T> {
     running: Mutex<HashSet<u64>>,
 }
 
+impl<T> Server<T> {
+    /// The running set stays consistent under a panic (one insert or remove), so a
+    /// poisoned lock is used as it is.
+    fn running(&self) -> MutexGuard<'_, HashSet<u64>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 fn log(msg: impl std::fmt::Display) {
     eprintln!("gradual-task: {msg}");
 }
 
-fn json<B: Serialize>(status: StatusCode, body: &B) -> Response {
-    let bytes = serde_json::to_vec(body)
-        .unwrap_or_else(|e| format!(r#"{{"error":"cannot encode the answer: {e}"}}"#).into_bytes());
-    let mut resp = Response::new(Body::from(bytes));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
-fn error(status: StatusCode, msg: impl Into<String>) -> Response {
-    json(status, &protocol::ErrorBody { error: msg.into() })
+/// A task callback failed: logged here, and the node gets the same message with a 500.
+fn failed(msg: String) -> Response {
+    log(&msg);
+    error(StatusCode::INTERNAL_SERVER_ERROR, msg)
 }
 
 /// Check the bearer token, then decode the JSON body. The error is the answer to send.
@@ -87,20 +85,14 @@ async fn task_call<T: Task>(
         Err(resp) => return resp,
     };
     let round = req.round;
-    let fresh = match s.running.lock() {
-        Ok(mut set) => set.insert(round),
-        Err(poisoned) => poisoned.into_inner().insert(round),
-    };
+    let fresh = s.running().insert(round);
     if fresh {
         let s2 = s.clone();
         tokio::spawn(async move {
             if let Err(e) = s2.task.task(&s2.ctx, round).await {
                 log(format_args!("task(round {round}) failed: {e:#}"));
             }
-            match s2.running.lock() {
-                Ok(mut set) => set.remove(&round),
-                Err(poisoned) => poisoned.into_inner().remove(&round),
-            };
+            s2.running().remove(&round);
         });
     }
     json(StatusCode::OK, &protocol::TaskResponse {})
@@ -135,18 +127,13 @@ async fn submission<T: Task>(
                 v.len(),
                 protocol::limits::PROOF_BYTES_MAX
             );
-            log(&msg);
-            error(StatusCode::INTERNAL_SERVER_ERROR, msg)
+            failed(msg)
         }
         Ok(v) => json(
             StatusCode::OK,
             &protocol::SubmissionResponse::from_bytes(v.as_deref()),
         ),
-        Err(e) => {
-            let msg = format!("submission(round {}) failed: {e:#}", req.round);
-            log(&msg);
-            error(StatusCode::INTERNAL_SERVER_ERROR, msg)
-        }
+        Err(e) => failed(format!("submission(round {}) failed: {e:#}", req.round)),
     }
 }
 
@@ -223,11 +210,7 @@ async fn distribution<T: Task>(
                 &protocol::DistributionResponse::from_entries(&list),
             )
         }
-        Err(e) => {
-            let msg = format!("distribution(round {}) failed: {e:#}", req.round);
-            log(&msg);
-            error(StatusCode::INTERNAL_SERVER_ERROR, msg)
-        }
+        Err(e) => failed(format!("distribution(round {}) failed: {e:#}", req.round)),
     }
 }
 

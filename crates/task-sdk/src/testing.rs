@@ -7,18 +7,14 @@
 //! account and rounds are whatever the test puts in [`FakeState`].
 
 use crate::protocol::{self, paths};
+use crate::respond::error as err_json;
 use crate::{Context, Task, TaskEnv};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use gradual_rpc::dto::*;
-use gradual_types::constants::{
-    DEFAULT_ACCUSER_BPS, DEFAULT_ALLOWED_FAILED_DISTRIBUTIONS, DEFAULT_AUDIT_SAMPLE,
-    DEFAULT_COMMITTEE_SIZE, DEFAULT_FALSE_ACCUSATION_BPS, DEFAULT_MISSED_LIST_BPS,
-    DEFAULT_SLASH_BPS, DEFAULT_UNSTAKE_COOLDOWN, DEFAULT_VOTER_BPS,
-};
-use gradual_types::{Keypair, Pubkey, TaskId};
+use gradual_types::{Executable, Keypair, Pubkey, TaskId, TaskParams};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -58,32 +54,21 @@ pub fn task_dto(
     audit_window: u64,
 ) -> TaskDto {
     TaskDto {
-        id: task_id.to_base58(),
-        manager: Keypair::from_seed([0xaa; 32]).pubkey().to_base58(),
-        params: TaskParamsDto {
+        id: *task_id,
+        manager: Keypair::from_seed([0xaa; 32]).pubkey(),
+        params: TaskParamsDto::from(&TaskParams {
             name: "test".into(),
-            description: String::new(),
-            metadata: String::new(),
-            executable: ExecutableDto {
-                digest: gradual_types::Hash::ZERO.to_base58(),
-                urls: vec![],
+            executable: Executable {
                 runtime: "native".into(),
+                ..Executable::default()
             },
             bounty_per_round: 1_000,
             round_time,
             submission_window,
             audit_window,
             minimum_stake: 1,
-            allowed_failed_distributions: DEFAULT_ALLOWED_FAILED_DISTRIBUTIONS,
-            audit_sample: DEFAULT_AUDIT_SAMPLE,
-            committee_size: DEFAULT_COMMITTEE_SIZE,
-            slash_bps: DEFAULT_SLASH_BPS,
-            accuser_bps: DEFAULT_ACCUSER_BPS,
-            voter_bps: DEFAULT_VOTER_BPS,
-            false_accusation_bps: DEFAULT_FALSE_ACCUSATION_BPS,
-            unstake_cooldown: DEFAULT_UNSTAKE_COOLDOWN,
-            missed_list_bps: DEFAULT_MISSED_LIST_BPS,
-        },
+            ..TaskParams::default()
+        }),
         pending_params: None,
         starting_slot,
         total_bounty: 100_000,
@@ -111,17 +96,16 @@ pub fn block(slot: u64, txs: &[(&str, &str, &str)]) -> BlockDto {
     BlockDto {
         slot,
         height: slot,
-        hash: hash.to_base58(),
-        parent_hash: gradual_types::Hash::ZERO.to_base58(),
-        producer: gradual_types::ValidatorKey::devnet().info().id.to_base58(),
-        randomness: gradual_types::Hash::domain("test-randomness", &[&slot.to_le_bytes()])
-            .to_base58(),
+        hash,
+        parent_hash: gradual_types::Hash::ZERO,
+        producer: gradual_types::ValidatorKey::devnet().info().id,
+        randomness: gradual_types::Hash::domain("test-randomness", &[&slot.to_le_bytes()]),
         vrf_proof: VrfProofDto {
-            preout: gradual_types::Hash::ZERO.to_base58(),
-            proof: String::new(),
+            preout: gradual_types::Hash::ZERO,
+            proof: [0; 64],
         },
-        tx_root: gradual_types::Hash::ZERO.to_base58(),
-        state_root: gradual_types::Hash::ZERO.to_base58(),
+        tx_root: gradual_types::Hash::ZERO,
+        state_root: gradual_types::Hash::ZERO,
         tx_count: txs.len() as u32,
         transactions: Some(
             txs.iter()
@@ -151,19 +135,7 @@ fn reply(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
 }
 
 fn ok_json<T: serde::Serialize>(v: &T) -> Response {
-    reply(
-        StatusCode::OK,
-        "application/json",
-        serde_json::to_vec(v).unwrap_or_default(),
-    )
-}
-
-fn err_json(status: StatusCode, msg: impl Into<String>) -> Response {
-    reply(
-        status,
-        "application/json",
-        serde_json::to_vec(&protocol::ErrorBody { error: msg.into() }).unwrap_or_default(),
-    )
+    crate::respond::json(StatusCode::OK, v)
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -359,6 +331,13 @@ impl FakeNode {
         Ok(FakeNode { url, state })
     }
 
+    /// [`FakeNode::start`] with the key `[seed; 32]` and a task of rounds of 10 slots from
+    /// slot 100 (submission and audit windows of 3), so round 1 is slots 110..120.
+    pub async fn start_seeded(task_id: TaskId, seed: u8, token: &str) -> std::io::Result<FakeNode> {
+        let task = task_dto(&task_id, 100, 10, 3, 3);
+        FakeNode::start(task_id, Keypair::from_seed([seed; 32]), token, task).await
+    }
+
     pub fn node(&self) -> Pubkey {
         self.with(|s| s.keypair.pubkey())
     }
@@ -446,21 +425,28 @@ impl ControlClient {
     }
 
     pub async fn task(&self, round: u64) -> reqwest::Result<(u16, serde_json::Value)> {
-        self.call(
-            Method::POST,
-            paths::TASK,
-            Some(serde_json::json!({"round": round})),
-        )
-        .await
+        self.round_call(paths::TASK, round).await
     }
 
     pub async fn submission(&self, round: u64) -> reqwest::Result<(u16, serde_json::Value)> {
-        self.call(
-            Method::POST,
-            paths::SUBMISSION,
-            Some(serde_json::json!({"round": round})),
-        )
-        .await
+        self.round_call(paths::SUBMISSION, round).await
+    }
+
+    /// `POST path {"round": round}`.
+    async fn round_call(
+        &self,
+        path: &str,
+        round: u64,
+    ) -> reqwest::Result<(u16, serde_json::Value)> {
+        self.post(path, serde_json::json!({ "round": round })).await
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Result<(u16, serde_json::Value)> {
+        self.call(Method::POST, path, Some(body)).await
     }
 
     pub async fn audit(
@@ -469,16 +455,12 @@ impl ControlClient {
         candidate: &Pubkey,
         value: &[u8],
     ) -> reqwest::Result<(u16, serde_json::Value)> {
-        self.call(
-            Method::POST,
-            paths::AUDIT,
-            Some(serde_json::json!({
-                "round": round,
-                "candidate": candidate.to_base58(),
-                "value": protocol::b64_encode(value),
-            })),
-        )
-        .await
+        let body = serde_json::json!({
+            "round": round,
+            "candidate": candidate.to_base58(),
+            "value": protocol::b64_encode(value),
+        });
+        self.post(paths::AUDIT, body).await
     }
 
     pub async fn distribution(
@@ -487,16 +469,13 @@ impl ControlClient {
         submitters: &[Pubkey],
         bounty: u64,
     ) -> reqwest::Result<(u16, serde_json::Value)> {
-        self.call(
-            Method::POST,
-            paths::DISTRIBUTION,
-            Some(serde_json::json!({
-                "round": round,
-                "submitters": submitters.iter().map(|p| p.to_base58()).collect::<Vec<_>>(),
-                "bounty": bounty,
-            })),
-        )
-        .await
+        let submitters: Vec<String> = submitters.iter().map(|p| p.to_base58()).collect();
+        let body = serde_json::json!({
+            "round": round,
+            "submitters": submitters,
+            "bounty": bounty,
+        });
+        self.post(paths::DISTRIBUTION, body).await
     }
 
     /// The submission's proof bytes (`None` for `{"value": null}` or a non-2xx answer).

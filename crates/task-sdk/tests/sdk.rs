@@ -180,7 +180,7 @@ async fn fake_node(seed: u8) -> FakeNode {
         s.rounds.insert(
             1,
             gradual_task_sdk::dto::SubmissionInfoDto {
-                task: task.to_base58(),
+                task,
                 round: 1,
                 status: gradual_task_sdk::dto::RoundStatusDto::Reviewing,
                 submissions: vec![],

@@ -36,11 +36,7 @@ impl ArtifactUpload {
     /// Domain-separated bytes to sign: the tag, a zero byte, then the borsh encoding (a
     /// transaction's signature can never pass as an upload's, nor the other way round).
     pub fn signing_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(128);
-        out.extend_from_slice(tags::ARTIFACT_UPLOAD.as_bytes());
-        out.push(0);
-        borsh::to_writer(&mut out, self).expect("writing to a Vec cannot fail");
-        out
+        tags::signing_bytes(tags::ARTIFACT_UPLOAD, self)
     }
 
     /// Sign with `keypair`, which must be the `uploader`.

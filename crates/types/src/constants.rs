@@ -7,6 +7,12 @@
 /// a store or block of another version is refused.
 pub const PROTOCOL_VERSION: u32 = 2;
 
+/// Fastest slot clock a chain may run (tests use 10–20 ms); the validator refuses a
+/// genesis outside `SLOT_MS_MIN..=SLOT_MS_MAX`.
+pub const SLOT_MS_MIN: u64 = 10;
+/// Slowest slot clock (one minute).
+pub const SLOT_MS_MAX: u64 = 60_000;
+
 /// ROE per KOII (SPEC §1: 1 KOII = 1,000,000,000 ROE).
 pub const ROE_PER_KOII: u64 = 1_000_000_000;
 /// Basis points in 100 % (SPEC §1).
@@ -100,9 +106,26 @@ pub const DEFAULT_MISSED_LIST_BPS: u16 = 100;
 /// SPEC §7 [v2]: the cooldown covers every verdict that can still touch a stake.
 pub const UNSTAKE_COOLDOWN_MIN: u64 = 1;
 
+/// The windows of a round fit in it (SPEC §2, §3): `SW + AW ≤ RT`, so a round's proof
+/// audit closes before the next round's submissions open. The one copy of the rule; task
+/// parameters, task files and simulator configs ask it.
+pub fn windows_fit(submission_window: u64, audit_window: u64, round_time: u64) -> bool {
+    submission_window
+        .checked_add(audit_window)
+        .is_some_and(|sum| sum <= round_time)
+}
+
 /// Rounds kept after a round can no longer change: SPEC §2 allows pruning data older than
 /// `allowed_failed_distributions + 3` rounds.
 pub const PRUNE_MARGIN_ROUNDS: u64 = 3;
+
+/// The retention horizon of round `r`'s records (SPEC §2): for the rounds up to
+/// `r + retention_rounds(a)` its record can still change (one distribution attempt per round
+/// after it, `a + 1` of them, their audits and settlement), so the ledger prunes it only
+/// after them and nodes keep their working state of `r` as long. The one copy of the margin.
+pub const fn retention_rounds(allowed_failed_distributions: u16) -> u64 {
+    allowed_failed_distributions as u64 + PRUNE_MARGIN_ROUNDS
+}
 
 /// Slots of a task's audit window left for the committee to vote (SPEC §5 *Vote window*):
 /// `V = max(⌈3000 ms / slot_ms⌉, AW / 3)`. Raises are accepted only in the first `AW − V`

@@ -207,15 +207,6 @@ impl Genesis {
         Ok(())
     }
 
-    /// Whether the fee of `signer`'s `ix` is paid out of a faucet mint instead of the
-    /// signer's balance: true for a `FaucetMint` signed by the faucet authority, which holds
-    /// nothing (docs/protocol.md *Faucet*). The ledger then mints the fee with the amount
-    /// and burns it; the validator's door does not ask the authority for a balance.
-    pub fn fee_paid_by_mint(&self, signer: &Pubkey, ix: &crate::tx::Instruction) -> bool {
-        matches!(ix, crate::tx::Instruction::FaucetMint { .. })
-            && self.faucet.as_ref().is_some_and(|f| f.authority == *signer)
-    }
-
     pub fn hash(&self) -> Hash {
         Hash::domain(tags::GENESIS, &[&borsh::to_vec(self).expect("vec write")])
     }

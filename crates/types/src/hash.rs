@@ -1,7 +1,9 @@
 //! 32-byte blake3 digests and the domain tags that keep each use of a hash apart.
 
+use crate::keys::{decode_fixed, ParseKeyError};
 use borsh::{BorshDeserialize, BorshSerialize};
 use std::fmt;
+use std::str::FromStr;
 
 /// A blake3 digest. Displayed as base58, like keys.
 #[derive(
@@ -29,20 +31,12 @@ impl Hash {
         &self.0
     }
 
-    pub fn to_base58(&self) -> String {
-        bs58::encode(self.0).into_string()
-    }
-
     pub fn from_base58(s: &str) -> Result<Hash, crate::ParseKeyError> {
-        crate::keys::decode_32(s).map(Hash)
+        s.parse()
     }
 }
 
-impl fmt::Display for Hash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_base58())
-    }
-}
+crate::keys::base58_text!(Hash, 32);
 
 impl fmt::Debug for Hash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -65,4 +59,14 @@ pub mod tags {
     pub const CANDIDATE_RANK: &str = "gradual/candidate-rank/v2";
     pub const DISTRIBUTION_LIST: &str = "gradual/distribution-list/v1";
     pub const ARTIFACT_UPLOAD: &str = "gradual/artifact-upload/v1";
+
+    /// The bytes a signature covers: the tag, a zero byte, then `value`'s borsh encoding, so
+    /// a signature made under one tag never verifies under another.
+    pub(crate) fn signing_bytes(tag: &str, value: &impl borsh::BorshSerialize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128);
+        out.extend_from_slice(tag.as_bytes());
+        out.push(0);
+        borsh::to_writer(&mut out, value).expect("writing to a Vec cannot fail");
+        out
+    }
 }

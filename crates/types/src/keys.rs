@@ -50,15 +50,37 @@ pub(crate) fn decode_fixed<const N: usize>(s: &str) -> Result<[u8; N], ParseKeyE
         })
 }
 
-pub(crate) fn decode_32(s: &str) -> Result<[u8; 32], ParseKeyError> {
-    decode_fixed::<32>(s)
+/// Base58 text of a fixed-size byte key: `to_base58`, `FromStr` and `Display`, written once
+/// for every key type.
+macro_rules! base58_text {
+    ($t:ident, $n:literal) => {
+        impl $t {
+            pub fn to_base58(&self) -> String {
+                bs58::encode(self.0).into_string()
+            }
+        }
+
+        impl FromStr for $t {
+            type Err = ParseKeyError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                decode_fixed::<$n>(s).map($t)
+            }
+        }
+
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.to_base58())
+            }
+        }
+    };
 }
 
-impl Pubkey {
-    pub fn to_base58(&self) -> String {
-        bs58::encode(self.0).into_string()
-    }
+pub(crate) use base58_text;
 
+base58_text!(Pubkey, 32);
+base58_text!(Signature, 64);
+
+impl Pubkey {
     /// Strict ed25519 verification (`verify_strict`: rejects small-order keys and
     /// non-canonical signatures, so signatures are not malleable).
     pub fn verify_strict(&self, message: &[u8], sig: &Signature) -> bool {
@@ -70,42 +92,10 @@ impl Pubkey {
     }
 }
 
-impl FromStr for Pubkey {
-    type Err = ParseKeyError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        decode_32(s).map(Pubkey)
-    }
-}
-
-impl fmt::Display for Pubkey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_base58())
-    }
-}
-
 impl fmt::Debug for Pubkey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.to_base58();
         write!(f, "{}", &s[..s.len().min(8)])
-    }
-}
-
-impl Signature {
-    pub fn to_base58(&self) -> String {
-        bs58::encode(self.0).into_string()
-    }
-}
-
-impl FromStr for Signature {
-    type Err = ParseKeyError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        decode_fixed::<64>(s).map(Signature)
-    }
-}
-
-impl fmt::Display for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_base58())
     }
 }
 

@@ -12,6 +12,7 @@ pub mod constants;
 pub mod genesis;
 pub mod hash;
 pub mod keys;
+pub mod split;
 pub mod tx;
 pub mod url;
 pub mod vrf;
@@ -22,6 +23,7 @@ pub use artifact::ArtifactUpload;
 pub use genesis::{validate_validator_set, Faucet, Genesis, GenesisError};
 pub use hash::Hash;
 pub use keys::{Keypair, KeypairError, ParseKeyError, Pubkey, Signature};
+pub use split::equal_split;
 pub use tx::{
     task_id, DecodeError, Executable, Instruction, Message, ParamError, TaskId, TaskParams,
     Transaction, Verdict, TX_VERSION,

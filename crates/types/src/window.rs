@@ -112,41 +112,19 @@ mod tests {
         assert_eq!(c.round(100), 0);
         assert_eq!(c.round(109), 0);
         assert_eq!(c.round(110), 1);
-        assert_eq!(
-            c.window(Window::ProofSubmission, 0, 0),
-            Span {
-                opens: 110,
-                closes: 113
-            }
-        );
-        assert_eq!(
-            c.window(Window::ProofAudit, 0, 0),
-            Span {
-                opens: 113,
-                closes: 117
-            }
-        );
-        assert_eq!(
-            c.window(Window::DistributionSubmission, 0, 0),
-            Span {
-                opens: 120,
-                closes: 123
-            }
-        );
-        assert_eq!(
-            c.window(Window::DistributionAudit, 0, 0),
-            Span {
-                opens: 123,
-                closes: 127
-            }
-        );
-        assert_eq!(
-            c.window(Window::DistributionSubmission, 0, 2),
-            Span {
-                opens: 140,
-                closes: 143
-            }
-        );
+        for (w, round, attempt, opens, closes) in [
+            (Window::ProofSubmission, 0, 0, 110, 113),
+            (Window::ProofAudit, 0, 0, 113, 117),
+            (Window::DistributionSubmission, 0, 0, 120, 123),
+            (Window::DistributionAudit, 0, 0, 123, 127),
+            (Window::DistributionSubmission, 0, 2, 140, 143),
+        ] {
+            assert_eq!(
+                c.window(w, round, attempt),
+                Span { opens, closes },
+                "{w} of round {round}, attempt {attempt}"
+            );
+        }
         let far = c.window(Window::ProofSubmission, u64::MAX, 0);
         assert!(!far.contains(u64::MAX - 1));
     }

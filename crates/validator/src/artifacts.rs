@@ -362,33 +362,6 @@ pub fn referenced_digests(ledger: &Ledger) -> HashSet<Hash> {
     set
 }
 
-/// Run garbage collection every `gc_interval` until the validator stops.
-pub(crate) fn spawn_collector(shared: std::sync::Arc<crate::shared::Shared>) {
-    let mut stop = shared.stop.subscribe();
-    tokio::spawn(async move {
-        let every = shared
-            .artifacts
-            .limits
-            .gc_interval
-            .max(Duration::from_millis(10));
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = stop.wait_for(|s| *s) => return,
-            }
-            let s = shared.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                let referenced = match s.ledger.read() {
-                    Ok(l) => referenced_digests(&l),
-                    Err(_) => return,
-                };
-                s.artifacts.collect(&referenced, SystemTime::now());
-            })
-            .await;
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

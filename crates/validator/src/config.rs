@@ -8,10 +8,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// Fastest slot clock a validator runs (tests use 10–20 ms).
-pub const SLOT_MS_MIN: u64 = 10;
-/// Slowest slot clock (one minute).
-pub const SLOT_MS_MAX: u64 = 60_000;
+pub use gradual_types::constants::{SLOT_MS_MAX, SLOT_MS_MIN};
 
 #[derive(Debug, Clone)]
 pub struct ValidatorConfig {
@@ -56,8 +53,8 @@ impl ValidatorConfig {
             faucet_keypair: None,
             mempool_max_txs: 20_000,
             block_max_txs: 5_000,
-            body_max_bytes: 2 * 1024 * 1024,
-            batch_max: 100,
+            body_max_bytes: gradual_rpc::limits::BODY_BYTES_DEFAULT,
+            batch_max: gradual_rpc::limits::BATCH_CALLS_DEFAULT,
             artifact_max_bytes: 64 * 1024 * 1024,
             artifact_limits: crate::artifacts::ArtifactLimits::default(),
             public_url: None,
@@ -126,21 +123,23 @@ pub fn validate_genesis(g: &Genesis) -> Result<(), ConfigError> {
             max: SLOT_MS_MAX,
         });
     }
-    if g.protocol_version != PROTOCOL_VERSION {
-        return Err(ConfigError::ProtocolVersion {
-            got: g.protocol_version,
-            expected: PROTOCOL_VERSION,
-        });
-    }
-    if g.validators.is_empty() {
+    let checked = if g.validators.is_empty() {
         // Check everything else with a stand-in for the identity named at start.
         let named = Genesis {
             validators: vec![ValidatorKey::devnet().info()],
             ..g.clone()
         };
-        return Ok(named.validate()?);
-    }
-    Ok(g.validate()?)
+        named.validate()
+    } else {
+        g.validate()
+    };
+    checked.map_err(|e| match e {
+        // The same rule, with the hint a genesis file needs.
+        GenesisError::ProtocolVersion { got, expected } => {
+            ConfigError::ProtocolVersion { got, expected }
+        }
+        e => ConfigError::Genesis(e),
+    })
 }
 
 #[derive(Deserialize)]

@@ -273,7 +273,7 @@ async fn store_artifact(
     let dto = |size: u64| {
         let dto = ArtifactDto {
             url: format!("{}{}/{}", shared.public_url, paths::ARTIFACTS, name),
-            digest: name.clone(),
+            digest,
             size,
         };
         json_response(StatusCode::OK, &serde_json::json!(dto))

@@ -282,7 +282,7 @@ pub async fn start(config: ValidatorConfig) -> Result<RunningValidator, Validato
         })
         .map_err(|e| ValidatorError::Panicked(format!("cannot spawn block producer: {e}")))?;
 
-    artifacts::spawn_collector(shared.clone());
+    shared::spawn_collector(shared.clone());
     let app = http::router(shared.clone());
     let mut stop_rx = shared.stop.subscribe();
     let server = tokio::spawn(async move {

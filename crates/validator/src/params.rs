@@ -2,6 +2,7 @@
 //! with errors that name the parameter and say what was expected.
 
 use gradual_rpc::limits::{KEY_BASE58_CHARS_MAX, SIGNATURE_BASE58_CHARS_MAX};
+use gradual_rpc::wire::Base58;
 use gradual_rpc::RpcError;
 use gradual_types::{Hash, Pubkey, Signature};
 use serde_json::{Map, Value};
@@ -102,15 +103,19 @@ impl Params {
         Ok(s)
     }
 
-    pub fn pubkey(&self, i: usize) -> Result<Pubkey, RpcError> {
-        const E: &str = "a base58 public key (32 bytes)";
-        let s = self.bounded(i, E, KEY_BASE58_CHARS_MAX)?;
-        s.parse().map_err(|e: gradual_types::ParseKeyError| {
+    /// A base58 value (`expected` says which), length-checked before it is decoded.
+    fn base58<T: Base58>(&self, i: usize, expected: &str, max: usize) -> Result<T, RpcError> {
+        let s = self.bounded(i, expected, max)?;
+        T::from_b58(s).map_err(|e| {
             RpcError::invalid_params(format!(
-                "{}: param {i} ({}) must be {E}: {e}",
+                "{}: param {i} ({}) must be {expected}: {e}",
                 self.method, self.names[i]
             ))
         })
+    }
+
+    pub fn pubkey(&self, i: usize) -> Result<Pubkey, RpcError> {
+        self.base58(i, "a base58 public key (32 bytes)", KEY_BASE58_CHARS_MAX)
     }
 
     pub fn opt_pubkey(&self, i: usize) -> Result<Option<Pubkey>, RpcError> {
@@ -121,25 +126,12 @@ impl Params {
     }
 
     pub fn hash(&self, i: usize) -> Result<Hash, RpcError> {
-        const E: &str = "a base58 id (32 bytes)";
-        let s = self.bounded(i, E, KEY_BASE58_CHARS_MAX)?;
-        Hash::from_base58(s).map_err(|e| {
-            RpcError::invalid_params(format!(
-                "{}: param {i} ({}) must be {E}: {e}",
-                self.method, self.names[i]
-            ))
-        })
+        self.base58(i, "a base58 id (32 bytes)", KEY_BASE58_CHARS_MAX)
     }
 
     pub fn signature(&self, i: usize) -> Result<Signature, RpcError> {
         const E: &str = "a base58 transaction signature (64 bytes)";
-        let s = self.bounded(i, E, SIGNATURE_BASE58_CHARS_MAX)?;
-        s.parse().map_err(|e: gradual_types::ParseKeyError| {
-            RpcError::invalid_params(format!(
-                "{}: param {i} ({}) must be {E}: {e}",
-                self.method, self.names[i]
-            ))
-        })
+        self.base58(i, E, SIGNATURE_BASE58_CHARS_MAX)
     }
 
     pub fn u64(&self, i: usize) -> Result<u64, RpcError> {

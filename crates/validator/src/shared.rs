@@ -54,7 +54,35 @@ pub fn head_dto(slot: u64, height: u64, hash: Hash, state_root: Hash) -> HeadDto
     HeadDto {
         slot,
         height,
-        hash: hash.to_base58(),
-        state_root: state_root.to_base58(),
+        hash,
+        state_root,
     }
+}
+
+/// Run garbage collection every `gc_interval` until the validator stops.
+pub(crate) fn spawn_collector(shared: Arc<Shared>) {
+    let mut stop = shared.stop.subscribe();
+    tokio::spawn(async move {
+        let every = shared
+            .artifacts
+            .limits
+            .gc_interval
+            .max(std::time::Duration::from_millis(10));
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let s = shared.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let referenced = match s.ledger.read() {
+                    Ok(l) => crate::artifacts::referenced_digests(&l),
+                    Err(_) => return,
+                };
+                s.artifacts
+                    .collect(&referenced, std::time::SystemTime::now());
+            })
+            .await;
+        }
+    });
 }

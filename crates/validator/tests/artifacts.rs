@@ -154,7 +154,7 @@ async fn an_unsigned_artifact_upload_is_refused() {
         .upload_artifact_signed(&uploader, body.clone())
         .await
         .unwrap();
-    assert_eq!(art.digest, d.to_base58());
+    assert_eq!(art.digest, d);
     assert!(exists(&url, d).await);
 
     // Unsigned is fine for a digest a task already names (re-seeding its executable).

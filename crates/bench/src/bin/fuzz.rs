@@ -6,25 +6,40 @@
 //! Usage: `cargo run --release -p gradual-bench --bin fuzz -- tx|rpc [CASES] [SEED]`
 //! (defaults: 1,000,000 cases, seed 1).
 
+use clap::{Parser, ValueEnum};
+use gradual_bench::whole_number;
 use std::time::Instant;
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Target {
+    /// Transaction bytes through decode, signature check and the ledger
+    Tx,
+    /// JSON-RPC bodies against a validator on loopback
+    Rpc,
+}
+
+/// Fuzz what strangers can send; exits 1 on any panic or failure.
+#[derive(Parser)]
+#[command(name = "fuzz")]
+struct Args {
+    target: Target,
+    /// Cases to run
+    #[arg(default_value = "1000000", value_parser = whole_number::<u64>)]
+    cases: u64,
+    /// Seed of the case generator
+    #[arg(default_value = "1", value_parser = whole_number::<u64>)]
+    seed: u64,
+}
+
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let target = args.next().unwrap_or_default();
-    let parse = |a: Option<String>, default: u64, what: &str| -> u64 {
-        match a {
-            None => default,
-            Some(s) => s.replace('_', "").parse().unwrap_or_else(|_| {
-                eprintln!("error: {what} must be a whole number, got {s:?}");
-                std::process::exit(2);
-            }),
-        }
-    };
-    let cases = parse(args.next(), 1_000_000, "CASES");
-    let seed = parse(args.next(), 1, "SEED");
+    let Args {
+        target,
+        cases,
+        seed,
+    } = Args::parse();
     let started = Instant::now();
-    let failed = match target.as_str() {
-        "tx" => {
+    let failed = match target {
+        Target::Tx => {
             let s = gradual_bench::fuzz::run_tx_cases(seed, cases);
             println!("fuzz tx: transaction bytes → decode → signature → ledger (seed {seed})");
             println!("cases              {:>12}", s.cases);
@@ -37,7 +52,7 @@ fn main() {
             }
             s.panics > 0
         }
-        "rpc" => {
+        Target::Rpc => {
             let dir = tempfile::tempdir().expect("temporary directory");
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
             let s = rt.block_on(gradual_bench::fuzz_rpc::run_rpc_cases(
@@ -58,12 +73,6 @@ fn main() {
             println!("slots advanced     {:>12}", s.slots_advanced);
             println!("healthy after      {:>12}", s.healthy_after);
             s.failures > 0 || !s.healthy_after || s.slots_advanced == 0
-        }
-        other => {
-            eprintln!(
-                "error: target must be tx or rpc, got {other:?}\nusage: fuzz tx|rpc [CASES] [SEED]"
-            );
-            std::process::exit(2);
         }
     };
     let secs = started.elapsed().as_secs_f64();

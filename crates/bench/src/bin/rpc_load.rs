@@ -1,6 +1,6 @@
 //! RPC load: many client tasks send signed transfers over HTTP; prints accepted and committed
 //! transactions per second, then measures the in-process ledger pipeline (decode → verify on
-//! 2 threads → apply → durable commit, `gradual_bench::run_pipelined`) on as many signed
+//! 2 threads → apply → durable commit, `gradual_bench::run_blocks`) on as many signed
 //! transactions in the same run, and prints the ratio. A measurement, not a test.
 //!
 //! ```text
@@ -10,7 +10,9 @@
 //! Without `--url` it starts its own validator in a temporary directory. A validator given
 //! with `--url` must hold a faucet key (senders are funded by `requestAirdrop`).
 
-use anyhow::{bail, Context};
+use anyhow::bail;
+use clap::Parser;
+use gradual_bench::whole_number;
 use gradual_client::Client;
 use gradual_types::{Faucet, Genesis, Instruction, Keypair, Pubkey, Transaction};
 use gradual_validator::ValidatorConfig;
@@ -18,31 +20,26 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Signed transfers from many clients over HTTP, next to the in-process ledger pipeline.
+#[derive(Parser)]
+#[command(name = "rpc_load")]
 struct Args {
+    /// A running validator holding a faucet key (default: start one in a temporary directory)
+    #[arg(long, value_name = "URL")]
     url: Option<String>,
+    /// Concurrent client tasks
+    #[arg(long, value_name = "N", default_value = "16", value_parser = whole_number::<usize>)]
     clients: usize,
+    /// Transfers each client sends
+    #[arg(long, value_name = "N", default_value = "500", value_parser = whole_number::<u64>)]
     txs: u64,
+    /// Slot length of the validator this program starts
+    #[arg(long, value_name = "N", default_value = "100", value_parser = whole_number::<u64>)]
     slot_ms: u64,
 }
 
 fn args() -> anyhow::Result<Args> {
-    let mut a = Args {
-        url: None,
-        clients: 16,
-        txs: 500,
-        slot_ms: 100,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut val = || it.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--url" => a.url = Some(val()?),
-            "--clients" => a.clients = val()?.parse().context("--clients")?,
-            "--txs" => a.txs = val()?.parse().context("--txs")?,
-            "--slot-ms" => a.slot_ms = val()?.parse().context("--slot-ms")?,
-            other => bail!("unknown flag {other}; see the doc comment of rpc_load.rs"),
-        }
-    }
+    let a = Args::parse();
     if a.clients == 0 || a.txs == 0 {
         bail!("--clients and --txs must be at least 1");
     }
@@ -179,7 +176,13 @@ async fn main() -> anyhow::Result<()> {
     let inproc = tokio::task::spawn_blocking(move || -> anyhow::Result<gradual_bench::Run> {
         let path = bench_dir.path().join("ledger.redb");
         let (mut store, mut ledger, work) = gradual_bench::setup(&config, &path)?;
-        gradual_bench::run_pipelined(&mut store, &mut ledger, work.blocks, config.verify_threads)
+        gradual_bench::run_blocks(
+            &mut store,
+            &mut ledger,
+            work.blocks,
+            config.verify_threads,
+            gradual_bench::Mode::Pipelined,
+        )
     })
     .await??;
     let http_rate = accepted as f64 / sent.as_secs_f64();

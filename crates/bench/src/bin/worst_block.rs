@@ -18,280 +18,53 @@
 //! Run: `cargo run --release -p gradual-bench --bin worst_block -- [--nodes N] [--tasks N]
 //! [--chunks N]`
 
-use anyhow::{bail, ensure, Context};
-use gradual_bench::thread_cpu;
-use gradual_ledger::testkit::key;
-use gradual_ledger::{distribution_digest, BlockOutput, CheckedTx, Ledger};
+use anyhow::{ensure, Context};
+use clap::Parser;
+use gradual_bench::whole_number;
+use gradual_bench::worst_block::{
+    backlog, mem_kib, pack, sign, Chain, Measure, Scenario, AW, FEE, X,
+};
 use gradual_types::constants::{
     AUDIT_SAMPLE_MAX, COMMITTEE_SIZE_MAX, DEFAULT_BLOCK_MAX_BYTES,
     DISTRIBUTION_ENTRIES_PER_CHUNK_MAX, SETTLEMENT_BYTES_PER_BLOCK, SETTLEMENT_RECORDS_PER_BLOCK,
 };
-use gradual_types::{
-    task_id, Genesis, Hash, Instruction, Keypair, Pubkey, Slot, TaskId, TaskParams, Transaction,
-    ValidatorKey, Verdict,
-};
-use std::collections::HashMap;
+use gradual_types::{Hash, Instruction, Pubkey, Slot, Verdict};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: worst_block [--nodes N] [--tasks N] [--chunks N]
-  --nodes N   nodes staked on tasks A and B: A's audits raised in the attack block (one per
-              node, 16 per raising node) and B's accepted list size (default 40000)
-  --tasks N   extra tasks whose windows close at the attack slot (default 1200)
-  --chunks N  C's list chunks of 1 500 entries uploaded in the attack block (default 10)";
-
-/// The reference network's fee (SPEC §1): every transaction in the blocks pays it.
-const FEE: u64 = 500_000;
-const NODE_BALANCE: u64 = 1_000_000_000_000;
-const MIN_STAKE: u64 = 1_000_000;
-const REWARD: u64 = 1_000;
-/// All tasks: `RT = 40`, `SW = 12`, `AW = 6` with 3 s slots, so `V = 2` and raises are
-/// accepted in the first 4 slots of a proof audit window.
-const RT: u64 = 40;
-const SW: u64 = 12;
-const AW: u64 = 6;
-/// The attack slot. B and the many tasks are created at 1 (round 1's list closes, and the
-/// many tasks' round 2 proof audit window closes, at 1 + 2·40 + 12 + 6 + 40 = 139); C at 18
-/// (its attempt-0 list window is [138, 150)); A at 47 (its proof audit window opens at 139).
-const X: Slot = 139;
-const S_B: Slot = 1;
-const S_C: Slot = 18;
-const S_A: Slot = 47;
-
+/// The worst block an attacker can force, measured next to full blocks of ordinary transfers.
+#[derive(Parser)]
+#[command(name = "worst_block")]
 struct Args {
+    /// Nodes staked on tasks A and B: A's audits raised in the attack block (one per node,
+    /// 16 per raising node) and B's accepted list size
+    #[arg(long, value_name = "N", default_value = "40000", value_parser = whole_number::<usize>)]
     nodes: usize,
+    /// Extra tasks whose windows close at the attack slot
+    #[arg(long, value_name = "N", default_value = "1200", value_parser = whole_number::<usize>)]
     tasks: usize,
+    /// C's list chunks of 1 500 entries uploaded in the attack block
+    #[arg(long, value_name = "N", default_value = "10", value_parser = whole_number::<usize>)]
     chunks: usize,
+    /// `cargo bench` style harness flag; not ours, ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
-fn parse_args() -> anyhow::Result<Option<Args>> {
-    let mut a = Args {
-        nodes: 40_000,
-        tasks: 1_200,
-        chunks: 10,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut num = |name: &str| -> anyhow::Result<usize> {
-            let v = it.next().with_context(|| format!("{name} needs a value"))?;
-            v.replace('_', "")
-                .parse()
-                .with_context(|| format!("{name} takes a whole number, got '{v}'"))
-        };
-        match flag.as_str() {
-            "--nodes" => a.nodes = num("--nodes")?,
-            "--tasks" => a.tasks = num("--tasks")?,
-            "--chunks" => a.chunks = num("--chunks")?,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(None);
-            }
-            "--bench" => {}
-            other => bail!("unknown argument '{other}'\n{USAGE}"),
-        }
-    }
-    let step = usize::from(AUDIT_SAMPLE_MAX);
-    ensure!(
-        a.nodes >= 2 * step && a.nodes.is_multiple_of(step),
-        "--nodes must be a multiple of {step}, at least {}",
-        2 * step
-    );
-    ensure!(a.tasks >= 1, "--tasks must be at least 1");
-    ensure!(
-        a.chunks >= 1 && a.chunks * DISTRIBUTION_ENTRIES_PER_CHUNK_MAX <= a.nodes,
-        "--chunks must be 1 to nodes / 1500"
-    );
-    Ok(Some(a))
-}
-
-/// Resident set now and its peak since the last reset (Linux `/proc/self/status`, KiB).
-fn mem_kib() -> (u64, u64) {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        s.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// Reset the peak resident set (`VmHWM`) to the current one (Linux ≥ 4.0); false if not
-/// possible, in which case the peak is the process's.
-fn reset_peak() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-/// What one block cost.
-#[derive(Clone, Default)]
-struct Measure {
-    slot: Slot,
-    txs: usize,
-    tx_bytes: u64,
-    failed: usize,
-    fees: u64,
-    apply: Duration,
-    apply_cpu: Duration,
-    verify: Duration,
-    records: u64,
-    write_bytes: u64,
-    /// Peak resident set during the block minus the resident set before it (KiB).
-    peak_delta_kib: u64,
-    /// Resident set after the block (KiB).
-    rss_kib: u64,
-}
-
-struct Chain {
-    ledger: Ledger,
-    validator: ValidatorKey,
-    chain_id: String,
-    peak_ok: bool,
-}
-
-impl Chain {
-    fn slot(&self) -> Slot {
-        self.ledger.slot()
-    }
-
-    fn tx(&self, k: &Keypair, ix: Instruction) -> Transaction {
-        Transaction::new_signed(k, &self.chain_id, self.ledger.slot(), FEE, ix)
-    }
-
-    /// Apply one block at `slot`, measuring it.
-    fn block(
-        &mut self,
-        slot: Slot,
-        txs: Vec<Transaction>,
-    ) -> anyhow::Result<(BlockOutput, Measure)> {
-        let tx_bytes: u64 = txs.iter().map(|t| t.encode().len() as u64).sum();
-        let n = txs.len();
-        let t = Instant::now();
-        let checked = CheckedTx::check_all(txs, 2);
-        let verify = t.elapsed();
-        let seal = self.ledger.seal(&self.validator, slot);
-        let parent = self.ledger.head_hash();
-        self.peak_ok = reset_peak();
-        let (rss_before, _) = mem_kib();
-        let cpu0 = thread_cpu();
-        let t = Instant::now();
-        let out = self
-            .ledger
-            .apply_block(slot, parent, seal, checked)
-            .map_err(|e| anyhow::anyhow!("block at {slot}: {e:?}"))?;
-        let apply = t.elapsed();
-        let apply_cpu = match (cpu0, thread_cpu()) {
-            (Some(a), Some(b)) => b.saturating_sub(a),
-            _ => Duration::ZERO,
-        };
-        let (rss, hwm) = mem_kib();
-        let (records, write_bytes) = out.writes.iter().fold((0, 0), |(r, b), w| {
-            (
-                r + 1,
-                b + (w.key.len() + w.value.as_ref().map_or(0, Vec::len)) as u64,
-            )
-        });
-        let m = Measure {
-            slot,
-            txs: n,
-            tx_bytes,
-            failed: out.receipts.iter().filter(|r| r.result.is_err()).count(),
-            fees: out.receipts.iter().map(|r| r.fee_charged).sum(),
-            apply,
-            apply_cpu,
-            verify,
-            records,
-            write_bytes,
-            peak_delta_kib: hwm.saturating_sub(rss_before),
-            rss_kib: rss,
-        };
-        Ok((out, m))
-    }
-
-    /// Setup blocks: pack `txs` into blocks within the genesis limits, one per slot from
-    /// `from`; every transaction must succeed. Returns the measures.
-    fn setup(&mut self, from: Slot, txs: Vec<Transaction>) -> anyhow::Result<Vec<Measure>> {
-        let mut out = Vec::new();
-        let first = from.max(self.slot() + 1);
-        let blocks = if txs.is_empty() {
-            vec![vec![]]
-        } else {
-            pack(txs)
-        };
-        for (slot, block) in (first..).zip(blocks) {
-            let (o, m) = self.block(slot, block)?;
-            if let Some(r) = o.receipts.iter().find(|r| r.result.is_err()) {
-                bail!("setup transaction at slot {slot} failed: {:?}", r.result);
-            }
-            out.push(m);
-        }
-        Ok(out)
-    }
-
-    /// Empty blocks until no work due at or before the head slot waits.
-    fn settle(&mut self) -> anyhow::Result<()> {
-        while backlog(&self.ledger) > 0 {
-            let s = self.slot() + 1;
-            self.block(s, vec![])?;
-        }
+impl Args {
+    fn check(&self) -> anyhow::Result<()> {
+        let step = usize::from(AUDIT_SAMPLE_MAX);
+        ensure!(
+            self.nodes >= 2 * step && self.nodes.is_multiple_of(step),
+            "--nodes must be a multiple of {step}, at least {}",
+            2 * step
+        );
+        ensure!(self.tasks >= 1, "--tasks must be at least 1");
+        ensure!(
+            self.chunks >= 1 && self.chunks * DISTRIBUTION_ENTRIES_PER_CHUNK_MAX <= self.nodes,
+            "--chunks must be 1 to nodes / 1500"
+        );
         Ok(())
-    }
-}
-
-/// Work due at or before the head slot still queued.
-fn backlog(l: &Ledger) -> usize {
-    l.queued_work()
-        .iter()
-        .filter(|(due, _, _)| *due <= l.slot())
-        .count()
-}
-
-/// Split into blocks of at most the default `block_max_bytes` (the genesis here uses it).
-fn pack(txs: Vec<Transaction>) -> Vec<Vec<Transaction>> {
-    let mut blocks = vec![];
-    let mut cur = vec![];
-    let mut bytes = 0u64;
-    for tx in txs {
-        let len = tx.encode().len() as u64;
-        if bytes + len > DEFAULT_BLOCK_MAX_BYTES && !cur.is_empty() {
-            blocks.push(std::mem::take(&mut cur));
-            bytes = 0;
-        }
-        bytes += len;
-        cur.push(tx);
-    }
-    if !cur.is_empty() {
-        blocks.push(cur);
-    }
-    blocks
-}
-
-/// Sign on 2 threads: `make(i)` gives the i-th transaction.
-fn sign(count: usize, make: impl Fn(usize) -> Transaction + Sync) -> Vec<Transaction> {
-    let half = count.div_ceil(2).max(1);
-    std::thread::scope(|s| {
-        let make = &make;
-        let hs: Vec<_> = (0..count)
-            .step_by(half)
-            .map(|lo| s.spawn(move || (lo..(lo + half).min(count)).map(make).collect::<Vec<_>>()))
-            .collect();
-        hs.into_iter()
-            .flat_map(|h| h.join().expect("signing thread"))
-            .collect()
-    })
-}
-
-fn params(bounty_per_round: u64) -> TaskParams {
-    TaskParams {
-        name: "worst".into(),
-        round_time: RT,
-        submission_window: SW,
-        audit_window: AW,
-        minimum_stake: MIN_STAKE,
-        bounty_per_round,
-        committee_size: COMMITTEE_SIZE_MAX,
-        audit_sample: AUDIT_SAMPLE_MAX,
-        ..TaskParams::default()
     }
 }
 
@@ -318,10 +91,8 @@ fn row(name: &str, m: &Measure) {
     );
 }
 
-fn run() -> anyhow::Result<ExitCode> {
-    let Some(args) = parse_args()? else {
-        return Ok(ExitCode::SUCCESS);
-    };
+fn run(args: Args) -> anyhow::Result<ExitCode> {
+    args.check()?;
     let started = Instant::now();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let n = args.nodes;
@@ -338,171 +109,14 @@ fn run() -> anyhow::Result<ExitCode> {
         DEFAULT_BLOCK_MAX_BYTES,
         std::thread::available_parallelism().map_or(1, |c| c.get()),
     );
-
-    // Keys: 0 manager, 1..=n nodes (A, B; C: the first nc), n+1 the many tasks' node.
-    let manager = key(0);
-    let nodes: Vec<Keypair> = (1..=n as u32).map(key).collect();
-    let mnode = key(n as u32 + 1);
-    let index: HashMap<Pubkey, usize> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (k.pubkey(), i))
-        .collect();
-    let genesis = Genesis {
-        chain_id: "bench".into(),
-        // 3 s slots: V = max(1, AW / 3) slots (SPEC §5), so short windows are allowed.
-        slot_ms: 3_000,
-        fee_roe: FEE,
-        accounts: std::iter::once((manager.pubkey(), u64::MAX / 4))
-            .chain(nodes.iter().map(|k| (k.pubkey(), NODE_BALANCE)))
-            .chain(std::iter::once((mnode.pubkey(), NODE_BALANCE)))
-            .collect(),
-        ..Genesis::default()
-    };
-    let mut c = Chain {
-        ledger: Ledger::new(genesis),
-        validator: ValidatorKey::devnet(),
-        chain_id: "bench".into(),
-        peak_ok: false,
-    };
-    let mp = manager.pubkey();
-    let b = task_id(&mp, 0);
-    let many: Vec<TaskId> = (1..=args.tasks as u64).map(|i| task_id(&mp, i)).collect();
-    let ct = task_id(&mp, 1_000_000);
-    let a = task_id(&mp, 2_000_000);
-    let create = |c: &Chain, nonce, per_round: u64| {
-        c.tx(
-            &manager,
-            Instruction::CreateTask {
-                nonce,
-                params: params(per_round),
-                total_bounty: 10 * per_round,
-            },
-        )
-    };
-    let stake = |c: &Chain, k: &Keypair, task| {
-        c.tx(
-            k,
-            Instruction::Stake {
-                task,
-                amount: MIN_STAKE,
-                url: String::new(),
-                owner: None,
-            },
-        )
-    };
-    let prove = |c: &Chain, k: &Keypair, task, round: u64| {
-        let value = Hash::domain(
-            "worst/proof",
-            &[&k.pubkey().0, &task_id_bytes(&task), &round.to_le_bytes()],
-        );
-        c.tx(
-            k,
-            Instruction::SubmitProof {
-                task,
-                round,
-                value: value.0.to_vec(),
-            },
-        )
-    };
-
-    // Slot 1: B and the many tasks; 2..: their stakes.
-    let mut txs = vec![create(&c, 0, REWARD * n as u64)];
-    txs.extend((1..=args.tasks as u64).map(|i| create(&c, i, REWARD)));
-    c.setup(S_B, txs)?;
-    let txs = sign(n, |i| stake(&c, &nodes[i], b));
-    c.setup(S_B + 1, txs)?;
-    let txs: Vec<_> = many.iter().map(|t| stake(&c, &mnode, *t)).collect();
-    c.setup(c.slot() + 1, txs)?;
-    // Slot 18: C; its stakes.
-    c.setup(S_C, vec![create(&c, 1_000_000, REWARD * nc as u64)])?;
-    let txs = sign(nc, |i| stake(&c, &nodes[i], ct));
-    c.setup(S_C + 1, txs)?;
-    // Slot 47: A; its stakes.
-    c.setup(S_A, vec![create(&c, 2_000_000, REWARD * n as u64)])?;
-    let txs = sign(n, |i| stake(&c, &nodes[i], a));
-    c.setup(S_A + 1, txs)?;
-    ensure!(c.slot() < S_A + RT, "A's stakes took too many slots");
-    // Round 1 proofs: B and many at 81.., C at 98...
-    let mut txs = sign(n, |i| prove(&c, &nodes[i], b, 1));
-    txs.extend(many.iter().map(|t| prove(&c, &mnode, *t, 1)));
-    c.setup(S_B + RT * 2, txs)?;
-    ensure!(
-        c.slot() < S_B + 2 * RT + SW,
-        "B's proofs took too many slots"
-    );
-    let txs = sign(nc, |i| prove(&c, &nodes[i], ct, 1));
-    c.setup(S_C + RT * 2, txs)?;
-    // Rankings (B and many at 99, C at 116).
-    c.setup(S_C + 2 * RT + SW + AW, vec![])?;
-    c.settle()?;
-    // 121: B's list (every node, in chunks) and each many-task's one-entry list; round 2
-    // proofs of the many tasks.
-    let b_who = c.ledger.attempt(&b, 1, 0).context("B attempt 0")?.submitter;
-    let b_who = &nodes[*index.get(&b_who).context("B's submitter is a node")?];
-    let mut list: Vec<(Pubkey, u64)> = nodes.iter().map(|k| (k.pubkey(), REWARD)).collect();
-    list.sort();
-    let mut txs: Vec<Transaction> = list
-        .chunks(DISTRIBUTION_ENTRIES_PER_CHUNK_MAX)
-        .enumerate()
-        .map(|(i, e)| {
-            c.tx(
-                b_who,
-                Instruction::UploadDistributionChunk {
-                    task: b,
-                    round: 1,
-                    attempt: 0,
-                    index: i as u32,
-                    entries: e.to_vec(),
-                },
-            )
-        })
-        .collect();
-    txs.push(c.tx(
-        b_who,
-        Instruction::SubmitDistribution {
-            task: b,
-            round: 1,
-            attempt: 0,
-            digest: distribution_digest(&list),
-            count: list.len() as u32,
-        },
-    ));
-    let one = vec![(mnode.pubkey(), REWARD)];
-    for t in &many {
-        txs.push(c.tx(
-            &mnode,
-            Instruction::UploadDistributionChunk {
-                task: *t,
-                round: 1,
-                attempt: 0,
-                index: 0,
-                entries: one.clone(),
-            },
-        ));
-        txs.push(c.tx(
-            &mnode,
-            Instruction::SubmitDistribution {
-                task: *t,
-                round: 1,
-                attempt: 0,
-                digest: distribution_digest(&one),
-                count: 1,
-            },
-        ));
-    }
-    txs.extend(many.iter().map(|t| prove(&c, &mnode, *t, 2)));
-    c.setup(S_B + 3 * RT, txs)?;
-    c.settle()?;
-    // 127..: A's proofs: full blocks of SubmitProof, the second normal block kind.
-    let txs = sign(n, |i| prove(&c, &nodes[i], a, 1));
-    let proof_blocks = c.setup(S_A + 2 * RT, txs)?;
-    c.settle()?;
-    ensure!(
-        c.slot() + 3 < X,
-        "setup ran past the attack slot ({})",
-        c.slot()
-    );
+    let Scenario {
+        chain: mut c,
+        nodes,
+        index,
+        a,
+        ct,
+        proof_blocks,
+    } = Scenario::build(n, args.tasks, nc)?;
     let setup_time = started.elapsed();
 
     // Normal blocks: block_max_bytes of ordinary signed transfers, at quiet slots before X.
@@ -547,22 +161,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let c_who = &nodes[*index.get(&c_who).context("C's submitter is a node")?];
     let mut c_list: Vec<(Pubkey, u64)> = nodes[..nc].iter().map(|k| (k.pubkey(), 1)).collect();
     c_list.sort();
-    let mut txs: Vec<Transaction> = c_list
-        .chunks(DISTRIBUTION_ENTRIES_PER_CHUNK_MAX)
-        .enumerate()
-        .map(|(i, e)| {
-            c.tx(
-                c_who,
-                Instruction::UploadDistributionChunk {
-                    task: ct,
-                    round: 1,
-                    attempt: 0,
-                    index: i as u32,
-                    entries: e.to_vec(),
-                },
-            )
-        })
-        .collect();
+    let mut txs = c.upload(c_who, ct, &c_list);
     let chunk_txs = txs.len();
     // Raiser j raises audit_sample distinct candidates, 16j+1..=16j+16 (mod n): every node
     // is raised once, none by itself.
@@ -882,16 +481,6 @@ fn run() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn task_id_bytes(t: &TaskId) -> [u8; 32] {
-    t.0
-}
-
 fn main() -> ExitCode {
-    match run() {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("worst_block: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    gradual_bench::exit_code("worst_block", run(Args::parse()))
 }

@@ -5,9 +5,9 @@
 use super::*;
 use crate::block::LedgerEvent;
 use crate::error::BlockError;
-use crate::ledger::{CheckedTx, Ledger};
 use crate::state::{AuditOutcome, RoundStatus, Work};
 use crate::testkit::{key, TestChain};
+use crate::{CheckedTx, Ledger};
 use gradual_types::constants::{
     DISTRIBUTION_ENTRIES_PER_CHUNK_MAX, SETTLEMENT_BYTES_PER_BLOCK, SETTLEMENT_RECORDS_PER_BLOCK,
     TX_BYTES_MAX,

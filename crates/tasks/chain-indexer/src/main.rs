@@ -20,11 +20,12 @@
 
 use gradual_task_sdk::axum::extract::Path;
 use gradual_task_sdk::axum::http::StatusCode;
-use gradual_task_sdk::axum::response::{IntoResponse, Response};
+use gradual_task_sdk::axum::response::Response;
 use gradual_task_sdk::axum::routing::get;
 use gradual_task_sdk::axum::Router;
 use gradual_task_sdk::dto::BlockDto;
-use gradual_task_sdk::{anyhow, Context, Pubkey, Task, Verdict};
+use gradual_task_sdk::respond::{error, json, round_param};
+use gradual_task_sdk::{anyhow, bound_proof, Context, Pubkey, Task, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -99,12 +100,7 @@ pub fn index_digest(round: u64, start: u64, end: u64, blocks: &[IndexedBlock]) -
 
 /// The proof: `blake3(tag ‖ index digest ‖ node ‖ round)`, bound to the node and round.
 pub fn proof(digest: &[u8; 32], node: &Pubkey, round: u64) -> Vec<u8> {
-    let mut h = blake3::Hasher::new();
-    h.update(PROOF_TAG);
-    h.update(digest);
-    h.update(&node.0);
-    h.update(&round.to_le_bytes());
-    h.finalize().as_bytes().to_vec()
+    bound_proof(PROOF_TAG, digest, node, round)
 }
 
 /// Build the index of `blocks` (already limited to `start..end`).
@@ -113,7 +109,7 @@ pub fn build_index(round: u64, start: u64, end: u64, blocks: &[BlockDto]) -> Rou
         .iter()
         .map(|b| IndexedBlock {
             slot: b.slot,
-            hash: b.hash.clone(),
+            hash: b.hash.to_base58(),
             tx_count: b.tx_count,
             txs: b
                 .transactions
@@ -289,17 +285,6 @@ impl Task for ChainIndexer {
     }
 }
 
-fn json_resp<T: Serialize>(status: StatusCode, v: &T) -> Response {
-    match serde_json::to_vec(v) {
-        Ok(b) => (status, [("content-type", "application/json")], b).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
-}
-
-fn not_found(msg: String) -> Response {
-    json_resp(StatusCode::NOT_FOUND, &serde_json::json!({ "error": msg }))
-}
-
 fn stored_rounds(dir: &std::path::Path) -> Vec<u64> {
     let mut rounds: Vec<u64> = std::fs::read_dir(dir)
         .into_iter()
@@ -312,17 +297,16 @@ fn stored_rounds(dir: &std::path::Path) -> Vec<u64> {
 }
 
 fn index_route(me: &ChainIndexer, ctx: &Context, round: &str) -> Response {
-    let Ok(r) = round.parse::<u64>() else {
-        return json_resp(
-            StatusCode::BAD_REQUEST,
-            &serde_json::json!({"error": format!("'{round}' is not a round number; use GET /index/<round>")}),
-        );
+    let r = match round_param(round, "GET /index/<round>") {
+        Ok(r) => r,
+        Err(answer) => return answer,
     };
     match me.stored(&me.dir(ctx), r) {
-        Some(idx) => json_resp(StatusCode::OK, &*idx),
-        None => not_found(format!(
-            "round {r} is not indexed here (yet); GET /rounds lists the indexed rounds"
-        )),
+        Some(idx) => json(StatusCode::OK, &*idx),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("round {r} is not indexed here (yet); GET /rounds lists the indexed rounds"),
+        ),
     }
 }
 
@@ -334,21 +318,24 @@ fn tx_route(me: &ChainIndexer, ctx: &Context, sig: &str) -> Response {
         };
         for b in &idx.blocks {
             if let Some(t) = b.txs.iter().find(|t| t.signature == sig) {
-                return json_resp(
+                return json(
                     StatusCode::OK,
                     &serde_json::json!({"round": r, "slot": b.slot, "block": b.hash, "tx": t}),
                 );
             }
         }
     }
-    not_found(format!(
-        "transaction '{}' is not in the last {ROUNDS_KEPT} indexed rounds",
-        sig.chars().take(100).collect::<String>()
-    ))
+    error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "transaction '{}' is not in the last {ROUNDS_KEPT} indexed rounds",
+            sig.chars().take(100).collect::<String>()
+        ),
+    )
 }
 
 fn rounds_route(me: &ChainIndexer, ctx: &Context) -> Response {
-    json_resp(
+    json(
         StatusCode::OK,
         &serde_json::json!({ "rounds": stored_rounds(&me.dir(ctx)) }),
     )
@@ -361,21 +348,13 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gradual_task_sdk::testing::{block, start_task, task_dto, ControlClient, FakeNode};
-    use gradual_types::Keypair;
+    use gradual_task_sdk::testing::{block, start_task, ControlClient, FakeNode};
 
     const TOKEN: &str = "tok";
 
     async fn node(seed: u8, task: gradual_types::Hash) -> FakeNode {
         // Rounds of 10 slots from slot 100; round 1 is slots 110..120.
-        let n = FakeNode::start(
-            task,
-            Keypair::from_seed([seed; 32]),
-            TOKEN,
-            task_dto(&task, 100, 10, 3, 3),
-        )
-        .await
-        .unwrap();
+        let n = FakeNode::start_seeded(task, seed, TOKEN).await.unwrap();
         n.with(|s| {
             s.blocks = vec![
                 block(109, &[("sigA", "alice", "Transfer")]),
@@ -447,20 +426,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(tx["slot"], 119);
-        assert_eq!(
-            reqwest::get(format!("{url_a}/tx/nope"))
-                .await
-                .unwrap()
-                .status(),
-            404
-        );
-        assert_eq!(
-            reqwest::get(format!("{url_a}/index/x"))
-                .await
-                .unwrap()
-                .status(),
-            400
-        );
+        let status = |path: &str| {
+            let url = format!("{url_a}{path}");
+            async move { reqwest::get(url).await.unwrap().status() }
+        };
+        assert_eq!(status("/tx/nope").await, 404);
+        assert_eq!(status("/index/x").await, 400);
         // task(1) runs in the background and stores the proof through the kv service.
         for _ in 0..100 {
             if a.with(|s| s.kv.get("proof/1").cloned()) == Some(pa.clone()) {

@@ -19,11 +19,12 @@
 
 use gradual_task_sdk::axum::extract::Path;
 use gradual_task_sdk::axum::http::StatusCode;
-use gradual_task_sdk::axum::response::{IntoResponse, Response};
+use gradual_task_sdk::axum::response::Response;
 use gradual_task_sdk::axum::routing::get;
 use gradual_task_sdk::axum::Router;
 use gradual_task_sdk::protocol::{self, TimestampRecord};
-use gradual_task_sdk::{anyhow, Context, Hash, Pubkey, Task, Verdict};
+use gradual_task_sdk::respond::{error, json_bytes, round_param};
+use gradual_task_sdk::{anyhow, bound_proof, Context, Hash, Pubkey, Task, Verdict};
 use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -69,12 +70,8 @@ pub fn probe_digest(round: u64, url: &str, status: u16, body_digest: &str) -> Ha
 
 /// The proof: `blake3(tag ‖ canonical JSON of the records ‖ node ‖ round)`.
 pub fn proof(records: &RoundRecords, node: &Pubkey) -> anyhow::Result<Vec<u8>> {
-    let mut h = blake3::Hasher::new();
-    h.update(PROOF_TAG);
-    h.update(&serde_json::to_vec(records)?);
-    h.update(&node.0);
-    h.update(&records.round.to_le_bytes());
-    Ok(h.finalize().as_bytes().to_vec())
+    let content = serde_json::to_vec(records)?;
+    Ok(bound_proof(PROOF_TAG, &content, node, records.round))
 }
 
 /// Accept only `http://` URLs on loopback.
@@ -125,8 +122,7 @@ impl RestMonitor {
             Ok(u) if !u.is_empty() => Some(u),
             _ => {
                 let meta = ctx.task_account().await?.params.metadata;
-                let bytes = protocol::parse_b64("task metadata", &meta).unwrap_or_default();
-                let text = String::from_utf8_lossy(&bytes).trim().to_string();
+                let text = String::from_utf8_lossy(&meta).trim().to_string();
                 if text.starts_with("http://") {
                     Some(text)
                 } else {
@@ -311,28 +307,15 @@ impl Task for RestMonitor {
     }
 }
 
-fn json_resp(status: StatusCode, body: Vec<u8>) -> Response {
-    (status, [("content-type", "application/json")], body).into_response()
-}
-
-fn error_resp(status: StatusCode, msg: String) -> Response {
-    json_resp(
-        status,
-        serde_json::json!({ "error": msg }).to_string().into_bytes(),
-    )
-}
-
 async fn records_route(ctx: &Context, round: &str) -> Response {
-    let Ok(r) = round.parse::<u64>() else {
-        return error_resp(
-            StatusCode::BAD_REQUEST,
-            format!("'{round}' is not a round number; use GET /records/<round>"),
-        );
+    let r = match round_param(round, "GET /records/<round>") {
+        Ok(r) => r,
+        Err(answer) => return answer,
     };
     match ctx.kv_get(&key(r)).await {
-        Ok(Some(bytes)) => json_resp(StatusCode::OK, bytes),
-        Ok(None) => error_resp(StatusCode::NOT_FOUND, format!("no records for round {r}")),
-        Err(e) => error_resp(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Ok(Some(bytes)) => json_bytes(StatusCode::OK, bytes),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no records for round {r}")),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
 
@@ -343,8 +326,7 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gradual_task_sdk::testing::{start_task, task_dto, ControlClient, FakeNode};
-    use gradual_types::Keypair;
+    use gradual_task_sdk::testing::{start_task, ControlClient, FakeNode};
 
     const TOKEN: &str = "tok";
 
@@ -362,14 +344,7 @@ mod tests {
     async fn probes_proves_and_audits_through_peer_routes() {
         let task = Hash([6; 32]);
         // Rounds of 10 slots from 100; the fake node's slot moves forward on every probe.
-        let mk = |seed: u8| {
-            FakeNode::start(
-                task,
-                Keypair::from_seed([seed; 32]),
-                TOKEN,
-                task_dto(&task, 100, 10, 3, 3),
-            )
-        };
+        let mk = |seed: u8| FakeNode::start_seeded(task, seed, TOKEN);
         let (a, b) = (mk(1).await.unwrap(), mk(2).await.unwrap());
         a.with(|s| {
             s.slot = 111;
