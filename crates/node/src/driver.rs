@@ -12,6 +12,7 @@ use crate::supervisor::{stopped, Phase};
 use crate::view::Snapshot;
 use gradual_client::Client;
 use gradual_node_proto::{driver, Action, Answer, ListPurpose, NodeCore, Shell};
+use gradual_types::constants::retention_rounds;
 use gradual_types::{format_koii, Instruction, Slot, TaskId};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -23,9 +24,6 @@ type RunMark = (u64, Option<u64>);
 
 /// Re-warn about a low balance at most this often (slots).
 const LOW_BALANCE_WARN_EVERY: Slot = 100;
-
-/// Proof journal entries kept behind the current round (the rest are pruned).
-const PROOF_JOURNAL_ROUNDS: u64 = 16;
 
 pub(crate) struct Driver {
     pub shared: Arc<NodeShared>,
@@ -69,7 +67,10 @@ impl Driver {
                             "low balance: top up this node's account (fees and restakes come from it)");
                     }
                     for id in &ids {
-                        let keep_from = snap.tasks.get(id).map(|t| t.current_round.saturating_sub(PROOF_JOURNAL_ROUNDS)).unwrap_or(0);
+                        // Proofs are journaled as long as their round can still change (the ledger's
+                        // own retention horizon), then pruned.
+                        let keep_from = snap.tasks.get(id).map(|t| t.current_round.saturating_sub(
+                            retention_rounds(t.info.params.allowed_failed_distributions))).unwrap_or(0);
                         let _ = sh.store().prune_proofs(id, keep_from);
                     }
                     let mut shell = self.shell(snap.slot, &send_tx, &ans_tx);
