@@ -25,6 +25,13 @@ impl Default for Signature {
 pub enum ParseKeyError {
     #[error("'{input}' is not base58: {reason}")]
     NotBase58 { input: String, reason: String },
+    #[error("'{input}…' is {len} bytes long; the base58 text of {bytes} bytes has at most {max} characters")]
+    TooLong {
+        input: String,
+        len: usize,
+        bytes: usize,
+        max: usize,
+    },
     #[error("'{input}' decodes to {got} bytes, expected {expected}")]
     WrongLength {
         input: String,
@@ -33,7 +40,23 @@ pub enum ParseKeyError {
     },
 }
 
+/// The longest base58 text of `n` bytes (`⌈n · log 256 / log 58⌉`: 44 for 32, 88 for 64).
+pub const fn base58_chars_max(n: usize) -> usize {
+    (n * 1_366).div_ceil(1_000)
+}
+
+/// Decode exactly `N` bytes of base58. Text longer than `N` bytes can be is refused before
+/// decoding: base58 decoding is quadratic, and keys arrive from peers and task processes.
 pub(crate) fn decode_fixed<const N: usize>(s: &str) -> Result<[u8; N], ParseKeyError> {
+    let max = base58_chars_max(N);
+    if s.len() > max {
+        return Err(ParseKeyError::TooLong {
+            input: s.chars().take(max).collect(),
+            len: s.len(),
+            bytes: N,
+            max,
+        });
+    }
     let bytes = bs58::decode(s)
         .into_vec()
         .map_err(|e| ParseKeyError::NotBase58 {
@@ -159,6 +182,39 @@ impl fmt::Debug for Keypair {
 
 #[cfg(test)]
 mod tests {
+    /// A million-character "key" from a peer or a task is refused at once, not decoded.
+    #[test]
+    fn a_huge_base58_key_is_refused_before_decoding() {
+        let long = "2".repeat(1_000_000);
+        let started = std::time::Instant::now();
+        let e = long.parse::<Pubkey>().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ParseKeyError::TooLong {
+                    len: 1_000_000,
+                    bytes: 32,
+                    max: 44,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(
+            e.to_string().len() < 200,
+            "the message quotes a prefix only: {e}"
+        );
+        assert!(long.parse::<Signature>().is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // The longest real keys still parse.
+        let max = Pubkey([0xff; 32]).to_base58();
+        assert_eq!(max.len(), base58_chars_max(32));
+        assert_eq!(max.parse::<Pubkey>().unwrap(), Pubkey([0xff; 32]));
+        let sig = Signature([0xff; 64]).to_base58();
+        assert_eq!(sig.len(), base58_chars_max(64));
+        assert_eq!(sig.parse::<Signature>().unwrap(), Signature([0xff; 64]));
+    }
+
     use super::*;
 
     #[test]
