@@ -2,7 +2,10 @@
 
 use crate::error::{RoundState, TxError};
 use borsh::{BorshDeserialize, BorshSerialize};
-use gradual_types::{Executable, Hash, Pubkey, Slot, TaskId, TaskParams, ValidatorInfo, Verdict};
+use gradual_types::{Hash, Pubkey, Slot, TaskId, TaskParams, ValidatorInfo, Verdict};
+
+// Round terms are what a client reads too, so they live with the task parameters.
+pub use gradual_types::tx::{terms_in_force, RoundTerms};
 
 /// Table tags: stable on disk and in the state root. Changing one is a hard fork.
 pub mod tag {
@@ -94,52 +97,6 @@ impl TaskRecord {
     /// The terms round `round` runs under: those in force at `start(round)`.
     pub fn terms_for(&self, round: u64) -> &RoundTerms {
         terms_in_force(&self.terms_log, round).expect("a task always has terms")
-    }
-}
-
-/// The entry of a terms log (oldest first) in force at the start of `round`; rounds older
-/// than the log's first entry (pruned) run under it. `None` only for an empty log.
-pub fn terms_in_force(log: &[(u64, RoundTerms)], round: u64) -> Option<&RoundTerms> {
-    log.iter()
-        .rev()
-        .find(|(from, _)| *from <= round)
-        .or(log.first())
-        .map(|(_, t)| t)
-}
-
-/// Everything that decides a round's outcome, fixed at the round's start (SPEC §2 [v2]).
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct RoundTerms {
-    pub is_active: bool,
-    pub executable: Executable,
-    pub bounty_per_round: u64,
-    pub minimum_stake: u64,
-    pub audit_sample: u16,
-    pub committee_size: u16,
-    pub slash_bps: u16,
-    pub accuser_bps: u16,
-    pub voter_bps: u16,
-    pub false_accusation_bps: u16,
-    pub allowed_failed_distributions: u16,
-    pub missed_list_bps: u16,
-}
-
-impl RoundTerms {
-    pub fn of(params: &TaskParams, is_active: bool) -> RoundTerms {
-        RoundTerms {
-            is_active,
-            executable: params.executable.clone(),
-            bounty_per_round: params.bounty_per_round,
-            minimum_stake: params.minimum_stake,
-            audit_sample: params.audit_sample,
-            committee_size: params.committee_size,
-            slash_bps: params.slash_bps,
-            accuser_bps: params.accuser_bps,
-            voter_bps: params.voter_bps,
-            false_accusation_bps: params.false_accusation_bps,
-            allowed_failed_distributions: params.allowed_failed_distributions,
-            missed_list_bps: params.missed_list_bps,
-        }
     }
 }
 

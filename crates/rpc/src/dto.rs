@@ -6,7 +6,7 @@
 //! holds valid keys. Adding a DTO: add it to the list in `tests/round_trip.rs`.
 
 use crate::wire;
-use gradual_types::{Hash, Pubkey, Signature, TaskId, Verdict, VrfPublicKey};
+use gradual_types::{Hash, Pubkey, Signature, TaskId, Verdict};
 use serde::{Deserialize, Serialize};
 
 mod task;
@@ -31,26 +31,12 @@ pub struct WaitDto {
     pub head: HeadDto,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FaucetDto {
-    #[serde(with = "wire::b58")]
-    pub authority: Pubkey,
-    pub mint_max_roe: u64,
-    /// Most one recipient may receive per window of `recipient_window_slots` slots.
-    pub recipient_max_roe: u64,
-    pub recipient_window_slots: u64,
-    /// Most the faucet may ever create, over the chain's life.
-    pub cap_roe: u64,
-}
+/// The genesis faucet: the record itself.
+pub type FaucetDto = gradual_types::Faucet;
 
-/// One member of a validator set: its identity (ed25519, base58) and VRF key (base58).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ValidatorDto {
-    #[serde(with = "wire::b58")]
-    pub id: Pubkey,
-    #[serde(with = "wire::b58")]
-    pub vrf_key: VrfPublicKey,
-}
+/// One member of a validator set: its identity (ed25519, base58) and VRF key (base58); the
+/// record itself.
+pub type ValidatorDto = gradual_types::ValidatorInfo;
 
 /// The chain's genesis parameters (what a client needs to sign: chain id and fee).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

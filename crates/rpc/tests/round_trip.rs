@@ -500,9 +500,6 @@ fn json<T: Serialize + DeserializeOwned + PartialEq + Debug>(dto: &T) -> &'stati
 
 /// Every record ↔ DTO pair of `convert`.
 fn record_pairs(g: &mut G) {
-    pair::<_, ExecutableDto>(g.executable());
-    pair::<_, TaskParamsDto>(g.params());
-    pair::<_, RoundTermsDto>(g.terms());
     pair::<_, TermsEntryDto>((g.u64(), g.terms()));
     pair::<_, OpenWindowDto>((g.window(), g.u64(), g.u64()));
     pair::<_, SeatDto>((g.pk(), g.u16()));
@@ -512,9 +509,7 @@ fn record_pairs(g: &mut G) {
     pair::<_, AuditOutcomeDto>(g.audit_outcome());
     pair::<_, AttemptOutcomeDto>(g.attempt_outcome());
     pair::<_, RoundStatusDto>(g.status());
-    pair::<_, ValidatorDto>(g.validator());
     pair::<_, VrfProofDto>(g.vrf_proof());
-    pair::<_, FaucetDto>(g.faucet());
     let a = g.attempt();
     pair::<_, UploadDto>(a.upload.clone());
     if let Some(l) = a.list.clone() {
@@ -627,8 +622,8 @@ fn json_round_trips(g: &mut G) -> BTreeSet<&'static str> {
 
     let genesis = convert::genesis(&g.genesis(), g.bool());
     add(json(&genesis));
-    add(json(&FaucetDto::from(&g.faucet())));
-    add(json(&convert::validator(&g.validator())));
+    add(json(&g.faucet()));
+    add(json(&g.validator()));
     let block = g.block();
     add(json(&block));
     add(json(&block.vrf_proof));
@@ -749,7 +744,7 @@ proptest! {
     }
 }
 
-/// The DTO types declared in the crate's source.
+/// The DTO types declared in the crate's source (structs, enums and records used as DTOs).
 fn declared_dtos() -> BTreeSet<String> {
     let src = [
         include_str!("../src/dto.rs"),
@@ -758,6 +753,12 @@ fn declared_dtos() -> BTreeSet<String> {
     src.iter()
         .flat_map(|s| s.lines())
         .filter_map(|l| {
+            // A record that is its own DTO (`pub type XDto = gradual_types::X;`) goes by the
+            // record's name.
+            if let Some(alias) = l.strip_prefix("pub type ") {
+                let target = alias.split('=').nth(1)?.trim().trim_end_matches(';');
+                return Some(target.rsplit("::").next()?.to_string());
+            }
             let rest = l
                 .strip_prefix("pub struct ")
                 .or_else(|| l.strip_prefix("pub enum "))?;

@@ -56,7 +56,7 @@ pub fn task_dto(
     TaskDto {
         id: *task_id,
         manager: Keypair::from_seed([0xaa; 32]).pubkey(),
-        params: TaskParamsDto::from(&TaskParams {
+        params: TaskParams {
             name: "test".into(),
             executable: Executable {
                 runtime: "native".into(),
@@ -68,7 +68,7 @@ pub fn task_dto(
             audit_window,
             minimum_stake: 1,
             ..TaskParams::default()
-        }),
+        },
         pending_params: None,
         starting_slot,
         total_bounty: 100_000,

@@ -8,7 +8,9 @@ use borsh::{BorshDeserialize, BorshSerialize};
 /// Devnet faucet: an authority whose `FaucetMint` transactions create ROE, within limits the
 /// ledger enforces (docs/protocol.md *Faucet*).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Faucet {
+    #[cfg_attr(feature = "serde", serde(with = "crate::wire::b58"))]
     pub authority: Pubkey,
     /// Most one mint may create.
     pub mint_max_roe: u64,

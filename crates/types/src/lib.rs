@@ -17,6 +17,8 @@ pub mod tx;
 pub mod url;
 pub mod vrf;
 pub mod window;
+#[cfg(feature = "serde")]
+pub mod wire;
 
 pub use amount::{format_koii, parse_koii, AmountError};
 pub use artifact::ArtifactUpload;
@@ -25,8 +27,8 @@ pub use hash::Hash;
 pub use keys::{Keypair, KeypairError, ParseKeyError, Pubkey, Signature};
 pub use split::equal_split;
 pub use tx::{
-    task_id, DecodeError, Executable, Instruction, Message, ParamError, TaskId, TaskParams,
-    Transaction, Verdict, TX_VERSION,
+    task_id, DecodeError, Executable, Instruction, Message, ParamError, RoundTerms, TaskId,
+    TaskParams, Transaction, Verdict, TX_VERSION,
 };
 pub use url::{validate_node_url, UrlError};
 pub use vrf::{ValidatorInfo, ValidatorKey, VrfInput, VrfProof, VrfPublicKey};

@@ -153,8 +153,11 @@ fn merlin_vrf_extra() -> merlin::Transcript {
 
 /// One member of the validator set (SPEC §1: ledger state, genesis names the first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ValidatorInfo {
+    #[cfg_attr(feature = "serde", serde(with = "crate::wire::b58"))]
     pub id: Pubkey,
+    #[cfg_attr(feature = "serde", serde(with = "crate::wire::b58"))]
     pub vrf_key: VrfPublicKey,
 }
 

@@ -1,7 +1,6 @@
 //! Chain-level shapes: the genesis and its validator set, blocks with their transactions,
 //! instructions and transaction errors.
 
-use super::validator;
 use crate::dto::*;
 use gradual_ledger::{Block, Receipt, TxError};
 use gradual_types::{task_id, Genesis, Instruction, Pubkey};
@@ -25,8 +24,8 @@ pub fn genesis(g: &Genesis, airdrop_available: bool) -> GenesisDto {
         slot_ms: g.slot_ms,
         fee_roe: g.fee_roe,
         tx_max_age_slots: g.tx_max_age_slots,
-        faucet: g.faucet.as_ref().map(FaucetDto::from),
-        validators: g.validators.iter().map(validator).collect(),
+        faucet: g.faucet.clone(),
+        validators: g.validators.clone(),
         admin: g.admin,
         airdrop_available,
     }
@@ -45,13 +44,13 @@ pub fn instruction(signer: &Pubkey, ix: &Instruction) -> InstructionDto {
         } => D::CreateTask {
             task: task_id(signer, nonce),
             nonce,
-            params: Box::new((&params).into()),
+            params: Box::new(params.clone()),
             total_bounty,
         },
         Instruction::FundTask { task, amount } => D::FundTask { task, amount },
         Instruction::UpdateTask { task, params } => D::UpdateTask {
             task,
-            params: Box::new((&params).into()),
+            params: Box::new(params.clone()),
         },
         Instruction::SetActive { task, active } => D::SetActive { task, active },
         Instruction::CloseTask { task } => D::CloseTask { task },
@@ -72,7 +71,7 @@ pub fn instruction(signer: &Pubkey, ix: &Instruction) -> InstructionDto {
             validators,
             from_slot,
         } => D::SetValidators {
-            validators: validators.iter().map(validator).collect(),
+            validators: validators.clone(),
             from_slot,
         },
         Instruction::Unstake { task } => D::Unstake { task },

@@ -12,26 +12,24 @@
 
 /// `From` both ways between a record and its DTO whose fields have the same names: the
 /// field list is written once. Plain fields are cloned as they are (the DTO's serde does the
-/// encoding); `nested` fields convert with their own `From`; `renamed` fields are cloned
+/// encoding); `renamed` fields are cloned
 /// under the DTO's name, written `record_name: dto_name` (the DTO drops `_roe` suffixes).
 macro_rules! mirror {
     // One direction; the other is the same with the names swapped.
-    (@one $a:ident => $b:ident { $($f:ident),* } { $($n:ident),* } { $($af:ident : $bf:ident),* }) => {
+    (@one $a:ident => $b:ident { $($f:ident),* } { $($af:ident : $bf:ident),* }) => {
         impl From<&$a> for $b {
             fn from(x: &$a) -> Self {
                 $b {
                     $($f: Clone::clone(&x.$f),)*
-                    $($n: (&x.$n).into(),)*
                     $($bf: Clone::clone(&x.$af),)*
                 }
             }
         }
     };
     ($rec:ident <=> $dto:ident { $($f:ident),* $(,)? }
-        $(nested { $($n:ident),* })?
         $(renamed { $($rf:ident : $df:ident),* })?) => {
-        mirror!(@one $rec => $dto { $($f),* } { $($($n),*)? } { $($($rf: $df),*)? });
-        mirror!(@one $dto => $rec { $($f),* } { $($($n),*)? } { $($($df: $rf),*)? });
+        mirror!(@one $rec => $dto { $($f),* } { $($($rf: $df),*)? });
+        mirror!(@one $dto => $rec { $($f),* } { $($($df: $rf),*)? });
     };
 }
 
@@ -93,4 +91,3 @@ pub use chain::*;
 pub use round::*;
 #[cfg(feature = "records")]
 pub use task::*;
-pub use types::*;

@@ -225,7 +225,7 @@ pub fn round(v: &RoundView, submissions: bool, distributions: bool, cap: usize) 
     RoundDto {
         round: v.round,
         status: (&r.status).into(),
-        terms: (&r.terms).into(),
+        terms: r.terms.clone(),
         submitters: r.submitters,
         seed: r.seed,
         candidates: r.candidates.clone(),
@@ -262,7 +262,7 @@ impl From<&RoundDto> for RoundView {
             round: r.round,
             record: RoundRecord {
                 status: (&r.status).into(),
-                terms: (&r.terms).into(),
+                terms: r.terms.clone(),
                 submitters: r.submitters,
                 seed: r.seed,
                 candidates: r.candidates.clone(),

@@ -5,34 +5,20 @@ use gradual_ledger::query::{Phase, TaskView};
 use gradual_ledger::state::*;
 use gradual_types::window::Clock;
 use gradual_types::window::Window;
-use gradual_types::{Pubkey, Slot, TaskId, TaskParams};
-
-mirror!(RoundTerms <=> RoundTermsDto {
-    is_active,
-    bounty_per_round,
-    minimum_stake,
-    audit_sample,
-    committee_size,
-    slash_bps,
-    accuser_bps,
-    voter_bps,
-    false_accusation_bps,
-    allowed_failed_distributions,
-    missed_list_bps,
-} nested { executable });
+use gradual_types::{Pubkey, Slot, TaskId};
 
 impl From<&(u64, RoundTerms)> for TermsEntryDto {
     fn from((from_round, terms): &(u64, RoundTerms)) -> Self {
         TermsEntryDto {
             from_round: *from_round,
-            terms: terms.into(),
+            terms: terms.clone(),
         }
     }
 }
 
 impl From<&TermsEntryDto> for (u64, RoundTerms) {
     fn from(e: &TermsEntryDto) -> Self {
-        (e.from_round, (&e.terms).into())
+        (e.from_round, e.terms.clone())
     }
 }
 
@@ -106,14 +92,6 @@ impl From<&OpenWindowDto> for (Window, u64, Slot) {
     }
 }
 
-pub fn params(p: &TaskParams) -> TaskParamsDto {
-    p.into()
-}
-
-pub fn terms(t: &RoundTerms) -> RoundTermsDto {
-    t.into()
-}
-
 pub fn stake(task: &TaskId, node: &Pubkey, s: &StakeRecord) -> StakeDto {
     (task, node, s).into()
 }
@@ -140,8 +118,8 @@ pub fn task(
     TaskDto {
         id: v.id,
         manager: r.manager,
-        params: (&r.params).into(),
-        pending_params: r.pending_params.as_ref().map(TaskParamsDto::from),
+        params: r.params.clone(),
+        pending_params: r.pending_params.clone(),
         starting_slot: r.starting_slot,
         total_bounty: r.total_bounty,
         reserved_bounty: r.reserved_bounty,
@@ -177,7 +155,7 @@ pub fn task(
 /// the wire (zero here); `slot` and `next` are the answer's, not the view's.
 impl From<&TaskDto> for TaskView {
     fn from(t: &TaskDto) -> Self {
-        let params = TaskParams::from(&t.params);
+        let params = t.params.clone();
         TaskView {
             id: t.id,
             clock: Clock::new(t.starting_slot, &params),
@@ -189,7 +167,7 @@ impl From<&TaskDto> for TaskView {
                 reserved_bounty: t.reserved_bounty,
                 is_active: t.is_active,
                 closed: t.closed,
-                pending_params: t.pending_params.as_ref().map(TaskParams::from),
+                pending_params: t.pending_params.clone(),
                 open_rounds: t.open_rounds,
                 paid_total_roe: t.paid_total,
                 terms_log: t.terms_log.iter().map(<(u64, RoundTerms)>::from).collect(),

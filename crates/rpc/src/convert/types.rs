@@ -1,32 +1,9 @@
-//! Records of `gradual-types` (task parameters, the validator set, block randomness): no
-//! ledger needed, so clients and tasks have these too.
+//! Records of `gradual-types` whose wire shape differs from the record (block randomness):
+//! no ledger needed, so clients and tasks have these too. Task parameters, round terms, the
+//! faucet and validator set members need no conversion: they serialise themselves.
 
 use crate::dto::*;
-use gradual_types::{Executable, Faucet, TaskParams, ValidatorInfo, VrfProof};
-
-mirror!(Executable <=> ExecutableDto { digest, urls, runtime });
-
-mirror!(TaskParams <=> TaskParamsDto {
-    name,
-    description,
-    metadata,
-    bounty_per_round,
-    round_time,
-    submission_window,
-    audit_window,
-    minimum_stake,
-    allowed_failed_distributions,
-    audit_sample,
-    committee_size,
-    slash_bps,
-    accuser_bps,
-    voter_bps,
-    false_accusation_bps,
-    unstake_cooldown,
-    missed_list_bps,
-} nested { executable });
-
-mirror!(ValidatorInfo <=> ValidatorDto { id, vrf_key });
+use gradual_types::VrfProof;
 
 impl From<&VrfProof> for VrfProofDto {
     fn from(p: &VrfProof) -> Self {
@@ -44,16 +21,4 @@ impl From<&VrfProofDto> for VrfProof {
             proof: p.proof,
         }
     }
-}
-
-mirror!(Faucet <=> FaucetDto {
-    authority,
-    mint_max_roe,
-    recipient_max_roe,
-    recipient_window_slots,
-    cap_roe,
-});
-
-pub fn validator(v: &ValidatorInfo) -> ValidatorDto {
-    v.into()
 }

@@ -38,56 +38,17 @@ pub struct RewardDto {
     pub amount: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExecutableDto {
-    #[serde(with = "wire::b58")]
-    pub digest: Hash,
-    pub urls: Vec<String>,
-    pub runtime: String,
-}
+/// Where a task's executable is and how it runs: the record itself (`gradual-types`
+/// serialises it in the wire's encodings).
+pub type ExecutableDto = gradual_types::Executable;
 
-/// Task parameters with the SPEC's names; amounts in ROE.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskParamsDto {
-    pub name: String,
-    pub description: String,
-    /// base64
-    #[serde(with = "wire::b64")]
-    pub metadata: Vec<u8>,
-    pub executable: ExecutableDto,
-    pub bounty_per_round: u64,
-    pub round_time: u64,
-    pub submission_window: u64,
-    pub audit_window: u64,
-    pub minimum_stake: u64,
-    pub allowed_failed_distributions: u16,
-    pub audit_sample: u16,
-    pub committee_size: u16,
-    pub slash_bps: u16,
-    pub accuser_bps: u16,
-    pub voter_bps: u16,
-    pub false_accusation_bps: u16,
-    pub unstake_cooldown: u64,
-    pub missed_list_bps: u16,
-}
+/// Task parameters with the SPEC's names; amounts in ROE, `metadata` base64: the record
+/// itself.
+pub type TaskParamsDto = gradual_types::TaskParams;
 
-/// The terms a round runs under, fixed at its start (SPEC §2 *Round terms*); names as in
-/// [`TaskParamsDto`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoundTermsDto {
-    pub is_active: bool,
-    pub executable: ExecutableDto,
-    pub bounty_per_round: u64,
-    pub minimum_stake: u64,
-    pub audit_sample: u16,
-    pub committee_size: u16,
-    pub slash_bps: u16,
-    pub accuser_bps: u16,
-    pub voter_bps: u16,
-    pub false_accusation_bps: u16,
-    pub allowed_failed_distributions: u16,
-    pub missed_list_bps: u16,
-}
+/// The terms a round runs under, fixed at its start (SPEC §2 *Round terms*): the record
+/// itself.
+pub type RoundTermsDto = gradual_types::RoundTerms;
 
 /// Terms in force from the start of `from_round` on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 mod fee;
 mod params;
-pub use params::{Executable, ParamError, TaskParams};
+pub use params::{terms_in_force, Executable, ParamError, RoundTerms, TaskParams};
 
 /// Current transaction format version.
 pub const TX_VERSION: u8 = 2;

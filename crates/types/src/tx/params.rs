@@ -6,8 +6,10 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 /// Where to fetch a task's executable and how to run it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Executable {
     /// blake3 digest of the artifact's bytes.
+    #[cfg_attr(feature = "serde", serde(with = "crate::wire::b58"))]
     pub digest: Hash,
     /// Where the artifact can be fetched (artifact store URLs).
     pub urls: Vec<String>,
@@ -17,9 +19,12 @@ pub struct Executable {
 
 /// Everything about a task its manager chooses (SPEC §2). Field names follow the SPEC.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TaskParams {
     pub name: String,
     pub description: String,
+    /// Free-form bytes (JSON by convention); base64 on the wire.
+    #[cfg_attr(feature = "serde", serde(with = "crate::wire::b64"))]
     pub metadata: Vec<u8>,
     pub executable: Executable,
     pub bounty_per_round: u64,
@@ -60,6 +65,53 @@ impl Default for TaskParams {
             false_accusation_bps: DEFAULT_FALSE_ACCUSATION_BPS,
             unstake_cooldown: DEFAULT_UNSTAKE_COOLDOWN,
             missed_list_bps: DEFAULT_MISSED_LIST_BPS,
+        }
+    }
+}
+
+/// The entry of a terms log (oldest first) in force at the start of `round`; rounds older
+/// than the log's first entry (pruned) run under it. `None` only for an empty log.
+pub fn terms_in_force(log: &[(u64, RoundTerms)], round: u64) -> Option<&RoundTerms> {
+    log.iter()
+        .rev()
+        .find(|(from, _)| *from <= round)
+        .or(log.first())
+        .map(|(_, t)| t)
+}
+
+/// Everything that decides a round's outcome, fixed at the round's start (SPEC §2 [v2]).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct RoundTerms {
+    pub is_active: bool,
+    pub executable: Executable,
+    pub bounty_per_round: u64,
+    pub minimum_stake: u64,
+    pub audit_sample: u16,
+    pub committee_size: u16,
+    pub slash_bps: u16,
+    pub accuser_bps: u16,
+    pub voter_bps: u16,
+    pub false_accusation_bps: u16,
+    pub allowed_failed_distributions: u16,
+    pub missed_list_bps: u16,
+}
+
+impl RoundTerms {
+    pub fn of(params: &TaskParams, is_active: bool) -> RoundTerms {
+        RoundTerms {
+            is_active,
+            executable: params.executable.clone(),
+            bounty_per_round: params.bounty_per_round,
+            minimum_stake: params.minimum_stake,
+            audit_sample: params.audit_sample,
+            committee_size: params.committee_size,
+            slash_bps: params.slash_bps,
+            accuser_bps: params.accuser_bps,
+            voter_bps: params.voter_bps,
+            false_accusation_bps: params.false_accusation_bps,
+            allowed_failed_distributions: params.allowed_failed_distributions,
+            missed_list_bps: params.missed_list_bps,
         }
     }
 }
