@@ -2,13 +2,18 @@
 //! This file holds the shared context and the account and transfer commands; staking,
 //! tasks and the read-only task views each have their own module.
 
+mod errors;
 mod show;
 mod stake;
 mod task;
 
-use crate::{Cli, Command};
+pub use errors::{error_json, message_of, print_error_json, usage_error, CliError};
+
+use crate::{Command, Settings};
 use anyhow::anyhow;
 use gradual_client::{read_keypair_file, write_keypair_file, Client};
+use gradual_rpc::codes;
+use gradual_rpc::dto::FaucetDto;
 use gradual_types::{format_koii, Instruction, Keypair, Pubkey, Signature};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -75,26 +80,85 @@ fn koii(roe: u64) -> String {
     format!("{} KOII", format_koii(roe))
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let ctx = Ctx {
-        client: Client::new(&cli.url),
-        keypair_path: cli.keypair.clone(),
-        json: cli.json,
+/// The faucet's limits in words: "at most X KOII per request and Y KOII per address every
+/// N slots (about T s)".
+fn faucet_limits(f: &FaucetDto, slot_ms: u64) -> String {
+    let secs = f.recipient_window_slots.saturating_mul(slot_ms) / 1000;
+    format!(
+        "at most {} per request and {} per address every {} slots, about {secs} s",
+        koii(f.mint_max_roe),
+        koii(f.recipient_max_roe),
+        f.recipient_window_slots
+    )
+}
+
+/// Devnet airdrop. An amount above what the faucet gives in one request is refused here,
+/// in KOII and with the largest amount that works; the validator's own refusals (the
+/// per-address window, the lifetime cap) get the limits added.
+async fn airdrop(ctx: &Ctx, amount: u64, address: Option<Pubkey>) -> anyhow::Result<()> {
+    let who = ctx.me_or(address)?;
+    let g = ctx.client.genesis().await?;
+    let (limits, per_request) = match &g.faucet {
+        Some(f) => (
+            Some(faucet_limits(f, g.slot_ms)),
+            f.mint_max_roe.min(f.recipient_max_roe),
+        ),
+        None => (None, u64::MAX),
     };
-    match cli.command {
+    if amount > per_request {
+        let limits = limits.unwrap_or_default();
+        return Err(CliError::new(
+            "faucet_limit",
+            format!(
+                "asked for {}, but this chain's faucet gives {limits}: ask for at most {} at a time, and again after the window for more",
+                koii(amount),
+                koii(per_request),
+            ),
+        )
+        .into());
+    }
+    let c = match ctx.client.airdrop_and_confirm(&who, amount).await {
+        Ok(c) => c,
+        Err(e)
+            if e.rpc_error()
+                .is_some_and(|r| r.code == codes::FAUCET_UNAVAILABLE) =>
+        {
+            let hint = match limits {
+                Some(l) => format!("the faucet refused (it gives {l})"),
+                None => "the faucet refused".to_string(),
+            };
+            return Err(anyhow::Error::new(e).context(hint));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let balance = ctx.client.get_balance(&who).await?;
+    ctx.emit(
+        json!({"signature": c.signature.to_base58(), "slot": c.slot, "pubkey": who.to_base58(), "balance_roe": balance}),
+        || format!("airdropped {} to {who}; balance {}\nsignature {} (slot {})", koii(amount), koii(balance), c.signature, c.slot),
+    )
+}
+
+pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    let ctx = Ctx {
+        client: Client::new(&settings.url),
+        keypair_path: settings.keypair,
+        json: settings.json,
+    };
+    match command {
         Command::Validator(args) => crate::validator_cmd::run(*args).await,
-        Command::Node(args) => crate::node_cmd::run_node(*args).await,
+        Command::Node(args) => crate::node_cmd::run_node(*args, ctx.json).await,
         Command::Devnet(args) => crate::node_cmd::run_devnet(*args, ctx.json).await,
-        Command::Sim(args) => {
+        Command::Sim { args, .. } => {
             // The simulator is CPU-bound and synchronous: keep it off the async runtime.
-            let code = tokio::task::spawn_blocking(move || gradual_sim::run_cli(*args, ctx.json))
-                .await??;
+            let json = ctx.json;
+            let code =
+                tokio::task::spawn_blocking(move || gradual_sim::run_cli(*args, json)).await??;
             if code != std::process::ExitCode::SUCCESS {
                 anyhow::bail!("simulation failed its checks (see the report above)");
             }
             Ok(())
         }
-        Command::Keygen { outfile, force } => {
+        Command::Keygen { outfile, force, .. } => {
             let path = outfile.unwrap_or_else(|| ctx.keypair_path());
             let kp = Keypair::generate();
             write_keypair_file(&path, &kp, force)?;
@@ -109,11 +173,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             )
         }
-        Command::Address => {
+        Command::Address { .. } => {
             let pk = ctx.keypair()?.pubkey();
             ctx.emit(json!({"pubkey": pk.to_base58()}), || pk.to_string())
         }
-        Command::Balance { address } => {
+        Command::Balance { address, .. } => {
             let who = ctx.me_or(address)?;
             let roe = ctx.client.get_balance(&who).await?;
             ctx.emit(
@@ -121,23 +185,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 || koii(roe),
             )
         }
-        Command::Airdrop { amount, address } => {
-            let who = ctx.me_or(address)?;
-            let c = ctx.client.airdrop_and_confirm(&who, amount).await?;
-            let balance = ctx.client.get_balance(&who).await?;
-            ctx.emit(
-                json!({"signature": c.signature.to_base58(), "slot": c.slot, "pubkey": who.to_base58(), "balance_roe": balance}),
-                || format!("airdropped {} to {who}; balance {}\nsignature {} (slot {})", koii(amount), koii(balance), c.signature, c.slot),
-            )
-        }
-        Command::Transfer { to, amount } => {
+        Command::Airdrop {
+            amount, address, ..
+        } => airdrop(&ctx, amount, address).await,
+        Command::Transfer { to, amount, .. } => {
             ctx.submit(
                 Instruction::Transfer { to, amount },
                 format!("sent {} to {to}", koii(amount)),
             )
             .await
         }
-        Command::Confirm { signature } => {
+        Command::Confirm { signature, .. } => {
             let sig: Signature = signature
                 .parse()
                 .map_err(|e| anyhow!("{e}; expected a base58 transaction signature"))?;
@@ -147,7 +205,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 || format!("transaction {sig} succeeded in slot {}", c.slot),
             )
         }
-        Command::Slot => {
+        Command::Slot { .. } => {
             let h = ctx.client.get_head().await?;
             ctx.emit(serde_json::to_value(&h)?, || {
                 format!("slot {} height {} hash {}", h.slot, h.height, h.hash)
@@ -159,6 +217,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             amount,
             node_url,
             owner,
+            ..
         } => {
             let to = owner.map(|o| format!("; owner {o}")).unwrap_or_default();
             ctx.submit(
@@ -175,6 +234,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SetUrl {
             task,
             node_url: url,
+            ..
         } => {
             let what = if url.is_empty() {
                 format!("removed the node URL of task {task}")
@@ -184,17 +244,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             ctx.submit(Instruction::SetNodeUrl { task, url }, what)
                 .await
         }
-        Command::SetOwner { task, node, owner } => {
+        Command::SetOwner {
+            task, node, owner, ..
+        } => {
             ctx.submit(
                 Instruction::SetStakeOwner { task, node, owner },
                 format!("the stake of {node} on task {task} now belongs to {owner}"),
             )
             .await
         }
-        Command::Unstake { task } => stake::unstake(&ctx, task).await,
-        Command::Withdraw { task } => stake::withdraw(&ctx, task).await,
-        Command::Claim { task, all } => stake::claim(&ctx, task, all).await,
-        Command::Rewards { address } => {
+        Command::Unstake { task, force, .. } => stake::unstake(&ctx, task, force).await,
+        Command::Withdraw { task, .. } => stake::withdraw(&ctx, task).await,
+        Command::Claim { task, all, .. } => stake::claim(&ctx, task, all).await,
+        Command::Rewards { address, .. } => {
             let who = ctx.me_or(address)?;
             let acct = ctx.client.get_account(&who).await?;
             let total: u64 = acct.pending_rewards.iter().map(|r| r.amount).sum();

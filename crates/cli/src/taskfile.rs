@@ -14,6 +14,9 @@ pub struct TaskFile {
     pub params: TaskParams,
     pub total_bounty: u64,
     pub executable_path: PathBuf,
+    /// For a task shipped as a directory (`executable_path` is one): the file to run in it
+    /// (`task_entry`). The directory is uploaded as a tar archive (`gradual_node::pack`).
+    pub entry: Option<String>,
     /// Fields accepted for compatibility that this chain does not use.
     pub notes: Vec<String>,
 }
@@ -45,9 +48,10 @@ const FIELDS: &[(&str, &str)] = &[
     ("task_name", "display name, at most 24 bytes"),
     ("task_description", "description, at most 256 bytes"),
     ("description", "alias of task_description"),
-    ("task_executable", "path of the task executable, relative to this file"),
+    ("task_executable", "path of the task executable, relative to this file; or of a directory (with task_entry)"),
+    ("task_entry", "for a task_executable that is a directory: the file to run in it, e.g. main.py (its extension gives the runtime)"),
     ("task_audit_program", "reference name of task_executable"),
-    ("runtime", "how nodes run the executable: native, node, python3, ... (default from the file extension)"),
+    ("runtime", "how nodes run the executable (or task_entry): native, node, python3, ... (default from the file extension)"),
     ("executable_urls", "extra URLs where the executable can be fetched (list)"),
     ("task_metadata", "free-form metadata string, at most 1024 bytes"),
     ("connect_ports", "TCP ports the task's code connects to besides its node (list, e.g. [443]); shown to node operators, who allow them"),
@@ -201,15 +205,9 @@ impl Reader {
     }
 }
 
-/// Runtime kind from the executable's extension.
+/// Runtime kind from the executable's extension (`gradual_types::runtime::interpreter_for`).
 fn runtime_for(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("js") | Some("mjs") | Some("cjs") => "node",
-        Some("py") => "python3",
-        Some("wasm") => "wasm",
-        Some("sh") => "sh",
-        _ => "native",
-    }
+    gradual_types::runtime::interpreter_for(&path.file_name().unwrap_or_default().to_string_lossy())
 }
 
 /// Parse task file text; `base` is the directory relative paths are resolved against.
@@ -239,6 +237,7 @@ pub fn parse(text: &str, display: &str, base: &Path) -> Result<TaskFile, TaskFil
     let mut name = None;
     let mut exe: Option<PathBuf> = None;
     let mut runtime: Option<String> = None;
+    let mut entry: Option<String> = None;
     let mut metadata_text: Option<String> = None;
     let mut metadata_json = serde_json::Map::new();
 
@@ -265,7 +264,23 @@ pub fn parse(text: &str, display: &str, base: &Path) -> Result<TaskFile, TaskFil
                     exe = Some(base.join(p));
                 }
             }
-            "runtime" => runtime = r.text(key, v, RUNTIME_BYTES_MAX),
+            "runtime" => {
+                runtime = r.text(key, v, RUNTIME_BYTES_MAX);
+                if runtime.as_deref().is_some_and(|t| t.contains('@')) {
+                    r.problems.push(
+                        "runtime must not contain '@'; name a directory task's file with task_entry"
+                            .into(),
+                    );
+                }
+            }
+            "task_entry" => {
+                entry = r.text(key, v, TASK_ENTRY_BYTES_MAX);
+                if let Some(e) = &entry {
+                    if let Err(err) = gradual_types::runtime::check_entry(e) {
+                        r.problems.push(format!("task_entry: {err}"));
+                    }
+                }
+            }
             "executable_urls" => match v {
                 Value::Sequence(items) => {
                     for (i, it) in items.iter().enumerate() {
@@ -478,6 +493,20 @@ pub fn parse(text: &str, display: &str, base: &Path) -> Result<TaskFile, TaskFil
             metadata.len()
         ));
     }
+    // A directory needs its entry; a file has none.
+    if let Some(exe) = &exe {
+        match (&entry, exe.is_dir()) {
+            (None, true) => r.problems.push(format!(
+                "task_executable '{}' is a directory: name the file nodes run in it with task_entry (e.g. task_entry: main.py)",
+                exe.display()
+            )),
+            (Some(_), false) if exe.exists() => r.problems.push(format!(
+                "task_entry is only for a task_executable that is a directory; '{}' is a file",
+                exe.display()
+            )),
+            _ => {}
+        }
+    }
     if !r.problems.is_empty() {
         return Err(fail(r.problems));
     }
@@ -489,13 +518,22 @@ pub fn parse(text: &str, display: &str, base: &Path) -> Result<TaskFile, TaskFil
     params.audit_window = aw.unwrap_or_default();
     params.minimum_stake = minimum_stake.unwrap_or_default();
     params.bounty_per_round = bounty_per_round.unwrap_or_default();
-    params.executable.runtime = runtime.unwrap_or_else(|| runtime_for(&exe).to_string());
+    params.executable.runtime = match &entry {
+        None => runtime.unwrap_or_else(|| runtime_for(&exe).to_string()),
+        // `<runtime>@<entry>` on chain (gradual_types::runtime), checked by its own rules.
+        Some(e) => {
+            let interpreter = runtime.unwrap_or_else(|| runtime_for(Path::new(e)).to_string());
+            gradual_types::runtime::with_entry(&interpreter, e)
+                .map_err(|err| fail(vec![format!("task_entry: {err}")]))?
+        }
+    };
     // Anything left is a rule the checks above do not cover; the ledger's own words.
     params.validate().map_err(|e| fail(vec![e.to_string()]))?;
     Ok(TaskFile {
         params,
         total_bounty: total_bounty.unwrap_or_default(),
         executable_path: exe,
+        entry,
         notes,
     })
 }
@@ -522,164 +560,4 @@ pub fn check_for_chain(f: &TaskFile, display: &str, slot_ms: u64) -> Result<(), 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-task_name: "Price oracle"
-task_description: "Fetches prices"
-task_executable: dist/main.js
-round_time: 20
-submission_window: 8
-audit_window: 8
-minimum_stake_amount: 1.9
-total_bounty_amount: 100
-bounty_amount_per_round: "0.5"
-allowed_failed_distributions: 2
-committee_size: 5
-unstake_cooldown: 1
-missed_list_bps: 250
-author: Koii
-space: 0.1
-"#;
-
-    #[test]
-    fn reference_fields_in_koii_become_exact_roe() {
-        let f = parse(GOOD, "task.yml", Path::new("/x")).unwrap();
-        assert_eq!(f.params.name, "Price oracle");
-        assert_eq!(f.params.minimum_stake, 1_900_000_000);
-        assert_eq!(f.params.bounty_per_round, 500_000_000);
-        assert_eq!(f.total_bounty, 100_000_000_000);
-        assert_eq!(f.params.round_time, 20);
-        assert_eq!(f.params.allowed_failed_distributions, 2);
-        assert_eq!(f.params.committee_size, 5);
-        assert_eq!(f.params.unstake_cooldown, 1);
-        assert_eq!(f.params.missed_list_bps, 250);
-        assert_eq!(f.params.executable.runtime, "node");
-        assert_eq!(f.executable_path, Path::new("/x/dist/main.js"));
-        assert_eq!(f.params.metadata, br#"{"author":"Koii"}"#);
-        assert_eq!(f.notes.len(), 1, "space is noted as ignored");
-    }
-
-    fn problems(text: &str) -> Vec<String> {
-        parse(text, "t.yml", Path::new(".")).unwrap_err().problems
-    }
-
-    /// Issue #10: a task declares the TCP ports its code connects to; nodes show them to
-    /// their operators (`gradual_node::node::declared_ports` reads them back).
-    #[test]
-    fn connect_ports_are_declared_in_the_metadata() {
-        let text = format!("{GOOD}\nconnect_ports: [443, 80, 443]\n");
-        let f = parse(&text, "task.yml", Path::new("/x")).unwrap();
-        assert_eq!(
-            f.params.metadata,
-            br#"{"author":"Koii","connectPorts":[80,443]}"#
-        );
-        assert_eq!(
-            gradual_node::node::declared_ports(&f.params.metadata),
-            vec![80, 443]
-        );
-        let p = problems(&format!("{GOOD}\nconnect_ports: [0, 70000, web]\n"));
-        assert!(
-            p.iter().any(|m| m.contains("connect_ports[0] is 0")),
-            "{p:?}"
-        );
-        assert!(
-            p.iter().any(|m| m.contains("connect_ports[1] is 70000")),
-            "{p:?}"
-        );
-        assert!(
-            p.iter().any(|m| m.contains("connect_ports[2] must be")),
-            "{p:?}"
-        );
-        let p = problems(&format!("{GOOD}\nconnect_ports: 443\n"));
-        assert!(p.iter().any(|m| m.contains("list of at most 16")), "{p:?}");
-        let p = problems(&format!(
-            "{GOOD}\nconnect_ports: [443]\ntask_metadata: free text\n"
-        ));
-        assert!(p.iter().any(|m| m.contains("give one of them")), "{p:?}");
-    }
-
-    #[test]
-    fn every_bad_field_is_reported_with_a_fix() {
-        let bad = GOOD
-            .replace("audit_window: 8", "audit_window: 13")
-            .replace("committee_size: 5", "comittee_size: 5")
-            .replace(
-                "minimum_stake_amount: 1.9",
-                "minimum_stake_amount: 1.0000000001",
-            )
-            .replace("round_time: 20", "round_time: 20\nslash_bps: 10001");
-        let p = problems(&bad);
-        assert!(
-            p.iter().any(|m| m
-                == "submission_window (8) + audit_window (13) = 21 exceeds round_time (20); shorten the windows or lengthen the round"),
-            "{p:?}"
-        );
-        assert!(
-            p.iter()
-                .any(|m| m == "unknown field 'comittee_size': did you mean 'committee_size'?"),
-            "{p:?}"
-        );
-        assert!(
-            p.iter()
-                .any(|m| m
-                    .starts_with("minimum_stake_amount: '1.0000000001' has more than 9 decimals")),
-            "{p:?}"
-        );
-        assert!(
-            p.iter().any(|m| m.starts_with("slash_bps is 10001")),
-            "{p:?}"
-        );
-        assert_eq!(p.len(), 4, "{p:?}");
-    }
-
-    #[test]
-    fn missing_and_mistyped_fields() {
-        let p = problems("task_name: x\nround_time: ten\n");
-        assert!(
-            p.iter()
-                .any(|m| m.starts_with("round_time must be a whole number of slots")),
-            "{p:?}"
-        );
-        assert!(
-            p.iter()
-                .any(|m| m.starts_with("task_executable is missing")),
-            "{p:?}"
-        );
-        assert!(
-            p.iter()
-                .any(|m| m.starts_with("total_bounty_amount is missing")),
-            "{p:?}"
-        );
-        let p = problems(&GOOD.replace(
-            "bounty_amount_per_round: \"0.5\"",
-            "bounty_amount_per_round: 101",
-        ));
-        assert!(p[0].contains("could not pay one full round"), "{p:?}");
-        let p = problems(&GOOD.replace(
-            "task_name: \"Price oracle\"",
-            "task_name: \"a name far longer than allowed\"",
-        ));
-        assert!(
-            p[0].starts_with("task_name is 30 bytes, the most is 24"),
-            "{p:?}"
-        );
-        let p = problems(&GOOD.replace("unstake_cooldown: 1", "unstake_cooldown: 0"));
-        assert_eq!(
-            p,
-            vec!["unstake_cooldown is 0, it must be between 1 and 1000 rounds"]
-        );
-        let p = problems(&GOOD.replace("missed_list_bps: 250", "missed_list_bps: 10001"));
-        assert!(p[0].starts_with("missed_list_bps is 10001"), "{p:?}");
-        let p = problems(&format!("{GOOD}\ntask_type: KPL\n"));
-        assert!(p[0].contains("only KOII tasks"), "{p:?}");
-        let p = problems("- a\n- b\n");
-        assert!(p[0].starts_with("must be a mapping"), "{p:?}");
-        let p = problems(&format!("{GOOD}\ntotal_bounty: 5\n"));
-        assert_eq!(
-            p,
-            vec!["unknown field 'total_bounty': did you mean 'total_bounty_amount'?"]
-        );
-    }
-}
+mod tests;

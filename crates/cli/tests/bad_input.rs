@@ -324,7 +324,7 @@ async fn full_mempool_and_faucet_limits() {
     assert_eq!(e.rpc_error().unwrap().code, codes::FAUCET_UNAVAILABLE);
     assert!(
         e.to_string()
-            .contains("exceeds the faucet limit of 5000000000 ROE"),
+            .contains("exceeds the faucet limit of 5 KOII per request"),
         "{e}"
     );
     let mut codes_seen = Vec::new();
@@ -555,4 +555,134 @@ async fn cli_refuses_bad_files_and_arguments_before_sending() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr)
         .starts_with("error: cannot reach the validator at http://127.0.0.1:1"));
+}
+
+/// Run the binary with `args`; (exit code, stdout, stderr).
+fn run_cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// With `--json` (before or after the command) a failure is one JSON object on stdout,
+/// `{"error": {"code", "message", ...}}`, nothing on stderr, exit 2; without it the same
+/// failure is `error: ...` on stderr.
+#[track_caller]
+fn json_error(args: &[&str]) -> Value {
+    let (code, stdout, stderr) = run_cli(args);
+    assert_eq!(code, Some(2), "{args:?}: {stdout} {stderr}");
+    assert_eq!(stderr, "", "{args:?}: nothing on stderr");
+    let v: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {stdout}"));
+    assert!(v["error"]["code"].is_string(), "{v}");
+    assert!(v["error"]["message"].is_string(), "{v}");
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_errors_are_objects_with_stable_codes() {
+    // No validator needed: unreachable, usage, key file.
+    let down = "http://127.0.0.1:1";
+    for args in [
+        &["--json", "--url", down, "slot"][..],
+        &["slot", "--url", down, "--json"],
+        &["--url", down, "slot", "--json"],
+    ] {
+        let v = json_error(args);
+        assert_eq!(v["error"]["code"], "unreachable", "{v}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.starts_with("cannot reach the validator at http://127.0.0.1:1"),
+            "{msg}"
+        );
+    }
+    let v = json_error(&["--json", "transfer", "xyz", "1"]);
+    assert_eq!(v["error"]["code"], "usage");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected a base58 address"),
+        "{v}"
+    );
+    // A flag the command does not take is a usage error too.
+    let v = json_error(&["keygen", "--url", down, "--json"]);
+    assert_eq!(v["error"]["code"], "usage");
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.json");
+    let v = json_error(&["address", "--json", "--keypair", missing.to_str().unwrap()]);
+    assert_eq!(v["error"]["code"], "keypair_file");
+    // Without --json: the human form, unchanged.
+    let (code, stdout, stderr) = run_cli(&["--url", down, "slot"]);
+    assert_eq!((code, stdout.as_str()), (Some(2), ""));
+    assert!(
+        stderr.starts_with("error: cannot reach the validator"),
+        "{stderr}"
+    );
+    // --help is still help.
+    let (code, stdout, _) = run_cli(&["--json", "--help"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("Usage: gradual"), "{stdout}");
+
+    // Against a validator: the ledger's rule code, the JSON-RPC code, the faucet's limit.
+    let (_, faucet) = key(dir.path(), 0);
+    let (kp, kp_path) = key(dir.path(), 1);
+    let v = Validator::start_with(
+        dir.path(),
+        &faucet,
+        &[
+            "--slot-ms",
+            &SLOT_MS.to_string(),
+            "--faucet-mint-max",
+            "1000",
+        ],
+    );
+    let kp_s = kp_path.to_str().unwrap();
+    let url = v.url.as_str();
+    let e = json_error(&["airdrop", "1100", "--url", url, "--keypair", kp_s, "--json"]);
+    assert_eq!(e["error"]["code"], "faucet_limit");
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("asked for 1100 KOII") && msg.contains("at most 1000 KOII per request"),
+        "{msg}"
+    );
+    // ... and without --json, the same words on stderr.
+    let out = v.cli(Some(&kp_path), &["airdrop", "1100"]).await;
+    out.assert_error("ask for at most 1000 KOII at a time");
+    v.cli_json(Some(&kp_path), &["airdrop", "10"]).await;
+    // The per-address window: the validator refuses, the CLI adds the limits.
+    let e = json_error(&["--json", "--url", url, "--keypair", kp_s, "airdrop", "995"]);
+    assert_eq!(e["error"]["code"], "faucet_refused", "{e}");
+    assert_eq!(e["error"]["rpc_code"], codes::FAUCET_UNAVAILABLE);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1000 KOII per address every 150 slots"),
+        "{e}"
+    );
+    let to = Keypair::generate().pubkey().to_string();
+    let e = json_error(&[
+        "--json",
+        "--url",
+        url,
+        "--keypair",
+        kp_s,
+        "transfer",
+        &to,
+        "11",
+    ]);
+    assert_eq!(e["error"]["code"], "insufficient_funds", "{e}");
+    assert!(e["error"]["kind"].is_string(), "{e}");
+    let unknown = Hash::domain("no such task", &[]).to_base58();
+    let e = json_error(&["task", "show", &unknown, "--url", url, "--json"]);
+    assert_eq!(e["error"]["code"], "not_found", "{e}");
+    assert_eq!(e["error"]["rpc_code"], codes::NOT_FOUND);
+    assert_eq!(
+        v.client().get_balance(&kp.pubkey()).await.unwrap(),
+        parse_koii("10").unwrap()
+    );
 }

@@ -49,15 +49,41 @@ async fn next_round(c: &Client, task: &TaskId) -> u64 {
     r
 }
 
+/// `gradual unstake <task> --json` signed by `kp`: refused (exit 2, code
+/// `unstake_has_duties`, naming `duty` and --force), and the stake is not unstaking.
+async fn unstake_is_refused(c: &Client, kp: &Keypair, task: &TaskId, duty: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.json");
+    gradual_client::write_keypair_file(&path, kp, false).unwrap();
+    let out = tokio::process::Command::new(BIN)
+        .args(["unstake", &task.to_base58(), "--json", "--url", c.url()])
+        .arg("--keypair")
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["error"]["code"], "unstake_has_duties", "{v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(duty) && msg.contains("--force"), "{msg}");
+    let acct = c.get_account(&kp.pubkey()).await.unwrap();
+    let st = acct.stakes.iter().find(|s| s.task == *task).unwrap();
+    assert_eq!(st.unstake_round, None, "nothing was sent");
+}
+
 /// Drive round `r` with `submitters` (valid proofs), `garbage` (an invalid proof that
 /// `accuser` challenges and the committee upholds), then the distribution. Returns the
-/// payout per valid submitter.
+/// payout per valid submitter. With `guard`, also checks that `gradual unstake` refuses a
+/// seat holder of the open audit and the selected distribution submitter.
 async fn play_round(
     c: &Client,
     task: &TaskId,
     r: u64,
     submitters: &[&Keypair],
     garbage: Option<(&Keypair, &Keypair)>,
+    guard: bool,
 ) -> u64 {
     let t = c
         .get_task_account_info(task, TaskInfoFlags::default())
@@ -119,6 +145,13 @@ async fn play_round(
             c.wait_for_slot(s + 1, 2_000).await.unwrap();
         };
         assert!(!committee.seats.is_empty());
+        if guard {
+            let holder = submitters
+                .iter()
+                .find(|k| k.pubkey() == committee.seats[0].node)
+                .unwrap();
+            unstake_is_refused(c, holder, task, "seat(s) on the open committee auditing").await;
+        }
         for seat in &committee.seats {
             let voter = submitters
                 .iter()
@@ -181,6 +214,10 @@ async fn play_round(
         .unwrap();
     c.confirm(&up).await.unwrap();
     c.confirm(&sub).await.unwrap();
+    if guard {
+        // Its list is under audit: unstaking now would waste the attempt.
+        unstake_is_refused(c, distributor, task, "selected distribution submitter").await;
+    }
 
     // Payout happens at the first block at or after the distribution audit window closes.
     let da = clock.window(Window::DistributionAudit, r, 0);
@@ -262,7 +299,7 @@ async fn full_task_lifecycle_over_http() {
 
     // One round with two honest nodes and one cheater.
     let r = next_round(&c, &task).await;
-    let share = play_round(&c, &task, r, &[&a, &b], Some((&bad, &a))).await;
+    let share = play_round(&c, &task, r, &[&a, &b], Some((&bad, &a)), true).await;
     assert_eq!(share, parse_koii("0.75").unwrap());
 
     // The cheater was slashed 70 % and the accuser and voter were paid from it.
@@ -459,9 +496,33 @@ async fn restart_mid_task_loses_no_block() {
     let acct = c.get_account(&a.pubkey()).await.unwrap();
     assert_eq!(acct.stakes[0].amount, parse_koii("10").unwrap());
     let r = next_round(&c, &task).await;
-    let share = play_round(&c, &task, r, &[&a], None).await;
+    let share = play_round(&c, &task, r, &[&a], None, false).await;
     assert_eq!(share, parse_koii("1.5").unwrap());
     let rewards = v.cli_json(Some(&a_path), &["rewards"]).await;
     assert_eq!(rewards[0]["amount"], share);
     assert!(v.terminate().success());
+}
+
+/// `gradual task new` writes no path of this checkout into the project's `Cargo.toml`, so a
+/// copy builds elsewhere. (Building and testing it outside the repository, then a devnet of
+/// it, is the task-developer guide's walk-through: `tests/guides.rs`.)
+#[test]
+fn scaffolded_cargo_toml_names_no_path_of_this_checkout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["task", "new", "my-task"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let cargo_toml = std::fs::read_to_string(tmp.path().join("my-task/Cargo.toml")).unwrap();
+    let checkout = std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).unwrap();
+    assert!(
+        !cargo_toml.contains(checkout.to_str().unwrap()),
+        "no path of this checkout in Cargo.toml: {cargo_toml}"
+    );
+    assert!(
+        cargo_toml.contains("gradual-task-sdk = "),
+        "the SDK is named like a published crate: {cargo_toml}"
+    );
 }

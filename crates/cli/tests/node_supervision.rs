@@ -188,3 +188,320 @@ async fn misbehaving_task_never_takes_the_node_down() {
     assert_eq!(hidden, 403);
     assert!(exited, "node did not stop on SIGTERM");
 }
+
+/// A task of `BUILTIN_TASK_PY` funded with `bounty` KOII (1 KOII a round).
+async fn task_with_bounty(
+    client: &gradual_client::Client,
+    manager: &Keypair,
+    nonce: u64,
+    bounty: u64,
+) -> (Hash, gradual_types::TaskParams) {
+    use gradual_types::{task_id, Executable, Instruction, TaskParams};
+    let code = BUILTIN_TASK_PY.as_bytes();
+    let art = client
+        .upload_artifact_signed(manager, code.to_vec())
+        .await
+        .unwrap();
+    let params = TaskParams {
+        name: format!("t{nonce}"),
+        executable: Executable {
+            digest: Hash(*blake3::hash(code).as_bytes()),
+            urls: vec![art.url],
+            runtime: "python3".into(),
+        },
+        bounty_per_round: ROE_PER_KOII,
+        round_time: 135,
+        submission_window: 15,
+        audit_window: 120,
+        minimum_stake: ROE_PER_KOII,
+        ..TaskParams::default()
+    };
+    let ix = Instruction::CreateTask {
+        nonce,
+        params: params.clone(),
+        total_bounty: bounty * ROE_PER_KOII,
+    };
+    client.send_and_confirm(manager, ix).await.unwrap();
+    (task_id(&manager.pubkey(), nonce), params)
+}
+
+/// Wait up to `secs` for `f` to give `Ok`; the last error otherwise.
+async fn wait_for<F, Fut>(secs: u64, mut f: F) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let started = Instant::now();
+    let mut last = Err("not checked yet".to_string());
+    while started.elapsed() < Duration::from_secs(secs) {
+        last = f().await;
+        if last.is_ok() {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    last
+}
+
+/// Issue #12, the operator's side: a node started as the guide says (`--config node.toml`
+/// from the config's directory, relative `data_dir` and key) runs its tasks; node.log has
+/// one line per round event (proof submitted, list submitted, paid); a task whose bounty
+/// runs out is paused with the reason shown (in `/info` and `gradual node status`) and
+/// resumes when funded; claimed rewards are restaked up to a cap (`restake_rewards`); a task
+/// added to the file starts on SIGHUP (`gradual node reload`) and a removed one stops,
+/// without a restart; an update that raises the slash makes the node unstake
+/// (`unstake_on_worse_terms`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_sees_rounds_pauses_and_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let traversable = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o711);
+    std::fs::set_permissions(dir.path(), traversable).unwrap();
+    let (v, client, manager) = common::chain_with_manager(dir.path()).await;
+    // Two rounds of bounty, then it is exhausted.
+    let (short, _) = task_with_bounty(&client, &manager, 1, 2).await;
+    let (later, later_params) = task_with_bounty(&client, &manager, 2, 100).await;
+    // A task that cannot start: node.log must say why, in the task's own words.
+    let broken = common::create_python_task(
+        &client,
+        &manager,
+        3,
+        b"import sys\nsys.stderr.write('boom: settings.json not found\\n')\nsys.exit(3)\n",
+    )
+    .await;
+    let node = Keypair::generate();
+    client
+        .airdrop_and_confirm(&node.pubkey(), 10 * ROE_PER_KOII)
+        .await
+        .unwrap();
+    let ndir = dir.path().join("node");
+    std::fs::create_dir_all(&ndir).unwrap();
+    write_keypair_file(&ndir.join("node.json"), &node, false).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let head = format!(
+        "keypair = \"node.json\"\nrpc_url = \"{}\"\ndata_dir = \"node-data\"\nlisten = \"127.0.0.1:{port}\"\n\n",
+        v.url()
+    );
+    let entry = |t: &Hash, extra: &str| {
+        format!("[[task]]\nid = \"{t}\"\nstake = \"2\"\nauto_stake = true\n{extra}\n")
+    };
+    // Compounding: claims from 0.5 KOII, restaked up to a stake of 20.
+    let compound = "claim_at = \"0.5\"\nrestake_rewards = \"20\"\n";
+    std::fs::write(
+        ndir.join("node.toml"),
+        format!(
+            "{head}{}[[task]]\nid = \"{broken}\"\n",
+            entry(&short, compound)
+        ),
+    )
+    .unwrap();
+    let log_path = ndir.join("node.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    // From the config's own directory, by a relative path, as the operator guide does.
+    let mut child = Command::new(BIN)
+        .current_dir(&ndir)
+        .args(["node", "--config", "node.toml"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let node_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let status_of = |t: Hash| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let info: serde_json::Value = http
+                .get(format!("{base}/info"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            info["tasks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|x| x["task"] == t.to_base58())
+                .cloned()
+                .ok_or_else(|| format!("task {t} not in /info"))
+        }
+    };
+    let stages = async {
+        // 1. The task starts and works: proofs, a list, pay, one line each in node.log.
+        wait_for(90, || async {
+            let text = node_log();
+            let s = status_of(short).await?;
+            let want = [
+                "proof submitted for round",
+                "distribution list submitted for round",
+                "paid 1 KOII for round",
+            ];
+            let short = short.to_base58();
+            let logged = |w: &str| text.lines().any(|l| l.contains(w) && l.contains(&short));
+            let why = "exited with status 3 while starting; its stderr ended with: boom: \
+                       settings.json not found";
+            let broken = broken.to_base58();
+            if !text.lines().any(|l| l.contains(why) && l.contains(&broken)) {
+                return Err(format!(
+                    "node.log does not say why the broken task fails: {why:?}"
+                ));
+            }
+            match want.iter().find(|w| !logged(w)) {
+                Some(w) => Err(format!("node.log lacks {w:?}; status {s}")),
+                None if s["last_paid_round"].is_null() || s["last_proof_round"].is_null() => {
+                    Err(format!("status lacks the last proof or pay: {s}"))
+                }
+                None => Ok(()),
+            }
+        })
+        .await
+        .map_err(|e| format!("stage 1 (working): {e}"))?;
+        // 2. Its bounty runs out: paused, with the reason, in /info and `node status`.
+        wait_for(90, || async {
+            let s = status_of(short).await?;
+            if s["status"] != "paused" || !s["detail"].as_str().unwrap_or("").contains("bounty") {
+                return Err(format!("not paused for its bounty: {s}"));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| format!("stage 2 (exhausted): {e}"))?;
+        let out = Command::new(BIN)
+            .current_dir(&ndir)
+            .args(["node", "status", "--config", "node.toml"])
+            .output()
+            .unwrap();
+        let printed = String::from_utf8_lossy(&out.stdout).to_string();
+        if !(out.status.success() && printed.contains("paused") && printed.contains("bounty")) {
+            return Err(format!(
+                "`gradual node status` does not show the pause: {printed}{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        if !node_log().contains("task paused") {
+            return Err("node.log does not say the task was paused".into());
+        }
+        let proofs_when_paused = node_log().matches("proof submitted").count();
+        // 3. Funded again: it resumes.
+        client
+            .send_and_confirm(
+                &manager,
+                gradual_types::Instruction::FundTask {
+                    task: short,
+                    amount: 20 * ROE_PER_KOII,
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        wait_for(60, || async {
+            let s = status_of(short).await?;
+            let text = node_log();
+            if s["status"] != "active" || !text.contains("task resumed") {
+                return Err(format!("not resumed: {s}"));
+            }
+            if text.matches("proof submitted").count() <= proofs_when_paused {
+                return Err("no proof since it resumed".into());
+            }
+            // Compounded: claimed rewards staked on top of the configured 2 KOII.
+            if !text.contains("restaking claimed rewards")
+                || s["stake_roe"].as_u64().unwrap_or(0) <= 2 * ROE_PER_KOII
+            {
+                return Err(format!("claimed rewards not restaked: {s}"));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| format!("stage 3 (funded): {e}"))?;
+        // 4. Reload: the file now lists the other task only.
+        std::fs::write(
+            ndir.join("node.toml"),
+            format!("{head}{}", entry(&later, "unstake_on_worse_terms = true\n")),
+        )
+        .unwrap();
+        let out = Command::new(BIN)
+            .current_dir(&ndir)
+            .args(["node", "reload", "--config", "node.toml"])
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            return Err(format!(
+                "`gradual node reload` failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        wait_for(60, || async {
+            if status_of(short).await.is_ok() {
+                return Err("the removed task is still listed".into());
+            }
+            let s = status_of(later).await?;
+            if s["status"] != "active" {
+                return Err(format!("the added task is not active: {s}"));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| format!("stage 4 (reload): {e}"))?;
+        // 5. The manager raises the slash: the node leaves before it applies.
+        let worse = gradual_types::TaskParams {
+            slash_bps: (later_params.slash_bps + 1_000).min(10_000),
+            ..later_params.clone()
+        };
+        client
+            .send_and_confirm(
+                &manager,
+                gradual_types::Instruction::UpdateTask {
+                    task: later,
+                    params: worse,
+                },
+            )
+            .await
+            .map_err(|e| format!("stage 5: UpdateTask refused: {e}"))?;
+        wait_for(60, || async {
+            let s = status_of(later).await?;
+            if s["status"] != "cooling_down"
+                || !node_log().contains("unstaking (unstake_on_worse_terms)")
+            {
+                return Err(format!("not leaving on worse terms: {s}"));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| format!("stage 5 (worse terms): {e}"))
+    };
+    let result = stages.await;
+    let exited_early = child.try_wait().unwrap();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let exited = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        child.try_wait().ok().flatten().is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+    }
+    v.shutdown().await.unwrap();
+    if let Err(e) = result {
+        panic!(
+            "{e}\n(node exited early: {exited_early:?})\n--- node log ---\n{}",
+            node_log()
+        );
+    }
+    // Only the broken task failed to start.
+    let text = node_log();
+    let others = [short.to_base58(), later.to_base58()];
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.contains("while starting") && others.iter().any(|t| l.contains(t))),
+        "{text}"
+    );
+    assert!(exited, "node did not stop on SIGTERM");
+}

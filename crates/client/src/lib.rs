@@ -16,6 +16,7 @@
 mod artifacts;
 mod error;
 pub mod keyfile;
+pub mod pack;
 
 use gradual_rpc::dto::*;
 use gradual_rpc::{methods as m, Request, Response};

@@ -19,7 +19,8 @@ pub enum TaskChoice {
     RestMonitor,
     /// The built-in Python task ([`crate::BUILTIN_TASK_PY`]).
     Builtin,
-    /// Any executable; the runtime comes from its extension (.py, .js, .sh, else native).
+    /// Any executable, or a directory run from `entry`; the runtime comes from the (entry's)
+    /// extension (.py, .js, .sh, else native).
     Path(PathBuf),
 }
 
@@ -51,6 +52,8 @@ pub struct DevnetConfig {
     pub submission_window: u64,
     pub audit_window: u64,
     pub task: TaskChoice,
+    /// With a directory for `task`: the file inside it the nodes run (`task_entry`).
+    pub entry: Option<String>,
     /// Working directory (validator, keys, node data, logs).
     pub dir: PathBuf,
     /// The `gradual` binary to run nodes with.
@@ -59,6 +62,12 @@ pub struct DevnetConfig {
     pub task_env: Vec<(String, String)>,
     /// Log filter of the nodes.
     pub node_log_level: String,
+    /// Fixed ports: the validator listens on this one, node `i` (1-based) on `base_port + i`.
+    /// `None`: any free ports.
+    pub base_port: Option<u16>,
+    /// [`crate::run`] removes `dir` at the end when the verdict passed (a failed run keeps
+    /// it for its logs, and says where).
+    pub cleanup: bool,
 }
 
 impl DevnetConfig {
@@ -73,10 +82,13 @@ impl DevnetConfig {
             submission_window: 10,
             audit_window: 60,
             task: TaskChoice::Auto,
+            entry: None,
             dir,
             gradual_bin,
             task_env: Vec::new(),
             node_log_level: "info".into(),
+            base_port: None,
+            cleanup: false,
         }
     }
 
@@ -88,6 +100,18 @@ impl DevnetConfig {
         self.round_time = round_time;
         self.submission_window = (round_time / 8).max(1);
         self.audit_window = min_audit_window(slot_ms).max(round_time * 2 / 5);
+    }
+
+    /// Where the validator listens: `base_port`, or any free port.
+    pub fn validator_addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.base_port.unwrap_or(0)))
+    }
+
+    /// The fixed port of node `index` (1-based): `base_port + index`; `None` without
+    /// `base_port` (any free port) or past the last port.
+    pub fn node_port(&self, index: usize) -> Option<u16> {
+        let base = self.base_port?;
+        u16::try_from(usize::from(base) + index).ok()
     }
 
     /// The task the devnet deploys, without its executable.
@@ -120,6 +144,15 @@ impl DevnetConfig {
                 p.push(format!(
                     "--adversary {a}: expected none or one of {}",
                     ADVERSARIES.join(", ")
+                ));
+            }
+        }
+        if let Some(base) = self.base_port {
+            if base == 0 || u32::from(base) + self.nodes as u32 > u32::from(u16::MAX) {
+                p.push(format!(
+                    "--base-port {base}: the validator takes that port and node i base+i; \
+                     use a port from 1 to {}",
+                    u32::from(u16::MAX).saturating_sub(self.nodes as u32)
                 ));
             }
         }
@@ -169,6 +202,10 @@ pub fn min_round_time(slot_ms: u64) -> Option<u64> {
     })
 }
 
+/// Each node's data directory, relative to its `node.toml` (the node keeps its artifact
+/// cache in `<data>/artifacts`, where the devnet links the one shared copy).
+pub(crate) const NODE_DATA_DIR: &str = "data";
+
 /// Stake each node puts on the task, and its starting balance.
 pub(crate) const NODE_STAKE_KOII: u64 = 2;
 pub(crate) const NODE_AIRDROP_KOII: u64 = 10;
@@ -188,7 +225,7 @@ pub(crate) fn node_config_text(
     // Every devnet node listens on 127.0.0.1, so their peer URLs are loopback ones, which a
     // node refuses to call by default (outbound.rs): allow loopback explicitly.
     format!(
-        "# written by gradual devnet\nkeypair = \"key.json\"\nrpc_url = \"{rpc_url}\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:{port}\"\nlow_balance_warn = \"1\"\nlog_level = \"{}\"\n\n[limits]\ncall_timeout_ms = 3000\nrestart_backoff_ms = 200\nrestart_backoff_max_ms = 5000\n\n# all nodes of this devnet are on loopback: let them reach each other\n[outbound]\nallow = [\"127.0.0.0/8\", \"::1\"]\n\n[[task]]\nid = \"{task}\"\nstake = \"{NODE_STAKE_KOII}\"\nauto_stake = true\nclaim_at = \"0.5\"\n{}[task.env]\n{env}",
+        "# written by gradual devnet\nkeypair = \"key.json\"\nrpc_url = \"{rpc_url}\"\ndata_dir = \"{NODE_DATA_DIR}\"\nlisten = \"127.0.0.1:{port}\"\nlow_balance_warn = \"1\"\nlog_level = \"{}\"\n\n[limits]\ncall_timeout_ms = 3000\nrestart_backoff_ms = 200\nrestart_backoff_max_ms = 5000\n\n# all nodes of this devnet are on loopback: let them reach each other\n[outbound]\nallow = [\"127.0.0.0/8\", \"::1\"]\n\n[[task]]\nid = \"{task}\"\nstake = \"{NODE_STAKE_KOII}\"\nauto_stake = true\nclaim_at = \"0.5\"\n{}[task.env]\n{env}",
         cfg.node_log_level,
         adversary
             .map(|a| format!("adversary = \"{a}\"\n"))
@@ -224,6 +261,26 @@ mod tests {
         assert!(c.outbound.check(ip("169.254.169.254")).is_err());
         assert_eq!(c.tasks[0].env["X"], "1");
         assert_eq!(c.tasks[0].env["GRADUAL_ADVERSARY"], "garbage");
+    }
+
+    #[test]
+    fn base_port_fixes_every_port() {
+        let mut c = DevnetConfig::new(PathBuf::from("x"), PathBuf::from("gradual"));
+        assert_eq!(c.validator_addr().port(), 0, "default: any free port");
+        assert_eq!(c.node_port(1), None);
+        c.base_port = Some(20_000);
+        assert_eq!(c.check(), Ok(()));
+        assert_eq!(c.validator_addr().to_string(), "127.0.0.1:20000");
+        assert_eq!(c.node_port(1), Some(20_001));
+        assert_eq!(c.node_port(5), Some(20_005));
+        c.base_port = Some(65_533);
+        let e = c.check().unwrap_err();
+        assert!(
+            e.contains("--base-port 65533") && e.contains("1 to 65530"),
+            "{e}"
+        );
+        c.base_port = Some(0);
+        assert!(c.check().unwrap_err().contains("--base-port 0"));
     }
 
     #[test]

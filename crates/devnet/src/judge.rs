@@ -1,9 +1,11 @@
 //! The verdict: every settled round paid the eligible honest nodes, the adversary was
 //! caught and slashed, no honest node was slashed, and the supply is conserved.
 
+use crate::config::NODE_AIRDROP_KOII;
 use crate::observe::{pending_by_node, stakes_by_node, RoundObs};
 use crate::short;
 use crate::Devnet;
+use gradual_types::constants::ROE_PER_KOII;
 use gradual_types::{format_koii, Pubkey};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,9 +19,25 @@ pub struct Summary {
     pub settled_rounds: u64,
     /// Each failure in words; empty when the run passed.
     pub failures: Vec<String>,
+    /// Slashes of the adversary in settled rounds (the verdict's count).
     pub adversary_slashes: u64,
+    /// Slashes of the adversary in rounds not settled yet (the live view counts them too).
+    pub adversary_slashes_unsettled: u64,
     pub supply_conserved: bool,
     pub ok: bool,
+    /// The bounty the manager funded the task with.
+    pub bounty_funded_roe: u64,
+    /// Paid out of the bounty to nodes (paid rounds' lists).
+    pub bounty_paid_roe: u64,
+    /// Left in the bounty (`bounty_reserved_roe` of it promised to a list under audit).
+    pub bounty_left_roe: u64,
+    pub bounty_reserved_roe: u64,
+    /// Taken from stakes by every slash observed (settled rounds or not).
+    pub slashed_roe: u64,
+    /// Of that, credited to accusers and to voters; the rest burned.
+    pub accuser_shares_roe: u64,
+    pub voter_shares_roe: u64,
+    pub burned_roe: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +51,36 @@ pub struct NodeSummary {
     pub rounds_paid: u64,
     pub rewards_roe: u64,
     pub restarts: u32,
+    /// Airdropped to the node at the start.
+    pub airdrop_roe: u64,
+    /// Staked beyond the first stake: the node's auto-stake topping its stake back up after
+    /// slashes (`stake + slashed = first stake + restaked`).
+    pub restaked_roe: u64,
+    /// Taken from its stake, in all, and how many times (settled rounds, and rounds not
+    /// settled yet: the verdict counts only the former).
+    pub slashed_roe: u64,
+    pub slashes: u64,
+    pub slashes_unsettled: u64,
+    /// Its shares of others' slashes: as the accuser of an upheld audit (or the first
+    /// `Invalid` voter on a rejected list), and as a voter on the winning side.
+    pub accuser_shares_roe: u64,
+    pub voter_shares_roe: u64,
+}
+
+impl NodeSummary {
+    /// `balance = airdrop − staked + claimed`, where staked is the first stake plus
+    /// `restaked_roe`, and claimed is `rewards + shares − pending`: whether this node's
+    /// numbers add up (they do unless something the devnet does not observe moved funds).
+    pub fn accounts_add_up(&self, first_stake_roe: u64) -> bool {
+        let staked = if self.stake_roe + self.slashed_roe == 0 {
+            0
+        } else {
+            first_stake_roe + self.restaked_roe
+        };
+        let credited = self.rewards_roe + self.accuser_shares_roe + self.voter_shares_roe;
+        let has = u128::from(self.balance_roe) + u128::from(staked) + u128::from(self.pending_roe);
+        has == u128::from(self.airdrop_roe) + u128::from(credited)
+    }
 }
 
 impl Devnet {
@@ -162,19 +210,56 @@ impl Devnet {
             .map(|n| {
                 let k = n.pubkey().to_base58();
                 let paid = self.payouts(&k);
+                let stake_roe = stakes.get(&k).map(|s| s.0).unwrap_or(0);
+                let (mut slashed_roe, mut slashes, mut slashes_unsettled) = (0, 0, 0);
+                let (mut accuser_shares_roe, mut voter_shares_roe) = (0, 0);
+                for r in self.rounds.values() {
+                    for x in r.slashes.iter().filter(|x| x.node == k) {
+                        slashed_roe += x.roe;
+                        slashes += 1;
+                        slashes_unsettled += u64::from(!r.settled);
+                    }
+                    for x in r.shares.iter().filter(|x| x.node == k) {
+                        match x.kind.as_str() {
+                            "accuser" => accuser_shares_roe += x.roe,
+                            _ => voter_shares_roe += x.roe,
+                        }
+                    }
+                }
+                let staked = stake_roe + slashed_roe;
                 NodeSummary {
                     index: n.index,
                     node: k.clone(),
                     role: n.role(),
-                    stake_roe: stakes.get(&k).map(|s| s.0).unwrap_or(0),
+                    stake_roe,
                     balance_roe: balances.get(&k).copied().unwrap_or(0),
                     pending_roe: pending.get(&k).copied().unwrap_or(0),
                     rounds_paid: paid.len() as u64,
                     rewards_roe: paid.iter().sum(),
                     restarts: n.restarts,
+                    airdrop_roe: NODE_AIRDROP_KOII * ROE_PER_KOII,
+                    restaked_roe: staked.saturating_sub(self.stake_roe),
+                    slashed_roe,
+                    slashes,
+                    slashes_unsettled,
+                    accuser_shares_roe,
+                    voter_shares_roe,
                 }
             })
-            .collect();
+            .collect::<Vec<NodeSummary>>();
+        let adversary_slashes_unsettled = (self.rounds.values())
+            .filter(|r| !r.settled)
+            .flat_map(|r| &r.slashes)
+            .filter(|x| cheaters.contains(&x.node))
+            .count() as u64;
+        let all_slashes = || self.rounds.values().flat_map(|r| &r.slashes);
+        let all_shares = |kind: &str| {
+            (self.rounds.values())
+                .flat_map(|r| &r.shares)
+                .filter(|x| x.kind == kind)
+                .map(|x| x.roe)
+                .sum::<u64>()
+        };
         let settled_rounds = self.settled();
         if settled_rounds == 0 {
             failures.push("no round settled; run longer (--rounds) or check the node logs".into());
@@ -187,7 +272,16 @@ impl Devnet {
             ok: failures.is_empty(),
             failures,
             adversary_slashes,
+            adversary_slashes_unsettled,
             supply_conserved,
+            bounty_funded_roe: self.bounty_roe,
+            bounty_paid_roe: t.paid_total,
+            bounty_left_roe: t.total_bounty,
+            bounty_reserved_roe: t.reserved_bounty,
+            slashed_roe: all_slashes().map(|x| x.roe).sum(),
+            accuser_shares_roe: all_shares("accuser"),
+            voter_shares_roe: all_shares("voter"),
+            burned_roe: burned,
         })
     }
 }

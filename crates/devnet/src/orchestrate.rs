@@ -2,7 +2,7 @@
 //! client (artifact upload + `CreateTask`), and the `gradual node` child processes.
 
 use crate::config::{
-    node_config_text, DevnetConfig, TaskChoice, NODE_AIRDROP_KOII, NODE_STAKE_KOII,
+    node_config_text, DevnetConfig, TaskChoice, NODE_AIRDROP_KOII, NODE_DATA_DIR, NODE_STAKE_KOII,
 };
 use crate::observe::RoundObs;
 use gradual_client::{write_keypair_file, Client};
@@ -60,6 +60,10 @@ pub struct Devnet {
     pub stake_roe: u64,
     pub rounds: BTreeMap<u64, RoundObs>,
     pub last: Option<TaskDto>,
+    /// The bounty the task was created with.
+    pub bounty_roe: u64,
+    /// The one copy of the task executable every node's artifact cache links to.
+    pub shared_artifact: PathBuf,
 }
 
 fn free_port() -> Result<u16, String> {
@@ -69,13 +73,74 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("cannot find a free port: {e}"))
 }
 
-fn runtime_for(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("py") => "python3",
-        Some("js") | Some("mjs") | Some("cjs") => "node",
-        Some("sh") => "sh",
-        _ => "native",
+/// Whether `port` on loopback is free now (the devnet binds it a moment later).
+fn port_free(port: u16, what: &str) -> Result<u16, String> {
+    std::net::TcpListener::bind(("127.0.0.1", port))
+        .map(|_| port)
+        .map_err(|e| format!("port {port} ({what}) is not free: {e}; choose another --base-port"))
+}
+
+/// Put one copy of the task executable in `<dir>/artifacts/<digest>` (a hard link to the
+/// validator's stored upload when there is one, else the bytes written once), executable.
+fn shared_artifact(
+    dir: &Path,
+    validator_dir: &Path,
+    digest: &Hash,
+    bytes: &[u8],
+) -> Result<PathBuf, String> {
+    let name = digest.to_base58();
+    let shared_dir = dir.join("artifacts");
+    std::fs::create_dir_all(&shared_dir)
+        .map_err(|e| format!("cannot create '{}': {e}", shared_dir.display()))?;
+    let shared = shared_dir.join(&name);
+    let stored = validator_dir
+        .join(gradual_validator::ARTIFACTS_DIR)
+        .join(&name);
+    let linked = std::fs::read(&stored)
+        .is_ok_and(|b| Hash(*blake3::hash(&b).as_bytes()) == *digest)
+        && std::fs::hard_link(&stored, &shared).is_ok();
+    if !linked {
+        std::fs::write(&shared, bytes)
+            .map_err(|e| format!("cannot write '{}': {e}", shared.display()))?;
     }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("cannot make '{}' executable: {e}", shared.display()))?;
+    Ok(shared)
+}
+
+/// Seed a node's artifact cache (`<node dir>/<data>/artifacts/<digest>`, where the node
+/// looks before downloading, checking the digest) with a hard link to the shared copy, so
+/// N nodes on one machine hold one copy, not N. A copy if linking fails.
+fn seed_artifact_cache(node_dir: &Path, shared: &Path) -> Result<(), String> {
+    let cache = node_dir.join(NODE_DATA_DIR).join("artifacts");
+    std::fs::create_dir_all(&cache)
+        .map_err(|e| format!("cannot create '{}': {e}", cache.display()))?;
+    let to = cache.join(shared.file_name().unwrap_or_default());
+    if std::fs::hard_link(shared, &to).is_err() {
+        std::fs::copy(shared, &to)
+            .map_err(|e| format!("cannot copy the task executable to '{}': {e}", to.display()))?;
+    }
+    Ok(())
+}
+
+fn runtime_for(path: &Path) -> &'static str {
+    gradual_types::runtime::interpreter_for(&path.file_name().unwrap_or_default().to_string_lossy())
+}
+
+/// A task directory packed as the node unpacks it, run from `entry` inside it.
+fn packed_dir(dir: &Path, entry: Option<&str>) -> Result<(Vec<u8>, String), String> {
+    let entry = entry.ok_or_else(|| {
+        format!(
+            "--task '{}' is a directory: name the file the nodes run inside it with --entry, e.g. --entry main.py",
+            dir.display()
+        )
+    })?;
+    let runtime = gradual_types::runtime::with_entry(runtime_for(Path::new(entry)), entry)
+        .map_err(|e| format!("--entry '{entry}': {e}"))?;
+    let packed = gradual_client::pack::pack_dir(dir, gradual_types::constants::ARTIFACT_BYTES_MAX)
+        .map_err(|e| format!("cannot pack --task '{}': {e}", dir.display()))?;
+    Ok((packed.bytes, runtime))
 }
 
 impl Devnet {
@@ -120,6 +185,10 @@ impl Devnet {
                     name.trim_start_matches("gradual-").into(),
                 ))
             }
+            TaskChoice::Path(p) if p.is_dir() => {
+                let (bytes, runtime) = packed_dir(p, cfg.entry.as_deref())?;
+                Ok((bytes, runtime, p.display().to_string()))
+            }
             TaskChoice::Path(p) => Ok((read(p)?, runtime_for(p).into(), p.display().to_string())),
         }
     }
@@ -130,6 +199,16 @@ impl Devnet {
         std::fs::create_dir_all(&cfg.dir)
             .map_err(|e| format!("cannot create '{}': {e}", cfg.dir.display()))?;
         let (artifact, runtime, task_name) = Devnet::artifact(&cfg)?;
+        // Fixed ports: all free before anything starts, or the port and its owner named.
+        if let Some(base) = cfg.base_port {
+            port_free(base, "the validator")?;
+            for i in 1..=cfg.nodes {
+                let port = cfg
+                    .node_port(i)
+                    .ok_or("--base-port leaves no port for node")?;
+                port_free(port, &format!("node {i}"))?;
+            }
+        }
         let faucet = Keypair::generate();
         let genesis = Genesis {
             chain_id: "gradual-devnet".into(),
@@ -145,19 +224,20 @@ impl Devnet {
             admin: None,
             ..Genesis::default()
         };
-        let mut vc = ValidatorConfig::new(
-            cfg.dir.join("validator"),
-            "127.0.0.1:0".parse().expect("address literal"),
-            genesis,
-        );
+        let validator_dir = cfg.dir.join("validator");
+        let mut vc = ValidatorConfig::new(validator_dir.clone(), cfg.validator_addr(), genesis);
         vc.faucet_keypair = Some(faucet.clone());
         // A debug build of an example task is larger than the default upload limit.
         vc.artifact_max_bytes = vc.artifact_max_bytes.max(artifact.len());
         let quota = &mut vc.artifact_limits.uploader_quota_bytes;
         *quota = (*quota).max(artifact.len() as u64);
-        let validator = gradual_validator::start(vc)
-            .await
-            .map_err(|e| format!("cannot start the validator: {e}"))?;
+        let validator = gradual_validator::start(vc).await.map_err(|e| {
+            let hint = cfg
+                .base_port
+                .map(|p| format!(" (port {p}: choose another --base-port)"))
+                .unwrap_or_default();
+            format!("cannot start the validator: {e}{hint}")
+        })?;
         let client = Client::new(&validator.url());
         let manager = Keypair::generate();
         let mut minted = 0u64;
@@ -194,6 +274,8 @@ impl Devnet {
             .await
             .map_err(|e| format!("creating the task: {e}"))?;
         let task = task_id(&manager.pubkey(), nonce);
+        let shared = shared_artifact(&cfg.dir, &validator_dir, &digest, &artifact)?;
+        drop(artifact);
         let mut nodes = Vec::new();
         for i in 0..cfg.nodes {
             let kp = Keypair::generate();
@@ -213,7 +295,11 @@ impl Devnet {
             } else {
                 None
             };
-            let port = free_port()?;
+            seed_artifact_cache(&dir, &shared)?;
+            let port = match cfg.node_port(i + 1) {
+                Some(p) => p,
+                None => free_port()?,
+            };
             let text = node_config_text(&cfg, &validator.url(), port, &task, adversary.as_deref());
             let config_path = dir.join("node.toml");
             std::fs::write(&config_path, text)
@@ -242,6 +328,8 @@ impl Devnet {
             stake_roe: NODE_STAKE_KOII * ROE_PER_KOII,
             rounds: BTreeMap::new(),
             last: None,
+            bounty_roe: bounty_total,
+            shared_artifact: shared,
         };
         for i in 0..net.nodes.len() {
             net.start_node(i)?;

@@ -16,7 +16,16 @@ pub async fn run(
     cfg.check().map_err(anyhow::Error::msg)?;
     let dir = cfg.dir.clone();
     eprintln!("starting devnet in {} ...", dir.display());
-    let mut net = Devnet::start(cfg).await.map_err(anyhow::Error::msg)?;
+    let cleanup = cfg.cleanup;
+    let mut net = match Devnet::start(cfg).await {
+        Ok(net) => net,
+        Err(e) => {
+            if cleanup {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            bail!(e);
+        }
+    };
     eprintln!(
         "validator {} | task {} | {} nodes (logs: {}/node-*/node.log, task logs: node-*/data/logs/)",
         net.client.url(),
@@ -29,6 +38,20 @@ pub async fn run(
     net.stop_nodes().await;
     let summary = net.summary().await;
     net.shutdown().await;
+    let passed = result.is_ok() && summary.as_ref().is_ok_and(|s| s.ok);
+    if net.cfg.cleanup && passed {
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => eprintln!("removed {} (keep it with --keep)", dir.display()),
+            Err(e) => eprintln!("warning: cannot remove {}: {e}", dir.display()),
+        }
+    } else if passed {
+        eprintln!("kept {} (remove it with: rm -r {0})", dir.display());
+    } else {
+        eprintln!(
+            "kept {} for its logs (node-*/node.log, node-*/data/logs/); remove it with: rm -r {0}",
+            dir.display()
+        );
+    }
     result?;
     let summary = summary.map_err(anyhow::Error::msg)?;
     if json {

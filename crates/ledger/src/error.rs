@@ -3,7 +3,7 @@
 
 use crate::window::Window;
 use borsh::{BorshDeserialize, BorshSerialize};
-use gradual_types::{Hash, ParamError, Pubkey, Slot, TaskId};
+use gradual_types::{format_koii, Hash, ParamError, Pubkey, Slot, TaskId};
 
 /// Declares [`TxError`] with each variant's stable code written beside it, so a new variant
 /// cannot lack a code and the codes cannot drift from the enum (the variants, their order
@@ -79,9 +79,9 @@ tx_error_with_codes! {
         FaucetDisabled => "faucet_disabled",
         #[error("only the faucet authority {authority} may mint")]
         NotFaucet { authority: Pubkey } => "not_faucet",
-        #[error("mint of {got} ROE exceeds the faucet limit of {max} per mint")]
+        #[error("mint of {} KOII exceeds the faucet limit of {} KOII per mint", format_koii(*.got), format_koii(*.max))]
         MintTooLarge { got: u64, max: u64 } => "mint_too_large",
-        #[error("{recipient} already received {received} ROE from the faucet in its window; it may receive at most {max} ROE per {window_slots} slots, more from slot {next_slot} on")]
+        #[error("{recipient} already received {} KOII from the faucet in its window; it may receive at most {} KOII per {window_slots} slots, more from slot {next_slot} on", format_koii(*.received), format_koii(*.max))]
         FaucetRateLimited {
             recipient: Pubkey,
             received: u64,
@@ -89,7 +89,7 @@ tx_error_with_codes! {
             window_slots: u64,
             next_slot: Slot,
         } => "faucet_rate_limited",
-        #[error("the faucet has created {minted} ROE of its {cap} ROE cap; this mint needs {needed} ROE more (amount plus fee)")]
+        #[error("the faucet has created {} KOII of its {} KOII cap; this mint needs {} KOII more (amount plus fee)", format_koii(*.minted), format_koii(*.cap), format_koii(*.needed))]
         FaucetCapReached { minted: u64, cap: u64, needed: u64 } => "faucet_cap_reached",
         // --- tasks (SPEC §2, §7) ---
         #[error("unknown task {0}")]

@@ -149,7 +149,8 @@ struct TaskState {
     /// Last vote sent per candidate: when, and whether it was a raise (first Invalid).
     votes_sent: BTreeMap<(u64, Pubkey), (Slot, bool)>,
     lists: BTreeMap<(u64, u16, bool), List>,
-    stake_sent: Option<Slot>,
+    /// The last `Stake` sent and not yet seen on the ledger: when, and the amount held then.
+    stake_sent: Option<(Slot, u64)>,
     claim_sent: Option<Slot>,
 }
 
@@ -317,11 +318,20 @@ impl NodeCore {
                 Some(s) => target.saturating_sub(s.amount),
             };
             let held = stake.as_ref().map_or(0, |s| s.amount);
+            // The stake grew since the last `Stake`: it landed, the next may go at once.
+            if st.stake_sent.is_some_and(|(_, before)| held > before) {
+                st.stake_sent = None;
+            }
             if top_up > 0
                 && next.is_active
                 && held + top_up >= next_min
                 && !info.closed
-                && st.stake_sent.is_none_or(|s| at >= s + resend)
+                // Stakes add up: until the last one is seen, a resend waits for it (signed
+                // at its decision slot) to expire, so a slow block or a lagging view cannot
+                // double it.
+                && st
+                    .stake_sent
+                    .is_none_or(|(s, _)| at > s + view.tx_max_age_slots().max(resend))
                 && view.balance(&me) >= top_up
             {
                 let url = st.config.url.clone();
@@ -334,7 +344,7 @@ impl NodeCore {
                         owner: None,
                     },
                 });
-                st.stake_sent = Some(at);
+                st.stake_sent = Some((at, held));
             }
         }
         if let Some(threshold) = st.config.claim_at_roe {

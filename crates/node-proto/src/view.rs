@@ -40,6 +40,9 @@ pub trait LedgerView {
     /// The chain's slot length (genesis `slot_ms`): it sets each task's vote window
     /// (SPEC §5, `constants::vote_window_slots`).
     fn slot_ms(&self) -> u64;
+    /// Slots a transaction stays valid after its recent slot (genesis `tx_max_age_slots`):
+    /// a `Stake`, which adds up, is sent again only once the last one can no longer land.
+    fn tx_max_age_slots(&self) -> u64;
     fn task(&self, task: &TaskId) -> Option<TaskInfo>;
     fn stake(&self, task: &TaskId, node: &Pubkey) -> Option<StakeRecord>;
     fn submission(&self, task: &TaskId, round: u64, node: &Pubkey) -> Option<SubmissionRecord>;
@@ -106,6 +109,10 @@ impl LedgerView for CachedView<'_> {
 
     fn slot_ms(&self) -> u64 {
         self.ledger.genesis().slot_ms
+    }
+
+    fn tx_max_age_slots(&self) -> u64 {
+        self.ledger.genesis().tx_max_age_slots
     }
 
     fn task(&self, task: &TaskId) -> Option<TaskInfo> {

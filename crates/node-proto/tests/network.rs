@@ -742,3 +742,57 @@ fn abstain_and_unstake_policy_unstakes_once() {
         .iter()
         .all(|(r, _, v)| *r < 2 || *v != Verdict::Invalid));
 }
+
+/// Stakes add up: a `Stake` that has not landed is not sent again while it still could land
+/// (genesis `tx_max_age_slots`), so a slow block or a lagging view cannot double the node's
+/// stake. Here every `Stake` is dropped; the node retries only after each one has expired.
+#[test]
+fn a_stake_slow_to_land_is_not_sent_twice() {
+    const MAX_AGE: u64 = 40;
+    let mut c = TestChain::new(2, 1_000_000);
+    let genesis = Genesis {
+        tx_max_age_slots: MAX_AGE,
+        ..c.ledger.genesis().clone()
+    };
+    c.ledger = Ledger::new(genesis);
+    c.ledger.paranoid = true;
+    let params = TaskParams {
+        name: "slow".into(),
+        round_time: 20,
+        submission_window: 6,
+        audit_window: 6,
+        minimum_stake: 1_000,
+        bounty_per_round: 70_000,
+        ..TaskParams::default()
+    };
+    let task = c.create_task(0, 7, params, 900_000);
+    let mut core = NodeCore::new(c.pk(1), Hash([1; 32]));
+    core.add_task(
+        task,
+        TaskConfig {
+            stake_roe: Some(10_000),
+            url: "http://n1".into(),
+            claim_at_roe: None,
+            audit_guard: AuditGuard::default(),
+        },
+    );
+    let mut stakes_at = Vec::new();
+    for _ in 0..100 {
+        let view = CachedView::new(&c.ledger);
+        core.handle_slot(&view);
+        while let Some(a) = core.poll_action() {
+            if let Action::Send {
+                ix: Instruction::Stake { .. },
+                ..
+            } = a
+            {
+                stakes_at.push(view.slot() + 1);
+            }
+        }
+        c.next(vec![]);
+    }
+    assert!(stakes_at.len() >= 2, "retried after expiry: {stakes_at:?}");
+    for w in stakes_at.windows(2) {
+        assert!(w[1] - w[0] > MAX_AGE, "sent again too soon: {stakes_at:?}");
+    }
+}

@@ -7,9 +7,7 @@ use gradual_client::{Client, TaskInfoFlags};
 use gradual_types::{Hash, TaskId};
 use std::time::Duration;
 
-/// The most a downloaded executable may weigh (the validator's default cap is 64 MiB): a URL
-/// that streams without end must not fill the node's memory.
-pub const ARTIFACT_BYTES_MAX: usize = 256 * 1024 * 1024;
+pub use gradual_types::constants::ARTIFACT_BYTES_MAX;
 
 /// How long one artifact download may take.
 const ARTIFACT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -48,7 +46,9 @@ async fn download(out: &Outbound, url: &str, digest: &Hash) -> Result<Vec<u8>, S
     Ok(body)
 }
 
-/// Fetch (or reuse from the cache) a task's executable, checking its digest.
+/// Fetch (or take from the cache) a task's executable, checking its digest. A task shipped
+/// as a directory (`runtime` = `<interpreter>@<entry>`) is unpacked after the check
+/// ([`crate::unpack`]); its [`Launch::artifact`] is then the unpacked directory.
 pub async fn prepare_artifact(
     client: &Client,
     fetch: &ArtifactFetch,
@@ -60,22 +60,69 @@ pub async fn prepare_artifact(
         .await
         .map_err(|e| format!("cannot read the task account: {e}"))?;
     let digest = t.params.executable.digest;
+    let runtime = t.params.executable.runtime.clone();
+    let entry = gradual_types::runtime::parse(&runtime)
+        .map_err(|e| format!("the task's runtime '{runtime}' cannot be used: {e}"))?
+        .entry
+        .map(|e| {
+            (
+                e.to_string(),
+                crate::unpack::interpreter(&runtime) == "native",
+            )
+        });
     let path = cache.join(digest.to_base58());
-    if let Ok(bytes) = tokio::fs::read(&path).await {
-        if Hash(*blake3::hash(&bytes).as_bytes()) == digest {
-            return Ok(Launch {
-                artifact: path,
-                runtime: t.params.executable.runtime,
-            });
+    let bytes = match cached(&path, &digest).await {
+        Some(bytes) => bytes,
+        None => fetch_checked(client, fetch, task, &t.params.executable, &path).await?,
+    };
+    let artifact = match entry {
+        None => path,
+        Some((entry, native)) => {
+            let cache = cache.to_path_buf();
+            let task = *task;
+            tokio::task::spawn_blocking(move || {
+                crate::unpack::unpack_artifact(
+                    &cache,
+                    &digest,
+                    &task,
+                    &bytes,
+                    &entry,
+                    native,
+                    crate::unpack::UnpackLimits::default(),
+                )
+            })
+            .await
+            .map_err(|e| format!("unpacking the task's archive: {e}"))?
+            .map_err(|e| format!("cannot unpack the task's archive {digest}: {e}"))?
         }
-        tracing::warn!(path = %path.display(), "cached artifact does not match its digest; fetching it again");
+    };
+    Ok(Launch { artifact, runtime })
+}
+
+/// The cached artifact's bytes, if they match `digest`.
+async fn cached(path: &std::path::Path, digest: &Hash) -> Option<Vec<u8>> {
+    let bytes = tokio::fs::read(path).await.ok()?;
+    if Hash(*blake3::hash(&bytes).as_bytes()) == *digest {
+        return Some(bytes);
     }
+    tracing::warn!(path = %path.display(), "cached artifact does not match its digest; fetching it again");
+    None
+}
+
+/// Download the executable from its URLs, check it, and store it at `path` (the cache).
+async fn fetch_checked(
+    client: &Client,
+    fetch: &ArtifactFetch,
+    task: &TaskId,
+    exe: &gradual_types::Executable,
+    path: &std::path::Path,
+) -> Result<Vec<u8>, String> {
+    let digest = exe.digest;
+    let cache = path.parent().unwrap_or(std::path::Path::new("."));
     // The task creator's URLs are untrusted; the operator's own validator is not (and may
     // well sit on loopback), so its artifact URL is tried last with the unguarded client.
     let own = client.artifact_url(&digest);
-    let mut urls: Vec<(&str, &Outbound)> = t
-        .params
-        .executable
+    let mut urls: Vec<(&str, &Outbound)> = exe
         .urls
         .iter()
         .filter(|u| **u != own)
@@ -99,15 +146,12 @@ pub async fn prepare_artifact(
                     use std::os::unix::fs::PermissionsExt;
                     let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755));
                 }
-                if let Err(e) = tokio::fs::rename(&tmp, &path).await {
+                if let Err(e) = tokio::fs::rename(&tmp, path).await {
                     let _ = tokio::fs::remove_file(&tmp).await;
                     return Err(format!("cannot write '{}': {e}", path.display()));
                 }
                 tracing::info!(task = %task, digest = %digest, "artifact fetched and checked");
-                return Ok(Launch {
-                    artifact: path,
-                    runtime: t.params.executable.runtime,
-                });
+                return Ok(bytes);
             }
             Err(e) => {
                 tracing::warn!(task = %task, error = %e, "cannot fetch the task executable from this URL");

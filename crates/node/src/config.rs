@@ -9,6 +9,7 @@
 //! listen = "127.0.0.1:8080"             # peers, tasks and /metrics
 //! public_url = "http://my-host:8080"    # what peers use; registered when staking
 //! low_balance_warn = "0.5"              # KOII
+//! unpaid_rounds_warn = 5                # warn after 5 settled rounds in a row without pay
 //! invalid_share_max_bps = 5000          # audit guard, every task (a task may override) ...
 //! on_suspect_audits = "abstain"         # ... or "abstain-and-unstake"
 //!
@@ -21,6 +22,8 @@
 //! stake = "2"                           # KOII staked whenever below the task minimum ...
 //! auto_stake = true                     # ... only with this consent
 //! claim_at = "0.1"                      # claim pending rewards from this many KOII
+//! restake_rewards = "10"                # stake what it claims, up to a stake of 10 KOII
+//! unstake_on_worse_terms = true         # unstake when an update raises slashes/cooldown
 //!
 //! connect_ports = [443]                 # TCP ports the task may connect to besides the node
 //!
@@ -99,6 +102,10 @@ pub struct TaskEntry {
     pub stake_roe: Option<u64>,
     /// Claim pending rewards once they reach this many ROE.
     pub claim_at_roe: Option<u64>,
+    /// Compound (KIP #25): stake what the node claims, until its stake reaches this (ROE).
+    pub restake_up_to_roe: Option<u64>,
+    /// Unstake when the manager's pending update makes the terms worse for stakers.
+    pub unstake_on_worse_terms: bool,
     /// Extra environment for the task process.
     pub env: BTreeMap<String, String>,
     pub limits: Limits,
@@ -145,6 +152,10 @@ pub struct NodeConfig {
     pub listen: SocketAddr,
     pub public_url: Option<String>,
     pub low_balance_warn_roe: u64,
+    /// Warn after this many settled rounds in a row in which the node's proof earned
+    /// nothing, and at every multiple (0: never). The node never leaves a task for it: an
+    /// adversary must not be able to make honest nodes go.
+    pub unpaid_rounds_warn: u64,
     pub log_level: String,
     pub tasks: Vec<TaskEntry>,
     /// Which addresses the node may call at URLs others chose (peers, artifact URLs).
@@ -159,6 +170,9 @@ pub struct ConfigError {
     pub path: String,
     pub problems: Vec<String>,
 }
+
+/// `unpaid_rounds_warn` when the file does not say.
+pub const DEFAULT_UNPAID_ROUNDS_WARN: u64 = 5;
 
 /// Adversary modes the example tasks understand (`GRADUAL_ADVERSARY`).
 pub const ADVERSARIES: &[&str] = gradual_task_sdk::protocol::ADVERSARY_NAMES;
@@ -298,6 +312,15 @@ fn audit_guard(
     g
 }
 
+/// `dir` as an absolute path (the working directory for an empty one); as given when the
+/// working directory cannot be read.
+pub fn absolute_dir(dir: &Path) -> PathBuf {
+    if dir.as_os_str().is_empty() {
+        return std::env::current_dir().unwrap_or_default();
+    }
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
 impl NodeConfig {
     /// Read and check a config file; relative paths in it are relative to its directory.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
@@ -339,6 +362,10 @@ impl NodeConfig {
             })?
         };
         let mut problems = Vec::new();
+        // Relative paths in the file are relative to the file's directory, made absolute
+        // now: the node and its task processes run in other working directories.
+        let base = absolute_dir(base);
+        let base = base.as_path();
         let keypair_path = if raw.keypair.is_absolute() {
             raw.keypair.clone()
         } else {
@@ -459,6 +486,16 @@ impl NodeConfig {
                 .claim_at
                 .as_ref()
                 .and_then(|a| amount(&format!("{at}claim_at"), a, &mut problems));
+            let restake = t
+                .restake_rewards
+                .as_ref()
+                .and_then(|a| amount(&format!("{at}restake_rewards"), a, &mut problems));
+            if restake.is_some() && t.claim_at.is_none() {
+                problems.push(format!(
+                    "{at}restake_rewards needs claim_at = \"<KOII>\" (the node stakes what it \
+                     claims)"
+                ));
+            }
             let mut env = t.env.clone();
             for k in env.keys() {
                 if k.starts_with("GRADUAL_") {
@@ -503,6 +540,8 @@ impl NodeConfig {
                     id,
                     stake_roe: if t.auto_stake { stake } else { None },
                     claim_at_roe: claim,
+                    restake_up_to_roe: restake,
+                    unstake_on_worse_terms: t.unstake_on_worse_terms,
                     env,
                     limits,
                     connect_ports: (!t.connect_any_port).then(|| t.connect_ports.clone()),
@@ -565,6 +604,9 @@ impl NodeConfig {
                     listen,
                     public_url: raw.public_url.map(|u| u.trim_end_matches('/').to_string()),
                     low_balance_warn_roe: low,
+                    unpaid_rounds_warn: raw
+                        .unpaid_rounds_warn
+                        .unwrap_or(DEFAULT_UNPAID_ROUNDS_WARN),
                     log_level: raw.log_level,
                     tasks,
                     outbound,

@@ -35,7 +35,9 @@ pub mod artifact;
 mod calls;
 pub mod config;
 mod driver;
+pub mod events;
 pub mod http;
+mod launcher;
 pub mod node;
 pub mod outbound;
 pub mod sandbox;
@@ -44,6 +46,7 @@ pub mod shared;
 pub mod status;
 pub mod store;
 pub mod supervisor;
+pub mod unpack;
 pub mod view;
 
 pub use config::{ConfigError, Limits, NodeConfig, TaskEntry};

@@ -4,23 +4,25 @@
 //! function), `calls.rs` (control calls), `sender.rs` (signing and sending), `driver.rs`
 //! (the loop around [`gradual_node_proto::NodeCore`]), `artifact.rs` (task executables).
 
-use crate::artifact::{prepare_artifact, ArtifactFetch};
-use crate::config::NodeConfig;
+use crate::artifact::ArtifactFetch;
+use crate::config::{NodeConfig, TaskEntry};
 use crate::driver::Driver;
 use crate::http;
+use crate::launcher::Launcher;
 use crate::outbound::Outbound;
 use crate::sender::Sender;
 use crate::shared::NodeShared;
 use crate::store::NodeStore;
-use crate::supervisor::{stopped, Confinement, TaskEnv, TaskProcess};
+use crate::supervisor::{stopped, Confinement};
 use gradual_client::Client;
 use gradual_node_proto::{NodeCore, TaskConfig};
 use gradual_types::Hash;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 pub use crate::shared::{Counters, Peer};
 pub use crate::status::{declared_ports, Health, TaskStatus};
@@ -66,13 +68,32 @@ pub struct RunningNode {
     pub shared: Arc<NodeShared>,
     stop: watch::Sender<bool>,
     handles: Vec<tokio::task::JoinHandle<()>>,
+    launcher: Arc<Launcher>,
+    reload: mpsc::UnboundedSender<NodeConfig>,
+    pid_file: PathBuf,
 }
+
+/// The node's process id, in its data directory while it runs (`gradual node reload`
+/// signals it).
+pub const PID_FILE: &str = "node.pid";
 
 impl RunningNode {
     pub async fn shutdown(self) {
         self.stop.send_replace(true);
+        self.launcher.stop_all().await;
         for h in self.handles {
             let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
+        }
+        let _ = std::fs::remove_file(&self.pid_file);
+    }
+
+    /// Apply a re-read config file: start the tasks added to it, stop the ones removed,
+    /// apply the kept tasks' stake, claim and audit-guard settings, and log which other
+    /// changes need a restart. (SIGHUP, `gradual node reload`.) Returns at once; the
+    /// driver applies it between two slots.
+    pub fn reload(&self, config: NodeConfig) {
+        if self.reload.send(config).is_err() {
+            tracing::warn!("the node is stopping; reload ignored");
         }
     }
 }
@@ -161,7 +182,9 @@ fn confinement(config: &NodeConfig, node_port: u16) -> Result<Confinement, NodeE
 
 /// Start a node: open its store, start every task process, serve HTTP, and drive the
 /// scheduler until [`RunningNode::shutdown`].
-pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
+pub async fn start(mut config: NodeConfig) -> Result<RunningNode, NodeError> {
+    // Task processes run in their own directories: every path they are given is absolute.
+    config.data_dir = crate::config::absolute_dir(&config.data_dir);
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir).map_err(io("cannot create data directory", dir))?;
     let cache = dir.join("artifacts");
@@ -199,31 +222,24 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let me = config.keypair.pubkey();
 
     let confinement = Arc::new(confinement(&config, addr.port())?);
-    let uids = crate::sandbox::task_uids(
-        &config.tasks.iter().map(|t| t.id).collect::<Vec<_>>(),
+    let fetch = Arc::new(ArtifactFetch {
+        untrusted: Outbound::guarded(config.outbound.clone())?,
+        validator: Outbound::trusted()?,
+    });
+    let launcher = Arc::new(Launcher::new(
+        dir.clone(),
+        config.rpc_url.clone(),
+        me,
+        format!("http://{addr}"),
         config.sandbox.uid_base,
-        &crate::sandbox::system_uids(),
-    );
-    let mut tasks = BTreeMap::new();
-    for t in &config.tasks {
-        let tdir = dir.join("tasks").join(t.id.to_base58());
-        std::fs::create_dir_all(&tdir).map_err(io("cannot create task directory", &tdir))?;
-        let log = Arc::new(crate::supervisor::LogFile::new(
-            logs.join(format!("{}.log", t.id.to_base58())),
-            t.limits.log_max_bytes,
-            t.limits.log_files,
-        ));
-        let p = Arc::new(TaskProcess::new(
-            t.id,
-            t.limits.clone(),
-            tdir,
-            log,
-            confinement.clone(),
-            t.connect_ports.clone(),
-            uids.get(&t.id).copied(),
-        ));
-        tasks.insert(t.id, p);
-    }
+        confinement.clone(),
+        fetch,
+    ));
+    let tdir = dir.join("tasks");
+    let procs = launcher
+        .processes(&config.tasks, &Default::default())
+        .map_err(io("cannot create task directory", &tdir))?;
+    let tasks: BTreeMap<_, _> = procs.iter().map(|p| (p.task, p.clone())).collect();
     let shared = Arc::new(NodeShared::new(
         &config,
         store,
@@ -232,10 +248,6 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         public_url.clone(),
         confinement.protections.clone(),
     )?);
-    let fetch = Arc::new(ArtifactFetch {
-        untrusted: Outbound::guarded(config.outbound.clone())?,
-        validator: Outbound::trusted()?,
-    });
     let (stop, stop_rx) = watch::channel(false);
     let mut handles = Vec::new();
 
@@ -254,29 +266,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     }));
 
     // Task processes.
-    let node_url = format!("http://{addr}");
-    for t in &config.tasks {
-        let p = shared.tasks()[&t.id].clone();
-        let env = TaskEnv {
-            node: me,
-            node_url: node_url.clone(),
-            extra: t.env.clone().into_iter().collect(),
-        };
-        let client = Client::new(&config.rpc_url);
-        let cache = cache.clone();
-        let fetch = fetch.clone();
-        let id = t.id;
-        let rx = stop_rx.clone();
-        handles.push(tokio::spawn(async move {
-            let client = Arc::new(client);
-            let prepare = move || {
-                let client = client.clone();
-                let fetch = fetch.clone();
-                let cache = cache.clone();
-                async move { prepare_artifact(&client, &fetch, &id, &cache).await }
-            };
-            p.supervise(env, prepare, rx).await;
-        }));
+    for (p, t) in procs.into_iter().zip(&config.tasks) {
+        launcher.start(p, t);
     }
 
     // The driver.
@@ -288,16 +279,13 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         ),
     );
     for t in &config.tasks {
-        core.add_task(
-            t.id,
-            TaskConfig {
-                stake_roe: t.stake_roe,
-                url: public_url.clone(),
-                claim_at_roe: t.claim_at_roe,
-                audit_guard: t.audit_guard,
-            },
-        );
+        core.add_task(t.id, task_config(t, &public_url));
     }
+    let pid_file = dir.join(PID_FILE);
+    if let Err(e) = std::fs::write(&pid_file, std::process::id().to_string()) {
+        tracing::warn!(path = %pid_file.display(), error = %e, "cannot write the pid file; `gradual node reload` will not find this node");
+    }
+    let (reload, reload_rx) = mpsc::unbounded_channel();
     let driver = Driver {
         shared: shared.clone(),
         sender: Sender {
@@ -307,15 +295,32 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             tx_max_age: genesis.tx_max_age_slots,
         },
         ran: Mutex::default(),
+        unpaid_rounds_warn: config.unpaid_rounds_warn,
+        launcher: launcher.clone(),
+        public_url: public_url.clone(),
     };
-    handles.push(tokio::spawn(driver.run(core, stop_rx)));
-    tracing::info!(node = %me, %addr, url = %public_url, tasks = config.tasks.len(), "node started");
+    let tasks = config.tasks.len();
+    handles.push(tokio::spawn(driver.run(core, config, reload_rx, stop_rx)));
+    tracing::info!(node = %me, %addr, url = %public_url, tasks, "node started");
     Ok(RunningNode {
         addr,
         shared,
         stop,
         handles,
+        launcher,
+        reload,
+        pid_file,
     })
+}
+
+/// What the scheduler needs of a task's entry.
+pub(crate) fn task_config(t: &TaskEntry, public_url: &str) -> TaskConfig {
+    TaskConfig {
+        stake_roe: t.stake_roe,
+        url: public_url.to_string(),
+        claim_at_roe: t.claim_at_roe,
+        audit_guard: t.audit_guard,
+    }
 }
 
 #[cfg(test)]

@@ -55,9 +55,8 @@ pub struct NodeShared {
     keypair: Keypair,
     client: Client,
     store: NodeStore,
-    tasks: BTreeMap<TaskId, Arc<TaskProcess>>,
-    /// Bearer token → its task.
-    tokens: BTreeMap<String, TaskId>,
+    /// The task processes; tasks come and go on a config reload.
+    tasks: RwLock<BTreeMap<TaskId, Arc<TaskProcess>>>,
     slot: AtomicU64,
     slot_ms: u64,
     balance: AtomicU64,
@@ -84,14 +83,12 @@ impl NodeShared {
         public_url: String,
         protections: Protections,
     ) -> Result<NodeShared, OutboundError> {
-        let tokens = tasks.iter().map(|(id, p)| (p.token.clone(), *id)).collect();
         Ok(NodeShared {
             me: config.keypair.pubkey(),
             keypair: config.keypair.clone(),
             client: Client::new(&config.rpc_url),
             store,
-            tasks,
-            tokens,
+            tasks: RwLock::new(tasks),
             slot: AtomicU64::new(0),
             slot_ms,
             balance: AtomicU64::new(0),
@@ -125,20 +122,34 @@ impl NodeShared {
         &self.store
     }
 
-    pub fn tasks(&self) -> &BTreeMap<TaskId, Arc<TaskProcess>> {
-        &self.tasks
+    /// The task processes now.
+    pub fn tasks(&self) -> BTreeMap<TaskId, Arc<TaskProcess>> {
+        self.tasks.read().map(|t| t.clone()).unwrap_or_default()
     }
 
-    pub fn task(&self, id: &TaskId) -> Option<&Arc<TaskProcess>> {
-        self.tasks.get(id)
+    pub fn task(&self, id: &TaskId) -> Option<Arc<TaskProcess>> {
+        self.tasks.read().ok().and_then(|t| t.get(id).cloned())
+    }
+
+    /// A task added on a config reload.
+    pub(crate) fn add_task(&self, p: Arc<TaskProcess>) {
+        if let Ok(mut t) = self.tasks.write() {
+            t.insert(p.task, p);
+        }
+    }
+
+    /// A task removed on a config reload: its token no longer opens the task-service API.
+    pub(crate) fn remove_task(&self, id: &TaskId) -> Option<Arc<TaskProcess>> {
+        self.tasks.write().ok().and_then(|mut t| t.remove(id))
     }
 
     /// The task whose process sent this `Authorization` header value, if any.
     pub fn task_of_token(&self, given: Option<&str>) -> Option<TaskId> {
-        self.tokens
-            .iter()
-            .find(|(token, _)| protocol::bearer_matches(given, token))
-            .map(|(_, task)| *task)
+        self.tasks.read().ok().and_then(|t| {
+            t.values()
+                .find(|p| protocol::bearer_matches(given, &p.token))
+                .map(|p| p.task)
+        })
     }
 
     /// The latest block slot seen.
@@ -236,7 +247,7 @@ impl NodeShared {
             *m.entry(*task).or_default() += 1;
         }
         tracing::warn!(task = %task, call = what, error = %e, "task call failed");
-        if let Some(p) = self.tasks.get(task) {
+        if let Some(p) = self.task(task) {
             p.log.note(&format!("{what} call failed: {e}"));
         }
     }

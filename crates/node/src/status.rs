@@ -6,6 +6,7 @@
 
 use gradual_ledger::state::{may_submit, StakeRecord};
 use gradual_node_proto::TaskInfo;
+use gradual_types::TaskParams;
 use serde::Serialize;
 
 /// A task's state as an operator sees it.
@@ -22,16 +23,25 @@ pub enum Health {
     Complete,
     /// The task process keeps failing, or the task is gone from the ledger.
     Failing,
+    /// Held by the node: the task is deactivated or its bounty cannot pay a round. No
+    /// proofs, audits or stakes (distribution duties of earlier rounds go on; the process
+    /// keeps running for them); resumes by itself when reactivated or funded.
+    Paused,
+    /// This node's stake was withdrawn: its process is stopped and the node does not
+    /// stake again by itself (`gradual stake` resumes it).
+    Withdrawn,
 }
 
 impl Health {
     /// Every state, in the order `/metrics` lists them.
-    pub const ALL: [Health; 5] = [
+    pub const ALL: [Health; 7] = [
         Health::WarmingUp,
         Health::Active,
         Health::CoolingDown,
         Health::Complete,
         Health::Failing,
+        Health::Paused,
+        Health::Withdrawn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +51,8 @@ impl Health {
             Health::CoolingDown => "cooling_down",
             Health::Complete => "complete",
             Health::Failing => "failing",
+            Health::Paused => "paused",
+            Health::Withdrawn => "withdrawn",
         }
     }
 }
@@ -69,6 +81,67 @@ pub struct TaskStatus {
     pub allowed_ports: Option<Vec<u16>>,
     /// Declared but not allowed: the task's code will be refused on these.
     pub unapproved_ports: Vec<u16>,
+    /// Last round this node's proof is on the ledger for.
+    pub last_proof_round: Option<u64>,
+    /// Last settled round that paid this node, and what it paid (ROE).
+    pub last_paid_round: Option<u64>,
+    pub last_paid_roe: Option<u64>,
+    /// Slashes of this node in this task seen while the node ran, their total, the last one.
+    pub slashes: u64,
+    pub slashed_roe: u64,
+    pub last_slash: Option<String>,
+    /// Settled rounds in a row in which this node's proof earned nothing.
+    pub unpaid_rounds: u64,
+}
+
+/// Why the node holds a task back ([`Health::Paused`], [`Health::Withdrawn`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    Paused,
+    Withdrawn,
+}
+
+/// Whether the node holds `task` back in `round`, and why: its stake was withdrawn
+/// (`withdrawn`: the node saw it unstake and then lose its stake record, and no stake came
+/// back since), the task is deactivated, or the bounty left cannot pay one round
+/// (`available < bounty_per_round`, KIP #36: nodes should not work, and pay fees, for
+/// nothing). A closed task is not held (it is complete), nor is one whose stake cools down.
+pub fn hold(
+    task: &TaskInfo,
+    stake: Option<&StakeRecord>,
+    round: u64,
+    withdrawn: bool,
+) -> Option<(Hold, String)> {
+    if task.closed || stake.is_some_and(|s| s.unstake_round.is_some()) {
+        return None;
+    }
+    if withdrawn && stake.is_none() {
+        return Some((
+            Hold::Withdrawn,
+            "stake withdrawn: the task process is stopped and the node does not stake again; \
+             `gradual stake` resumes it, or remove the task from the config"
+                .into(),
+        ));
+    }
+    if !task.is_active {
+        return Some((
+            Hold::Paused,
+            "paused: the task is deactivated by its manager; resumes when it is reactivated".into(),
+        ));
+    }
+    let per_round = task.terms_for(round).bounty_per_round;
+    if task.available_bounty < per_round {
+        return Some((
+            Hold::Paused,
+            format!(
+                "paused: bounty exhausted ({} KOII left, a round pays {} KOII); no proofs or \
+                 audits until the manager funds it (`gradual task fund`)",
+                gradual_types::format_koii(task.available_bounty),
+                gradual_types::format_koii(per_round)
+            ),
+        ));
+    }
+    None
 }
 
 /// How the task's process is doing (from its supervisor).
@@ -80,24 +153,31 @@ pub struct Process<'a> {
 }
 
 /// The status of one task and why, from the task as the ledger shows it (`None`: not
-/// there), this node's stake in it, the round the next block falls in, and its process.
+/// there), this node's stake in it, the round the next block falls in, whether the node
+/// saw its stake withdrawn ([`hold`]), and its process.
 pub fn health(
     task: Option<&TaskInfo>,
     stake: Option<&StakeRecord>,
     round: u64,
+    withdrawn: bool,
     process: Process,
 ) -> (Health, String) {
     let Some(t) = task else {
         return (Health::Failing, "task not found on the ledger".into());
     };
-    if t.closed || !t.is_active {
-        return (Health::Complete, "task is closed or inactive".into());
+    if t.closed {
+        return (Health::Complete, "task is closed".into());
     }
     if stake.is_some_and(|s| s.unstake_round.is_some()) {
         return (
             Health::CoolingDown,
             "unstaking; withdraw after the cooldown".into(),
         );
+    }
+    match hold(t, stake, round, withdrawn) {
+        Some((Hold::Withdrawn, why)) => return (Health::Withdrawn, why),
+        Some((Hold::Paused, why)) => return (Health::Paused, why),
+        None => {}
     }
     if !process.running {
         return if process.restarts > 0 {
@@ -117,6 +197,42 @@ pub fn health(
         Some(_) => "staked this round; submits from the next",
     };
     (Health::WarmingUp, why.into())
+}
+
+/// How the manager's pending update (`UpdateTask`, in force from the next round) makes the
+/// terms worse for a staker: a larger slash of any kind, a longer cooldown, a higher minimum
+/// stake. Each as `"slash_bps 500 -> 1000"`; empty when nothing gets worse.
+pub fn worse_terms(now: &TaskParams, next: &TaskParams) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut more = |name: &str, a: u64, b: u64| {
+        if b > a {
+            out.push(format!("{name} {a} -> {b}"));
+        }
+    };
+    more("slash_bps", now.slash_bps.into(), next.slash_bps.into());
+    more(
+        "false_accusation_bps",
+        now.false_accusation_bps.into(),
+        next.false_accusation_bps.into(),
+    );
+    more(
+        "missed_list_bps",
+        now.missed_list_bps.into(),
+        next.missed_list_bps.into(),
+    );
+    more(
+        "unstake_cooldown",
+        now.unstake_cooldown,
+        next.unstake_cooldown,
+    );
+    more("minimum_stake", now.minimum_stake, next.minimum_stake);
+    out
+}
+
+/// What to stake of rewards just claimed (`restake_rewards`): all of `claimed`, but never
+/// past a stake of `cap`, nor more than the balance.
+pub fn restake_amount(claimed: u64, stake: u64, cap: u64, balance: u64) -> u64 {
+    claimed.min(cap.saturating_sub(stake)).min(balance)
 }
 
 /// The TCP ports a task's metadata declares (`connect_ports` in its task.yml); none when
@@ -155,8 +271,9 @@ pub fn unapproved_ports(declared: &[u16], allowed: Option<&[u16]>) -> Vec<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gradual_ledger::state::RoundTerms;
     use gradual_ledger::Clock;
-    use gradual_types::{Pubkey, Slot, TaskParams};
+    use gradual_types::{Pubkey, Slot};
 
     const UP: Process = Process {
         running: true,
@@ -177,7 +294,7 @@ mod tests {
             params,
             is_active: true,
             closed: false,
-            available_bounty: 0,
+            available_bounty: 1_000,
             terms_log: Vec::new(),
         }
     }
@@ -200,9 +317,9 @@ mod tests {
         let t = task();
         let s = stake(100, 5);
         // Round 1 starts at slot 10: staked at 5, so it may submit in round 1, not in 0.
-        assert_eq!(health(Some(&t), Some(&s), 1, UP).0, Health::Active);
+        assert_eq!(health(Some(&t), Some(&s), 1, false, UP).0, Health::Active);
         assert_eq!(
-            health(Some(&t), Some(&s), 0, UP),
+            health(Some(&t), Some(&s), 0, false, UP),
             (
                 Health::WarmingUp,
                 "staked this round; submits from the next".into()
@@ -210,17 +327,17 @@ mod tests {
         );
         let low = stake(99, 5);
         assert_eq!(
-            health(Some(&t), Some(&low), 1, UP),
+            health(Some(&t), Some(&low), 1, false, UP),
             (
                 Health::WarmingUp,
                 "stake below the task minimum; top it up".into()
             )
         );
-        let (h, why) = health(Some(&t), None, 1, UP);
+        let (h, why) = health(Some(&t), None, 1, false, UP);
         assert_eq!(h, Health::WarmingUp);
         assert!(why.starts_with("not staked yet"), "{why}");
         for (round, s) in [(1, &s), (0, &s), (1, &low)] {
-            let active = health(Some(&t), Some(s), round, UP).0 == Health::Active;
+            let active = health(Some(&t), Some(s), round, false, UP).0 == Health::Active;
             assert_eq!(active, may_submit(Some(s), 100, t.clock.start(round)));
         }
     }
@@ -232,16 +349,110 @@ mod tests {
             restarts: 2,
             last_error: Some("exited with status 1"),
         };
-        assert_eq!(health(None, None, 1, UP).0, Health::Failing);
+        assert_eq!(health(None, None, 1, false, UP).0, Health::Failing);
         let mut t = task();
         let mut s = stake(100, 5);
         s.unstake_round = Some(1);
-        assert_eq!(health(Some(&t), Some(&s), 1, down).0, Health::CoolingDown);
+        assert_eq!(
+            health(Some(&t), Some(&s), 1, false, down).0,
+            Health::CoolingDown
+        );
         t.closed = true;
-        assert_eq!(health(Some(&t), Some(&s), 1, down).0, Health::Complete);
+        assert_eq!(
+            health(Some(&t), Some(&s), 1, false, down).0,
+            Health::Complete
+        );
         t.closed = false;
         t.is_active = false;
-        assert_eq!(health(Some(&t), None, 1, UP).0, Health::Complete);
+        assert_eq!(health(Some(&t), None, 1, false, UP).0, Health::Paused);
+    }
+
+    /// Issue #12: a deactivated task, or one whose bounty cannot pay a round, is paused
+    /// with the reason, and resumes by itself when reactivated or funded; a withdrawn
+    /// stake reads "withdrawn", not "not staked yet", until a stake comes back.
+    #[test]
+    fn paused_while_inactive_or_out_of_bounty_and_resumed_when_funded() {
+        let mut t = task();
+        t.params.bounty_per_round = 500;
+        let s = stake(100, 5);
+        assert_eq!(health(Some(&t), Some(&s), 1, false, UP).0, Health::Active);
+        // Less than one round's bounty left: paused, the reason says how much.
+        t.available_bounty = 499;
+        let (h, why) = health(Some(&t), Some(&s), 1, false, UP);
+        assert_eq!(h, Health::Paused);
+        assert!(
+            why.contains("bounty exhausted (0.000000499 KOII left, a round pays 0.0000005 KOII)"),
+            "{why}"
+        );
+        assert_eq!(
+            hold(&t, Some(&s), 1, false).map(|h| h.0),
+            Some(Hold::Paused)
+        );
+        // Paused whatever the process does (it keeps running for earlier rounds' lists).
+        let down = Process {
+            running: false,
+            restarts: 3,
+            last_error: Some("x"),
+        };
+        assert_eq!(health(Some(&t), Some(&s), 1, false, down).0, Health::Paused);
+        // Funded again: resumed.
+        t.available_bounty = 500;
+        assert_eq!(health(Some(&t), Some(&s), 1, false, UP).0, Health::Active);
+        assert_eq!(hold(&t, Some(&s), 1, false), None);
+        // The round's own terms count: a raise of the bounty per round from round 2.
+        t.terms_log = vec![
+            (0, RoundTerms::of(&t.params, true)),
+            (
+                2,
+                RoundTerms {
+                    bounty_per_round: 600,
+                    ..RoundTerms::of(&t.params, true)
+                },
+            ),
+        ];
+        assert_eq!(hold(&t, Some(&s), 1, false), None);
+        assert_eq!(
+            hold(&t, Some(&s), 2, false).map(|h| h.0),
+            Some(Hold::Paused)
+        );
+        t.terms_log.clear();
+        // Deactivated, then reactivated.
+        t.is_active = false;
+        let (h, why) = health(Some(&t), Some(&s), 1, false, UP);
+        assert_eq!((h, why.contains("deactivated")), (Health::Paused, true));
+        t.is_active = true;
+        assert_eq!(health(Some(&t), Some(&s), 1, false, UP).0, Health::Active);
+        // No bounty per round: never exhausted.
+        t.params.bounty_per_round = 0;
+        t.available_bounty = 0;
+        assert_eq!(hold(&t, Some(&s), 1, false), None);
+        // Closed is complete, not paused; cooling down stays cooling down.
+        t.closed = true;
+        assert_eq!(health(Some(&t), Some(&s), 1, false, UP).0, Health::Complete);
+        assert_eq!(hold(&t, Some(&s), 1, false), None);
+    }
+
+    #[test]
+    fn a_withdrawn_stake_reads_withdrawn_until_a_stake_comes_back() {
+        let t = task();
+        let (h, why) = health(Some(&t), None, 1, true, UP);
+        assert_eq!(h, Health::Withdrawn);
+        assert!(why.contains("stopped"), "{why}");
+        // The process is stopped: still withdrawn, not failing.
+        let stopped = Process {
+            running: false,
+            restarts: 1,
+            last_error: None,
+        };
+        assert_eq!(
+            health(Some(&t), None, 1, true, stopped).0,
+            Health::Withdrawn
+        );
+        // Staked again (by hand): the flag no longer holds it.
+        let s = stake(100, 5);
+        assert_eq!(health(Some(&t), Some(&s), 1, true, UP).0, Health::Active);
+        // Never staked: warming up, as before.
+        assert_eq!(health(Some(&t), None, 1, false, UP).0, Health::WarmingUp);
     }
 
     #[test]
@@ -254,7 +465,7 @@ mod tests {
             last_error: None,
         };
         assert_eq!(
-            health(Some(&t), Some(&s), 1, starting),
+            health(Some(&t), Some(&s), 1, false, starting),
             (Health::WarmingUp, "task process starting".into())
         );
         let failing = Process {
@@ -262,7 +473,7 @@ mod tests {
             ..starting
         };
         assert_eq!(
-            health(Some(&t), Some(&s), 1, failing),
+            health(Some(&t), Some(&s), 1, false, failing),
             (Health::Failing, "task process is restarting".into())
         );
         let failing = Process {
@@ -270,9 +481,47 @@ mod tests {
             ..failing
         };
         assert_eq!(
-            health(Some(&t), Some(&s), 1, failing),
+            health(Some(&t), Some(&s), 1, false, failing),
             (Health::Failing, "health check failed".into())
         );
+    }
+
+    #[test]
+    fn worse_terms_and_restake_amounts() {
+        let now = TaskParams {
+            slash_bps: 500,
+            false_accusation_bps: 0,
+            unstake_cooldown: 2,
+            minimum_stake: 10,
+            ..TaskParams::default()
+        };
+        assert!(worse_terms(&now, &now).is_empty());
+        let better = TaskParams {
+            slash_bps: 100,
+            unstake_cooldown: 1,
+            bounty_per_round: 9,
+            ..now.clone()
+        };
+        assert!(worse_terms(&now, &better).is_empty());
+        let worse = TaskParams {
+            slash_bps: 1000,
+            unstake_cooldown: 5,
+            false_accusation_bps: 1,
+            ..now.clone()
+        };
+        assert_eq!(
+            worse_terms(&now, &worse),
+            vec![
+                "slash_bps 500 -> 1000",
+                "false_accusation_bps 0 -> 1",
+                "unstake_cooldown 2 -> 5"
+            ]
+        );
+        // Everything claimed, up to the cap, within the balance.
+        assert_eq!(restake_amount(5, 10, 100, 50), 5);
+        assert_eq!(restake_amount(5, 98, 100, 50), 2);
+        assert_eq!(restake_amount(5, 120, 100, 50), 0);
+        assert_eq!(restake_amount(5, 10, 100, 3), 3);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! - `proofs`: the signed `SubmitProof` transaction of each `(task, round)`, written (and
 //!   committed, i.e. fsynced) *before* it is sent. After a crash the node re-sends these
 //!   exact bytes, which the ledger de-duplicates by signature, so a proof is never submitted
-//!   twice and never lost.
+//!   twice and never lost;
+//! - `withdrawn`: tasks whose stake this node saw withdrawn (it stops them and does not
+//!   stake again until a stake comes back), so a restart does not forget it.
 
 use gradual_types::{TaskId, Transaction};
 use redb::{Database, TableDefinition};
@@ -12,6 +14,7 @@ use std::path::Path;
 
 const KV: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
 const PROOFS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("proofs");
+const WITHDRAWN: TableDefinition<&[u8], u8> = TableDefinition::new("withdrawn");
 
 /// Largest key and value of the task kv store (docs/task-protocol.md §3).
 pub use gradual_task_sdk::protocol::limits::{KV_KEY_BYTES_MAX, KV_VALUE_BYTES_MAX};
@@ -47,6 +50,7 @@ impl NodeStore {
         let w = db.begin_write().map_err(e)?;
         w.open_table(KV).map_err(e)?;
         w.open_table(PROOFS).map_err(e)?;
+        w.open_table(WITHDRAWN).map_err(e)?;
         w.commit().map_err(e)?;
         Ok(NodeStore { db })
     }
@@ -104,6 +108,26 @@ impl NodeStore {
         w.commit().map_err(e)
     }
 
+    /// Whether this node saw its stake in `task` withdrawn (and none since).
+    pub fn withdrawn(&self, task: &TaskId) -> Result<bool, StoreError> {
+        let r = self.db.begin_read().map_err(e)?;
+        let t = r.open_table(WITHDRAWN).map_err(e)?;
+        Ok(t.get(task.0.as_slice()).map_err(e)?.is_some())
+    }
+
+    pub fn set_withdrawn(&self, task: &TaskId, withdrawn: bool) -> Result<(), StoreError> {
+        let w = self.db.begin_write().map_err(e)?;
+        {
+            let mut t = w.open_table(WITHDRAWN).map_err(e)?;
+            if withdrawn {
+                t.insert(task.0.as_slice(), 1u8).map_err(e)?;
+            } else {
+                t.remove(task.0.as_slice()).map_err(e)?;
+            }
+        }
+        w.commit().map_err(e)
+    }
+
     /// Forget proof records of rounds before `round` (they can no longer change).
     pub fn prune_proofs(&self, task: &TaskId, before_round: u64) -> Result<(), StoreError> {
         let w = self.db.begin_write().map_err(e)?;
@@ -155,5 +179,13 @@ mod tests {
         assert_eq!(s.proof_tx(&task, 9).unwrap(), Some(tx));
         s.kv_delete(&task, b"a").unwrap();
         assert_eq!(s.kv_get(&task, b"a").unwrap(), None);
+        assert!(!s.withdrawn(&task).unwrap());
+        s.set_withdrawn(&task, true).unwrap();
+        drop(s);
+        let s = NodeStore::open(&p).unwrap();
+        assert!(s.withdrawn(&task).unwrap());
+        assert!(!s.withdrawn(&Hash([8; 32])).unwrap());
+        s.set_withdrawn(&task, false).unwrap();
+        assert!(!s.withdrawn(&task).unwrap());
     }
 }

@@ -15,17 +15,18 @@
 //! 200 ms: above it the tree is killed. There is no address-space cap: runtimes reserve far
 //! more address space than they touch (a WebAssembly engine fails under one).
 
+mod http;
 mod log;
 mod tree;
 
-use self::log::pump;
+pub use self::http::read_limited;
 pub use self::log::LogFile;
+use self::log::{pump, Tail};
 use self::tree::{describe_exit, kill_tree, task_processes};
 use crate::config::{Limits, SandboxConfig};
 use crate::sandbox::{self, Policy, Protections};
-use gradual_task_sdk::protocol::{env as task_env, paths};
+use gradual_task_sdk::protocol::env as task_env;
 use gradual_types::{Pubkey, TaskId};
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -113,7 +114,16 @@ pub struct TaskProcess {
     /// The task's own user on a root node ([`sandbox::task_uids`]).
     uid: Option<u32>,
     info: watch::Sender<ProcInfo>,
+    /// Whether the node wants the process running (false: stopped, e.g. after a withdraw).
+    wanted: watch::Sender<bool>,
     http: reqwest::Client,
+}
+
+/// A started task process: the child, the pump copying its stderr, and that stderr's tail.
+struct Spawned {
+    child: Child,
+    stderr: Option<tokio::task::JoinHandle<()>>,
+    tail: Arc<std::sync::Mutex<Tail>>,
 }
 
 /// What the node gives a task in its environment.
@@ -128,27 +138,16 @@ fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
 
-/// Read an HTTP body of at most `max` bytes.
-pub async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, CallError> {
-    let mut out = Vec::new();
-    loop {
-        match resp.chunk().await {
-            Ok(Some(c)) => {
-                if out.len() + c.len() > max {
-                    return Err(CallError::BadAnswer(format!("answer is over {max} bytes")));
-                }
-                out.extend_from_slice(&c);
-            }
-            Ok(None) => return Ok(out),
-            Err(e) => return Err(CallError::Transport(e.to_string())),
-        }
-    }
-}
-
 /// The program and arguments that run `launch` (before the limit wrapper).
 pub fn runtime_command(launch: &Launch) -> Result<(String, Vec<String>), String> {
-    let file = launch.artifact.display().to_string();
-    match launch.runtime.as_str() {
+    // A directory task (`python3@main.py`): `artifact` is the unpacked directory.
+    let rt = gradual_types::runtime::parse(&launch.runtime)
+        .map_err(|e| format!("runtime '{}': {e}", launch.runtime))?;
+    let file = match rt.entry {
+        Some(entry) => launch.artifact.join(entry).display().to_string(),
+        None => launch.artifact.display().to_string(),
+    };
+    match rt.interpreter {
         "native" => Ok((file, vec![])),
         "python3" | "python" => Ok(("python3".into(), vec!["-u".into(), file])),
         "node" => Ok(("node".into(), vec![file])),
@@ -178,6 +177,7 @@ impl TaskProcess {
             .no_proxy()
             .build()
             .unwrap_or_default();
+        let (wanted, _) = watch::channel(true);
         TaskProcess {
             task,
             token,
@@ -188,8 +188,38 @@ impl TaskProcess {
             connect_ports,
             uid,
             info,
+            wanted,
             http,
         }
+    }
+
+    /// Stop the process (`false`, with the reason for its log) or run it again (`true`).
+    pub fn set_wanted(&self, on: bool, why: &str) {
+        if self
+            .wanted
+            .send_if_modified(|w| std::mem::replace(w, on) != on)
+        {
+            self.log.note(&if on {
+                format!("starting again: {why}")
+            } else {
+                format!("stopping: {why}")
+            });
+        }
+    }
+
+    pub fn wanted(&self) -> bool {
+        *self.wanted.borrow()
+    }
+
+    /// Resolves once the node no longer wants the process.
+    async fn unwanted(&self) {
+        let mut rx = self.wanted.subscribe();
+        let _ = rx.wait_for(|on| !*on).await;
+    }
+
+    /// The task's own user on a root node, if it has one.
+    pub fn uid(&self) -> Option<u32> {
+        self.uid
     }
 
     /// TCP ports the task may connect to besides the node's (`None`: any).
@@ -215,118 +245,6 @@ impl TaskProcess {
         tracing::warn!(task = %self.task, reason, "task process failed");
         self.log.note(&format!("task failed: {reason}"));
         self.set(|i| i.last_error = Some(reason.to_string()));
-    }
-
-    /// Wait up to `wait` for the process to be running; its port.
-    async fn running_port(&self, wait: Duration) -> Result<u16, CallError> {
-        let mut rx = self.info.subscribe();
-        let got = tokio::time::timeout(wait, async {
-            rx.wait_for(|i| matches!(i.phase, Phase::Running { .. } | Phase::Stopped))
-                .await
-                .is_ok()
-        })
-        .await;
-        let phase = self.info.borrow().phase.clone();
-        match (got, phase) {
-            (Ok(true), Phase::Running { port, .. }) => Ok(port),
-            (_, p) => Err(CallError::NotRunning(format!("{p:?}").to_lowercase())),
-        }
-    }
-
-    /// A control call: `POST <path>` (one of [`paths`]' control paths) with `body`; the JSON
-    /// answer.
-    pub async fn call(&self, path: &str, body: &Value) -> Result<Value, CallError> {
-        let timeout = Duration::from_millis(self.limits.call_timeout_ms);
-        let port = self
-            .running_port(timeout.max(Duration::from_millis(self.limits.start_timeout_ms)))
-            .await?;
-        let url = format!("http://127.0.0.1:{port}{path}");
-        let req = self
-            .http
-            .post(&url)
-            .bearer_auth(&self.token)
-            .json(body)
-            .timeout(timeout)
-            .send();
-        let resp = match req.await {
-            Ok(r) => r,
-            Err(e) if e.is_timeout() => {
-                return Err(CallError::Timeout(self.limits.call_timeout_ms))
-            }
-            Err(e) => return Err(CallError::Transport(e.to_string())),
-        };
-        let status = resp.status();
-        let bytes = tokio::time::timeout(timeout, read_limited(resp, TASK_ANSWER_BYTES_MAX))
-            .await
-            .map_err(|_| CallError::Timeout(self.limits.call_timeout_ms))??;
-        if !status.is_success() {
-            let body: String = String::from_utf8_lossy(&bytes).chars().take(300).collect();
-            return Err(CallError::Status {
-                status: status.as_u16(),
-                body,
-            });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| CallError::BadAnswer(format!("not JSON: {e}")))
-    }
-
-    /// Forward a peer's request to the task's own route `path` (with its query string).
-    pub async fn proxy(
-        &self,
-        method: reqwest::Method,
-        path_and_query: &str,
-        content_type: Option<String>,
-        body: Vec<u8>,
-    ) -> Result<(u16, Option<String>, Vec<u8>), CallError> {
-        let timeout = Duration::from_millis(self.limits.call_timeout_ms);
-        let port = self.running_port(Duration::from_millis(0)).await?;
-        let url = format!(
-            "http://127.0.0.1:{port}/{}",
-            path_and_query.trim_start_matches('/')
-        );
-        let mut req = self.http.request(method, &url).timeout(timeout).body(body);
-        if let Some(ct) = content_type {
-            req = req.header(reqwest::header::CONTENT_TYPE, ct);
-        }
-        let resp = req.send().await.map_err(|e| {
-            if e.is_timeout() {
-                CallError::Timeout(self.limits.call_timeout_ms)
-            } else {
-                CallError::Transport(e.to_string())
-            }
-        })?;
-        let status = resp.status().as_u16();
-        let ct = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = tokio::time::timeout(timeout, read_limited(resp, TASK_ANSWER_BYTES_MAX))
-            .await
-            .map_err(|_| CallError::Timeout(self.limits.call_timeout_ms))??;
-        Ok((status, ct, bytes))
-    }
-
-    async fn health(&self, port: u16, timeout: Duration) -> Result<(), String> {
-        let url = format!("http://127.0.0.1:{port}{}", paths::HEALTH);
-        match self
-            .http
-            .get(&url)
-            .bearer_auth(&self.token)
-            .timeout(timeout)
-            .send()
-            .await
-        {
-            Ok(r) if r.status().is_success() => Ok(()),
-            Ok(r) => Err(format!(
-                "health check answered HTTP {}",
-                r.status().as_u16()
-            )),
-            Err(e) if e.is_timeout() => Err(format!(
-                "health check got no answer within {} ms",
-                ms(timeout)
-            )),
-            Err(e) => Err(format!("health check failed: {e}")),
-        }
     }
 
     fn pid_file(&self) -> PathBuf {
@@ -371,7 +289,7 @@ impl TaskProcess {
         env: &TaskEnv,
         port: u16,
         data_dir: &Path,
-    ) -> Result<Child, String> {
+    ) -> Result<Spawned, String> {
         let (prog, args) = runtime_command(launch)?;
         let c = &self.confinement;
         let tmp = self.dir.join("tmp");
@@ -407,9 +325,10 @@ impl TaskProcess {
                     .is_some_and(|n| n.starts_with("python") || n.starts_with("node"))
             }));
         }
+        // The artifact: its file, or a directory task's unpacked directory (read-only).
         read.push(launch.artifact.clone());
         // An interpreter reads its libraries next to it; a native task is its own runtime.
-        if launch.runtime != "native" {
+        if crate::unpack::interpreter(&launch.runtime) != "native" {
             read.extend(sandbox::runtime_prefix(&prog, &path));
         }
         // Never the node's own files, nor a directory holding them (a runtime installed in
@@ -469,15 +388,21 @@ impl TaskProcess {
             .spawn()
             .map_err(|e| format!("cannot start '{prog}': {e}"))?;
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(pump(out, self.log.clone()));
+            tokio::spawn(pump(out, self.log.clone(), None));
         }
-        if let Some(err) = child.stderr.take() {
-            tokio::spawn(pump(err, self.log.clone()));
-        }
+        let tail = Arc::new(std::sync::Mutex::new(Tail::default()));
+        let stderr = child
+            .stderr
+            .take()
+            .map(|err| tokio::spawn(pump(err, self.log.clone(), Some(tail.clone()))));
         if let Some(pid) = child.id() {
             let _ = std::fs::write(self.pid_file(), pid.to_string());
         }
-        Ok(child)
+        Ok(Spawned {
+            child,
+            stderr,
+            tail,
+        })
     }
 
     /// Run the task until `stop` turns true: start, watch, restart with backoff.
@@ -502,10 +427,21 @@ impl TaskProcess {
             if *stop.borrow() {
                 break;
             }
+            if !self.wanted() {
+                self.set(|i| i.phase = Phase::Stopped);
+                let mut on = self.wanted.subscribe();
+                tokio::select! {
+                    _ = on.wait_for(|on| *on) => {}
+                    _ = stopped(&mut stop) => break,
+                }
+                failures = 0;
+                continue;
+            }
             self.set(|i| i.phase = Phase::Starting);
             let started = Instant::now();
             let reason = match self.run_once(&env, &prepare, &data_dir, &mut stop).await {
-                None => break,
+                // Stopped by the node: for good, or until it is wanted again.
+                None => continue,
                 Some(reason) => reason,
             };
             self.fail(&reason);
@@ -559,9 +495,28 @@ impl TaskProcess {
             Ok(a) => a.port(),
             Err(e) => return Some(format!("cannot find a free port: {e}")),
         };
-        let mut child = match self.spawn(&launch, env, port, data_dir) {
+        let Spawned {
+            mut child,
+            mut stderr,
+            tail,
+        } = match self.spawn(&launch, env, port, data_dir) {
             Ok(c) => c,
             Err(e) => return Some(e),
+        };
+        // Why it ended, with the last lines it wrote to stderr (its own words: "No such
+        // file", a traceback), once its stderr is read to the end.
+        let why = |reason: String, stderr: &mut Option<tokio::task::JoinHandle<()>>| {
+            let pump = stderr.take();
+            let tail = tail.clone();
+            async move {
+                if let Some(p) = pump {
+                    let _ = tokio::time::timeout(Duration::from_millis(1_000), p).await;
+                }
+                match tail.lock().map(|t| t.last_lines(3)).unwrap_or_default() {
+                    last if last.is_empty() => reason,
+                    last => format!("{reason}; its stderr ended with: {last}"),
+                }
+            }
         };
         let pid = child.id().unwrap_or(0);
         self.set(|i| i.starts += 1);
@@ -581,10 +536,8 @@ impl TaskProcess {
                 ));
             }
             if let Ok(Some(status)) = child.try_wait() {
-                return Some(format!(
-                    "{} while starting",
-                    describe_exit(status, &self.limits)
-                ));
+                let reason = format!("{} while starting", describe_exit(status, &self.limits));
+                return Some(why(reason, &mut stderr).await);
             }
             if self
                 .health(port, left.min(Duration::from_millis(1000)))
@@ -596,6 +549,7 @@ impl TaskProcess {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
                 _ = stopped(stop) => { self.kill_all(&mut child, pid).await; return None; }
+                _ = self.unwanted() => { self.kill_all(&mut child, pid).await; return None; }
             }
         }
         self.log.note("task is healthy");
@@ -613,13 +567,18 @@ impl TaskProcess {
                     // Whatever it left running goes with it.
                     kill_tree(&self.confinement.exe, pid, self.task_user().map(|(u, _)| u));
                     return Some(match status {
-                        Ok(s) => describe_exit(s, &self.limits),
+                        Ok(s) => why(describe_exit(s, &self.limits), &mut stderr).await,
                         Err(e) => format!("cannot wait for the task process: {e}"),
                     });
                 }
                 _ = stopped(stop) => {
                     self.kill_all(&mut child, pid).await;
                     self.log.note("stopped by the node");
+                    return None;
+                }
+                _ = self.unwanted() => {
+                    self.kill_all(&mut child, pid).await;
+                    self.log.note("stopped by the node (not needed now)");
                     return None;
                 }
                 _ = tick.tick() => {

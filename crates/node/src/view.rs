@@ -11,7 +11,7 @@ use gradual_ledger::query::TaskView;
 use gradual_ledger::state::*;
 use gradual_node_proto::{LedgerView, TaskInfo};
 use gradual_rpc::dto::*;
-use gradual_types::{Pubkey, Slot, TaskId};
+use gradual_types::{Pubkey, Slot, TaskId, TaskParams};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -42,6 +42,8 @@ pub struct TaskSnap {
     pub stakes: BTreeMap<Pubkey, StakeRecord>,
     pub rewards: BTreeMap<Pubkey, u64>,
     pub rounds: BTreeMap<u64, RoundSnap>,
+    /// Parameters of the manager's `UpdateTask`, waiting for the next round.
+    pub pending_params: Option<TaskParams>,
     /// Uploaded lists, fetched on demand (`(round, attempt)`).
     pub lists: BTreeMap<(u64, u16), Vec<(Pubkey, u64)>>,
 }
@@ -49,6 +51,7 @@ pub struct TaskSnap {
 impl TaskSnap {
     pub fn from_dto(t: &TaskDto) -> TaskSnap {
         let v = TaskView::from(t);
+        let pending_params = v.record.pending_params.clone();
         let info = TaskInfo {
             clock: v.clock,
             params: v.record.params,
@@ -81,6 +84,7 @@ impl TaskSnap {
             stakes: v.stakes.into_iter().flatten().collect(),
             rewards: v.rewards.into_iter().flatten().collect(),
             rounds,
+            pending_params,
             lists: BTreeMap::new(),
         }
     }
@@ -92,6 +96,8 @@ pub struct Snapshot {
     pub slot: Slot,
     /// The chain's slot length (genesis): it sets each task's vote window.
     pub slot_ms: u64,
+    /// How long a transaction stays valid (genesis `tx_max_age_slots`).
+    pub tx_max_age_slots: u64,
     pub balance: u64,
     pub tasks: BTreeMap<TaskId, TaskSnap>,
 }
@@ -124,7 +130,9 @@ impl Snapshot {
             out.slot = client.get_slot().await?;
         }
         out.balance = client.get_balance(me).await?;
-        out.slot_ms = client.genesis().await?.slot_ms;
+        let genesis = client.genesis().await?;
+        out.slot_ms = genesis.slot_ms;
+        out.tx_max_age_slots = genesis.tx_max_age_slots;
         Ok(out)
     }
 
@@ -160,6 +168,10 @@ impl LedgerView for Snapshot {
 
     fn slot_ms(&self) -> u64 {
         self.slot_ms
+    }
+
+    fn tx_max_age_slots(&self) -> u64 {
+        self.tx_max_age_slots
     }
 
     fn task(&self, task: &TaskId) -> Option<TaskInfo> {

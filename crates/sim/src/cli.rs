@@ -136,8 +136,9 @@ pub struct SweepArgs {
     /// Runs in parallel (each signs on one thread).
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
-    /// Output files: `<out>.csv` and `<out>.png`.
-    #[arg(long, default_value = "docs/sweep")]
+    /// Output files: `<out>.csv` and `<out>.png` (the default writes under `target/`, so a
+    /// sweep run from the repository root never overwrites the committed `docs/sweep.*`).
+    #[arg(long, default_value = "target/sweep")]
     pub out: PathBuf,
 }
 
@@ -337,5 +338,32 @@ pub fn run_cli(args: SimArgs, json: bool) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SimArgs,
+    }
+
+    #[test]
+    fn a_default_sweep_does_not_write_into_docs() {
+        let cli = Cli::try_parse_from(["gradual-sim", "sweep"]).unwrap();
+        let Some(SimCmd::Sweep(s)) = cli.args.cmd else {
+            panic!("sweep parsed as {:?}", cli.args.cmd);
+        };
+        assert_eq!(s.out, PathBuf::from("target/sweep"));
+        assert!(!s.out.starts_with("docs"), "would overwrite docs/sweep.*");
+        let cli = Cli::try_parse_from(["gradual-sim", "sweep", "--out", "docs/sweep"]).unwrap();
+        let Some(SimCmd::Sweep(s)) = cli.args.cmd else {
+            panic!("sweep parsed as {:?}", cli.args.cmd);
+        };
+        assert_eq!(s.out.with_extension("csv"), PathBuf::from("docs/sweep.csv"));
     }
 }

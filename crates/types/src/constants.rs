@@ -65,8 +65,12 @@ pub const TASK_METADATA_BYTES_MAX: usize = 1024;
 /// Executable locations: how many URLs a task may list, and how long each may be.
 pub const EXECUTABLE_URLS_MAX: usize = 4;
 pub const URL_BYTES_MAX: usize = 256;
-/// Runtime kind label of a task executable (e.g. `"native"`, `"python3"`).
+/// Runtime kind label of a task executable (e.g. `"native"`, `"python3"`); for a task
+/// shipped as a directory, the label before `@` in `<label>@<entry>` (`crate::runtime`).
 pub const RUNTIME_BYTES_MAX: usize = 32;
+/// The entry path of a task shipped as a directory (`python3@<entry>`, `crate::runtime`).
+/// `Executable.runtime` is at most `RUNTIME_BYTES_MAX + 1 + TASK_ENTRY_BYTES_MAX` bytes.
+pub const TASK_ENTRY_BYTES_MAX: usize = 256;
 /// Chain identifier length.
 pub const CHAIN_ID_BYTES_MAX: usize = 32;
 
@@ -202,3 +206,7 @@ const _: () = assert!(DEFAULT_AUDIT_SAMPLE <= AUDIT_SAMPLE_MAX);
 const _: () = assert!(DEFAULT_COMMITTEE_SIZE <= COMMITTEE_SIZE_MAX);
 const _: () = assert!(DEFAULT_UNSTAKE_COOLDOWN >= UNSTAKE_COOLDOWN_MIN);
 const _: () = assert!((DEFAULT_MISSED_LIST_BPS as u64) <= BPS_DENOMINATOR);
+
+/// The most a downloaded executable may weigh (the validator's default cap is 64 MiB): a URL
+/// that streams without end must not fill the node's memory.
+pub const ARTIFACT_BYTES_MAX: usize = 256 * 1024 * 1024;

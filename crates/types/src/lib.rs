@@ -12,6 +12,7 @@ pub mod constants;
 pub mod genesis;
 pub mod hash;
 pub mod keys;
+pub mod runtime;
 pub mod split;
 pub mod tx;
 pub mod url;

@@ -278,7 +278,7 @@ async fn airdrops_work_on_a_chain_with_a_fee() {
         .await
         .unwrap_err();
     let msg = e.rpc_error().expect("refused at the door").message.clone();
-    assert!(msg.contains("already received 2000000 ROE"), "{msg}");
+    assert!(msg.contains("already received 0.002 KOII"), "{msg}");
     // The recipient can pay fees with it, and upload an artifact (fee ≥ the minimum).
     c.send_and_confirm(
         &to,

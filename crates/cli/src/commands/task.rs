@@ -18,28 +18,29 @@ fn nonce_from_clock() -> u64 {
 
 pub(super) async fn run(ctx: &Ctx, cmd: TaskCommand) -> anyhow::Result<()> {
     match cmd {
-        TaskCommand::Create { file, nonce } => create_task(ctx, file, nonce).await,
+        TaskCommand::Create { file, nonce, .. } => create_task(ctx, file, nonce).await,
         TaskCommand::New {
             name,
             dir,
             sdk_path,
+            ..
         } => new_task(ctx, &name, &dir, sdk_path.as_deref()),
-        TaskCommand::Fund { task, amount } => {
+        TaskCommand::Fund { task, amount, .. } => {
             ctx.submit(
                 Instruction::FundTask { task, amount },
                 format!("funded task {task} with {}", koii(amount)),
             )
             .await
         }
-        TaskCommand::Update { task, file } => update_task(ctx, task, file).await,
-        TaskCommand::Activate { task } => {
+        TaskCommand::Update { task, file, .. } => update_task(ctx, task, file).await,
+        TaskCommand::Activate { task, .. } => {
             ctx.submit(
                 Instruction::SetActive { task, active: true },
                 format!("task {task} is active"),
             )
             .await
         }
-        TaskCommand::Deactivate { task } => {
+        TaskCommand::Deactivate { task, .. } => {
             ctx.submit(
                 Instruction::SetActive {
                     task,
@@ -49,16 +50,16 @@ pub(super) async fn run(ctx: &Ctx, cmd: TaskCommand) -> anyhow::Result<()> {
             )
             .await
         }
-        TaskCommand::Close { task } => {
+        TaskCommand::Close { task, .. } => {
             ctx.submit(
                 Instruction::CloseTask { task },
                 format!("task {task} is closed; its remaining bounty went back to the manager"),
             )
             .await
         }
-        TaskCommand::Show { task } => show::show_task(ctx, task).await,
-        TaskCommand::List { active } => show::list_tasks(ctx, active).await,
-        TaskCommand::Round { task, round } => show::show_round(ctx, task, round).await,
+        TaskCommand::Show { task, .. } => show::show_task(ctx, task).await,
+        TaskCommand::List { active, .. } => show::list_tasks(ctx, active).await,
+        TaskCommand::Round { task, round, .. } => show::show_round(ctx, task, round).await,
     }
 }
 
@@ -67,12 +68,29 @@ async fn load_and_upload(ctx: &Ctx, file: &Path) -> anyhow::Result<taskfile::Tas
     for n in &tf.notes {
         eprintln!("note: {n}");
     }
-    let bytes = std::fs::read(&tf.executable_path).with_context(|| {
-        format!(
-            "cannot read task_executable '{}' (paths are relative to the task file)",
-            tf.executable_path.display()
-        )
-    })?;
+    let bytes = if tf.entry.is_some() {
+        // A directory task: its deterministic tar archive is the artifact.
+        let packed = gradual_client::pack::pack_dir(
+            &tf.executable_path,
+            gradual_types::constants::ARTIFACT_BYTES_MAX,
+        )?;
+        eprintln!(
+            "note: packed '{}' ({} files, {} directories) into a {}-byte archive; nodes run {}",
+            tf.executable_path.display(),
+            packed.files,
+            packed.dirs,
+            packed.bytes.len(),
+            tf.params.executable.runtime
+        );
+        packed.bytes
+    } else {
+        std::fs::read(&tf.executable_path).with_context(|| {
+            format!(
+                "cannot read task_executable '{}' (paths are relative to the task file)",
+                tf.executable_path.display()
+            )
+        })?
+    };
     if bytes.is_empty() {
         bail!(
             "task_executable '{}' is empty",
@@ -198,6 +216,12 @@ async fn update_task(ctx: &Ctx, task: TaskId, file: PathBuf) -> anyhow::Result<(
 fn new_task(ctx: &Ctx, name: &str, dir: &Path, sdk_path: Option<&Path>) -> anyhow::Result<()> {
     let files = crate::scaffold::generate(dir, name, sdk_path)?;
     let root = dir.join(name);
+    if !files.iter().any(|f| f.ends_with(".cargo/config.toml")) {
+        eprintln!(
+            "note: no gradual checkout found (this binary's is gone); gradual-task-sdk is not on crates.io yet, so before building give {}/.cargo/config.toml a [patch.crates-io] entry with the path of a checkout's crates/task-sdk and crates/types (see its README.md), or run `gradual task new` again with --sdk-path",
+            root.display()
+        );
+    }
     ctx.emit(
         json!({
             "path": root.display().to_string(),

@@ -46,6 +46,9 @@ pub(super) struct RawTask {
     #[serde(default)]
     pub(super) auto_stake: bool,
     pub(super) claim_at: Option<Amount>,
+    pub(super) restake_rewards: Option<Amount>,
+    #[serde(default)]
+    pub(super) unstake_on_worse_terms: bool,
     #[serde(default)]
     pub(super) env: BTreeMap<String, String>,
     pub(super) adversary: Option<String>,
@@ -104,6 +107,7 @@ pub(super) struct RawConfig {
     pub(super) listen: String,
     pub(super) public_url: Option<String>,
     pub(super) low_balance_warn: Option<Amount>,
+    pub(super) unpaid_rounds_warn: Option<u64>,
     #[serde(default = "default_log_level")]
     pub(super) log_level: String,
     #[serde(default)]

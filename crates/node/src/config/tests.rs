@@ -200,3 +200,74 @@ fn unknown_fields_and_yaml() {
     assert_eq!(c.tasks[0].env["GRADUAL_ADVERSARY"], "garbage");
     assert_eq!(c.tasks[0].stake_roe, None);
 }
+
+/// Issue #12: a config file given by a relative path (`--config node.toml`) with relative
+/// paths in it: every path comes out absolute, under the file's directory, so task
+/// processes (which run in their own directories) find their executables.
+#[test]
+fn relative_paths_resolve_against_the_file_and_come_out_absolute() {
+    let d = dir_with_key();
+    // `d` as seen from the working directory, by a relative path ("../../tmp/...").
+    let cwd = std::env::current_dir().unwrap();
+    let ups = "../".repeat(cwd.components().count() - 1);
+    let rel = Path::new(&ups).join(d.path().strip_prefix("/").unwrap());
+    assert!(rel.is_relative());
+    let text = format!(
+        "keypair = \"k.json\"\ndata_dir = \"node-data\"\n[sandbox]\nread_paths = [\"lib\"]\n\
+         [[task]]\nid = \"{ID}\"\n"
+    );
+    let c = NodeConfig::parse(&text, false, &rel, "node.toml").unwrap();
+    for p in [&c.data_dir, &c.keypair_path, &c.sandbox.read_paths[0]] {
+        assert!(p.is_absolute(), "{}", p.display());
+    }
+    let same = |a: &Path, b: &Path| a.canonicalize().unwrap() == b.canonicalize().unwrap();
+    assert!(same(&c.keypair_path, &d.path().join("k.json")));
+    std::fs::create_dir_all(&c.data_dir).unwrap();
+    assert!(same(&c.data_dir, &d.path().join("node-data")));
+    // A file in the working directory itself (`--config node.toml`): its parent is "".
+    let c = NodeConfig::parse(
+        &text.replace("k.json", &d.path().join("k.json").display().to_string()),
+        false,
+        Path::new(""),
+        "node.toml",
+    )
+    .unwrap();
+    assert_eq!(c.data_dir, cwd.join("node-data"));
+    // Loading through a relative file path works the same way.
+    std::fs::write(d.path().join("node.toml"), &text).unwrap();
+    let c = NodeConfig::load(&rel.join("node.toml")).unwrap();
+    assert!(c.data_dir.is_absolute() && same(&c.data_dir, &d.path().join("node-data")));
+}
+
+/// Issue #12: compounding and leaving on worse terms are per-task policies; restaking
+/// needs claiming.
+#[test]
+fn restake_and_worse_terms_policies_parse() {
+    let d = dir_with_key();
+    let text = format!(
+        "keypair = \"k.json\"\n[[task]]\nid = \"{ID}\"\nclaim_at = \"0.5\"\n\
+         restake_rewards = \"10\"\nunstake_on_worse_terms = true\n"
+    );
+    let c = NodeConfig::parse(&text, false, d.path(), "node.toml").unwrap();
+    assert_eq!(c.tasks[0].restake_up_to_roe, Some(10_000_000_000));
+    assert!(c.tasks[0].unstake_on_worse_terms);
+    let text = format!("keypair = \"k.json\"\n[[task]]\nid = \"{ID}\"\n");
+    let c = NodeConfig::parse(&text, false, d.path(), "node.toml").unwrap();
+    assert_eq!(c.tasks[0].restake_up_to_roe, None);
+    assert!(!c.tasks[0].unstake_on_worse_terms);
+    assert_eq!(c.unpaid_rounds_warn, DEFAULT_UNPAID_ROUNDS_WARN);
+    let bad = format!(
+        "keypair = \"k.json\"\nunpaid_rounds_warn = 3\n[[task]]\nid = \"{ID}\"\nrestake_rewards = \"x\"\n\
+         [[task]]\nid = \"{}\"\nrestake_rewards = \"1\"\n",
+        Keypair::from_seed([9; 32]).pubkey()
+    );
+    let all = NodeConfig::parse(&bad, false, d.path(), "node.toml")
+        .unwrap_err()
+        .to_string();
+    for want in [
+        "task[0].restake_rewards = 'x'",
+        "task[1].restake_rewards needs claim_at",
+    ] {
+        assert!(all.contains(want), "missing {want:?} in:\n{all}");
+    }
+}

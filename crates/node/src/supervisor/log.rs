@@ -87,13 +87,86 @@ impl LogFile {
     }
 }
 
-/// Copy the task's output into its log file until it closes.
-pub(super) async fn pump<R: tokio::io::AsyncRead + Unpin>(mut r: R, log: Arc<LogFile>) {
+/// The last bytes a task wrote to one stream (its stderr): why it failed, in its words.
+#[derive(Debug, Default)]
+pub(crate) struct Tail {
+    bytes: Vec<u8>,
+}
+
+impl Tail {
+    /// Bytes kept.
+    const MAX: usize = 2048;
+
+    pub(crate) fn push(&mut self, b: &[u8]) {
+        self.bytes.extend_from_slice(b);
+        if self.bytes.len() > Self::MAX {
+            self.bytes.drain(..self.bytes.len() - Self::MAX);
+        }
+    }
+
+    /// The last `n` non-empty lines, joined with " | " (at most 600 characters). The
+    /// launcher's own notes (`[sandbox] landlock ABI ...`) are left out; its failures
+    /// (`[sandbox] cannot ...`) are kept.
+    pub(crate) fn last_lines(&self, n: usize) -> String {
+        let text = String::from_utf8_lossy(&self.bytes);
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .filter(|l| !l.starts_with("[sandbox]") || l.contains("cannot"))
+            .collect();
+        let joined = lines[lines.len().saturating_sub(n)..].join(" | ");
+        let chars = joined.chars().count();
+        if chars > 600 {
+            joined.chars().skip(chars - 600).collect()
+        } else {
+            joined
+        }
+    }
+}
+
+/// Copy the task's output into its log file until it closes (and into `tail`, if given).
+pub(super) async fn pump<R: tokio::io::AsyncRead + Unpin>(
+    mut r: R,
+    log: Arc<LogFile>,
+    tail: Option<Arc<Mutex<Tail>>>,
+) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         match r.read(&mut buf).await {
             Ok(0) | Err(_) => return,
-            Ok(n) => log.write(&buf[..n]),
+            Ok(n) => {
+                log.write(&buf[..n]);
+                if let Some(Ok(mut t)) = tail.as_ref().map(|t| t.lock()) {
+                    t.push(&buf[..n]);
+                }
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tail;
+
+    #[test]
+    fn the_tail_keeps_the_last_lines() {
+        let mut t = Tail::default();
+        assert_eq!(t.last_lines(3), "");
+        t.push(b"one\n\ntwo\nthree\n");
+        t.push(b"python3: can't open file '/x/main.py': [Errno 2] No such file or directory\n");
+        assert_eq!(
+            t.last_lines(2),
+            "three | python3: can't open file '/x/main.py': [Errno 2] No such file or directory"
+        );
+        t.push(b"[sandbox] landlock ABI 7: files on\n");
+        assert!(t.last_lines(1).ends_with("No such file or directory"));
+        t.push(b"[sandbox] cannot start the task: cannot run 'x': No such file\n");
+        assert_eq!(
+            t.last_lines(1),
+            "[sandbox] cannot start the task: cannot run 'x': No such file"
+        );
+        t.push(&[b'a'; 5000]);
+        assert_eq!(t.last_lines(1).len(), 600);
     }
 }

@@ -13,7 +13,8 @@ pub struct Executable {
     pub digest: Hash,
     /// Where the artifact can be fetched (artifact store URLs).
     pub urls: Vec<String>,
-    /// How to run it (`"native"`, `"python3"`, `"node"`, ...).
+    /// How to run it (`"native"`, `"python3"`, `"node"`, ...); for a directory shipped as a
+    /// tar archive, `<runtime>@<entry>` (`crate::runtime`).
     pub runtime: String,
 }
 
@@ -140,6 +141,9 @@ pub enum ParamError {
         slot_ms: u64,
         min: u64,
     },
+    /// `executable.runtime` names an entry (`<label>@<entry>`) a node could not use safely.
+    #[error("executable.runtime '{runtime}': {reason}")]
+    BadRuntime { runtime: String, reason: String },
 }
 
 fn too_long(field: &str, got: usize, max: usize) -> Result<(), ParamError> {
@@ -183,11 +187,22 @@ impl TaskParams {
         for url in &self.executable.urls {
             too_long("executable url", url.len(), URL_BYTES_MAX)?;
         }
-        too_long(
-            "executable.runtime",
-            self.executable.runtime.len(),
-            RUNTIME_BYTES_MAX,
-        )?;
+        // A label of at most 32 bytes, or `<label>@<entry>` for a directory (crate::runtime).
+        if let Err(e) = crate::runtime::parse(&self.executable.runtime) {
+            return Err(match e {
+                crate::runtime::RuntimeError::InterpreterTooLong { got, max } => {
+                    ParamError::TooLong {
+                        field: "executable.runtime".into(),
+                        got: got as u64,
+                        max: max as u64,
+                    }
+                }
+                other => ParamError::BadRuntime {
+                    runtime: self.executable.runtime.clone(),
+                    reason: other.to_string(),
+                },
+            });
+        }
         in_range("round_time", self.round_time, 2, ROUND_TIME_MAX)?;
         in_range(
             "submission_window",
@@ -276,6 +291,42 @@ impl TaskParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A task shipped as a directory names its entry in `runtime` (`python3@main.py`); the
+    /// ledger refuses an entry a node could not use safely, and keeps the 32-byte rule for
+    /// a plain label.
+    #[test]
+    fn the_ledger_refuses_a_bad_task_entry() {
+        let with = |runtime: &str| TaskParams {
+            name: "x".into(),
+            executable: Executable {
+                runtime: runtime.into(),
+                ..Executable::default()
+            },
+            ..TaskParams::default()
+        };
+        for good in ["python3", "python3@main.py", "native@bin/task"] {
+            assert_eq!(with(good).validate(), Ok(()), "{good}");
+        }
+        let long_entry = format!("python3@{}", "a".repeat(TASK_ENTRY_BYTES_MAX));
+        assert_eq!(with(&long_entry).validate(), Ok(()));
+        for bad in ["python3@../x.py", "python3@/abs.py", "python3@", "@main.py"] {
+            assert!(
+                matches!(with(bad).validate(), Err(ParamError::BadRuntime { .. })),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            with(&"n".repeat(33)).validate(),
+            Err(ParamError::TooLong {
+                field: "executable.runtime".into(),
+                got: 33,
+                max: 32
+            })
+        );
+        let e = with("python3@a/../../etc/x").validate().unwrap_err();
+        assert!(e.to_string().contains("'..'"), "{e}");
+    }
 
     #[test]
     fn task_params_rules() {

@@ -175,8 +175,9 @@ pub(super) fn request_airdrop(shared: &Shared, p: Params) -> RpcResult {
         return Err(RpcError::new(
             codes::FAUCET_UNAVAILABLE,
             format!(
-                "airdrop of {amount} ROE exceeds the faucet limit of {} ROE per request",
-                f.mint_max_roe
+                "airdrop of {} KOII exceeds the faucet limit of {} KOII per request; ask for at most that much at a time",
+                gradual_types::format_koii(amount),
+                gradual_types::format_koii(f.mint_max_roe)
             ),
         ));
     }
