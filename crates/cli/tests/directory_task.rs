@@ -115,7 +115,7 @@ async fn a_directory_task_with_a_module_runs_on_a_node() {
     let task_log = ndir.join("node-data/logs").join(format!("{task}.log"));
     let unpacked = ndir
         .join("node-data/artifacts")
-        .join(format!("{}.{task}.d", digest.to_base58()));
+        .join(format!("{task}.{}.d", digest.to_base58()));
     let started = Instant::now();
     let mut proof_round = None;
     while started.elapsed() < Duration::from_secs(90) && proof_round.is_none() {

@@ -26,6 +26,8 @@ pub enum PackError {
     NotFileOrDir { path: String, what: &'static str },
     #[error("the task directory packs to more than {max} bytes (at '{path}'), the most an artifact may have")]
     TooLarge { path: String, max: usize },
+    #[error("the task directory holds more than {max} files and directories (at '{path}'), the most nodes unpack")]
+    TooManyEntries { path: String, max: usize },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PackError + '_ {
@@ -119,6 +121,12 @@ impl Packer {
         for name in names {
             let path = dir.join(&name);
             let in_archive = format!("{prefix}{name}");
+            if self.files + self.dirs >= gradual_types::constants::TASK_ARCHIVE_ENTRIES_MAX {
+                return Err(PackError::TooManyEntries {
+                    path: path.display().to_string(),
+                    max: gradual_types::constants::TASK_ARCHIVE_ENTRIES_MAX,
+                });
+            }
             let meta = std::fs::symlink_metadata(&path).map_err(io(&path))?;
             let kind = meta.file_type();
             if kind.is_dir() {
@@ -194,6 +202,21 @@ mod tests {
             .unwrap()
             .set_modified(t)
             .unwrap();
+    }
+
+    /// A directory nodes would refuse to unpack (too many entries) is refused when packed,
+    /// not after the task is created.
+    #[test]
+    fn a_directory_with_more_entries_than_nodes_unpack_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        for i in 0..=gradual_types::constants::TASK_ARCHIVE_ENTRIES_MAX {
+            std::fs::write(d.path().join(format!("f{i}")), "").unwrap();
+        }
+        assert!(matches!(
+            pack_dir(d.path(), 64 << 20),
+            Err(PackError::TooManyEntries { max, .. })
+                if max == gradual_types::constants::TASK_ARCHIVE_ENTRIES_MAX
+        ));
     }
 
     #[test]

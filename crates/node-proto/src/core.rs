@@ -149,8 +149,12 @@ struct TaskState {
     /// Last vote sent per candidate: when, and whether it was a raise (first Invalid).
     votes_sent: BTreeMap<(u64, Pubkey), (Slot, bool)>,
     lists: BTreeMap<(u64, u16, bool), List>,
-    /// The last `Stake` sent and not yet seen on the ledger: when, and the amount held then.
+    /// The last `Stake` sent and not yet seen on the ledger: when, and the amount it brings
+    /// the stake to.
     stake_sent: Option<(Slot, u64)>,
+    /// The shell holds the task back (paused, withdrawn): no new work, proofs, audits or
+    /// stakes; duties of rounds under way (lists and their votes), claims and unstakes go on.
+    held: bool,
     claim_sent: Option<Slot>,
 }
 
@@ -208,6 +212,14 @@ impl NodeCore {
 
     pub fn remove_task(&mut self, task: &TaskId) {
         self.tasks.remove(task);
+    }
+
+    /// Hold `task` back or let it go on (see `TaskState::held`). The core, not the shell,
+    /// skips the held work, so nothing is left half-asked when the task resumes.
+    pub fn set_held(&mut self, task: &TaskId, held: bool) {
+        if let Some(st) = self.tasks.get_mut(task) {
+            st.held = held;
+        }
     }
 
     /// Rounds of `task` in which the audit guard found the task's verdicts suspect.
@@ -308,7 +320,7 @@ impl NodeCore {
         // draining its balance one resend at a time.
         // Nor does it stake for a round that will not run.
         // A node that left the task on the audit guard's word does not stake it again.
-        if let Some(target) = st.config.stake_roe.filter(|_| !st.leave) {
+        if let Some(target) = st.config.stake_roe.filter(|_| !st.leave && !st.held) {
             let next = info.terms_for(now + 1);
             let next_min = next.minimum_stake;
             let top_up = match &stake {
@@ -318,8 +330,9 @@ impl NodeCore {
                 Some(s) => target.saturating_sub(s.amount),
             };
             let held = stake.as_ref().map_or(0, |s| s.amount);
-            // The stake grew since the last `Stake`: it landed, the next may go at once.
-            if st.stake_sent.is_some_and(|(_, before)| held > before) {
+            // The stake reached what the last `Stake` brings it to: it landed (a stake that
+            // grew for another reason, a restake or the owner's, does not count).
+            if st.stake_sent.is_some_and(|(_, to)| held >= to) {
                 st.stake_sent = None;
             }
             if top_up > 0
@@ -344,7 +357,7 @@ impl NodeCore {
                         owner: None,
                     },
                 });
-                st.stake_sent = Some((at, held));
+                st.stake_sent = Some((at, held + top_up));
             }
         }
         if let Some(threshold) = st.config.claim_at_roe {
@@ -363,7 +376,8 @@ impl NodeCore {
         // at its start; a manager's update only counts from the next round on.
         let terms = |r: u64| round_terms(view, id, &info, r);
         let eligible = |r: u64| may_submit(stake.as_ref(), terms(r).minimum_stake, clock.start(r));
-        let working = |r: u64| !info.closed && terms(r).is_active;
+        let held = st.held;
+        let working = |r: u64| !held && !info.closed && terms(r).is_active;
 
         // Work period of the current round.
         if working(now) && eligible(now) && st.worked_round != Some(now) {
@@ -407,7 +421,7 @@ impl NodeCore {
             // Proof audits for the previous round: raises only until the raise cutoff
             // (SPEC §5 *Vote window*), seat votes until the window closes.
             let w = clock.window(Window::ProofAudit, r, 0);
-            if w.contains(at) {
+            if !held && w.contains(at) {
                 // The round's own terms bound the raises (SPEC §2 *Round terms*).
                 let sample = terms(r).audit_sample;
                 let last = raise_last_slot(w.opens, clock.audit_window, view.slot_ms());

@@ -796,3 +796,49 @@ fn a_stake_slow_to_land_is_not_sent_twice() {
         assert!(w[1] - w[0] > MAX_AGE, "sent again too soon: {stakes_at:?}");
     }
 }
+
+/// A task the shell holds back (paused, withdrawn) gets no new work, proof, audit or stake
+/// from the core, and nothing is left half-asked: released, it stakes and works at once.
+#[test]
+fn a_held_task_gets_no_new_work_and_resumes_whole() {
+    let mut c = TestChain::new(2, 1_000_000);
+    let params = TaskParams {
+        name: "held".into(),
+        round_time: 20,
+        submission_window: 6,
+        audit_window: 6,
+        minimum_stake: 1_000,
+        bounty_per_round: 70_000,
+        ..TaskParams::default()
+    };
+    let task = c.create_task(0, 7, params, 900_000);
+    let mut core = NodeCore::new(c.pk(1), Hash([1; 32]));
+    core.add_task(
+        task,
+        TaskConfig {
+            stake_roe: Some(10_000),
+            url: "http://n1".into(),
+            claim_at_roe: None,
+            audit_guard: AuditGuard::default(),
+        },
+    );
+    core.set_held(&task, true);
+    for _ in 0..30 {
+        core.handle_slot(&CachedView::new(&c.ledger));
+        assert!(core.poll_action().is_none(), "held: nothing to do");
+        c.next(vec![]);
+    }
+    core.set_held(&task, false);
+    core.handle_slot(&CachedView::new(&c.ledger));
+    let mut stake = false;
+    while let Some(a) = core.poll_action() {
+        stake |= matches!(
+            a,
+            Action::Send {
+                ix: Instruction::Stake { .. },
+                ..
+            }
+        );
+    }
+    assert!(stake, "released: it stakes at once");
+}

@@ -65,7 +65,8 @@ impl Watch {
     /// Follow this node's stake record; whether its stake is withdrawn now: seen unstaking,
     /// then no stake record at all (or withdrawn already); a stake back ends it.
     pub(crate) fn follow_stake(&mut self, stake: Option<&StakeRecord>) -> bool {
-        match stake {
+        // A withdrawn stake whose owner is another key leaves an empty record behind.
+        match stake.filter(|s| s.amount > 0) {
             Some(s) if s.unstake_round.is_some() => {
                 self.saw_unstaking = true;
                 false
@@ -172,6 +173,9 @@ impl Driver {
                         let keep_from = snap.tasks.get(id).map(|t| t.current_round.saturating_sub(
                             retention_rounds(t.info.params.allowed_failed_distributions))).unwrap_or(0);
                         let _ = sh.store().prune_proofs(id, keep_from);
+                    }
+                    for id in &ids {
+                        core.set_held(id, held.contains_key(id));
                     }
                     let mut shell = self.shell(snap.slot, &send_tx, &ans_tx, &held);
                     driver::step(&mut core, &snap, &mut shell, 1);

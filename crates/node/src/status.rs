@@ -103,9 +103,9 @@ pub enum Hold {
 
 /// Whether the node holds `task` back in `round`, and why: its stake was withdrawn
 /// (`withdrawn`: the node saw it unstake and then lose its stake record, and no stake came
-/// back since), the task is deactivated, or the bounty left cannot pay one round
-/// (`available < bounty_per_round`, KIP #36: nodes should not work, and pay fees, for
-/// nothing). A closed task is not held (it is complete), nor is one whose stake cools down.
+/// back since), the task is deactivated, or no bounty is left (KIP #36: nodes should not
+/// work, and pay fees, for nothing; a round is paid what is left, at most its bounty, so a
+/// partial last round is still worth working). A closed task is not held (it is complete), nor is one whose stake cools down.
 pub fn hold(
     task: &TaskInfo,
     stake: Option<&StakeRecord>,
@@ -115,7 +115,7 @@ pub fn hold(
     if task.closed || stake.is_some_and(|s| s.unstake_round.is_some()) {
         return None;
     }
-    if withdrawn && stake.is_none() {
+    if withdrawn && stake.is_none_or(|s| s.amount == 0) {
         return Some((
             Hold::Withdrawn,
             "stake withdrawn: the task process is stopped and the node does not stake again; \
@@ -130,7 +130,8 @@ pub fn hold(
         ));
     }
     let per_round = task.terms_for(round).bounty_per_round;
-    if task.available_bounty < per_round {
+    // The ledger pays what is left (at most a round's bounty): nodes work until it is 0.
+    if per_round > 0 && task.available_bounty == 0 {
         return Some((
             Hold::Paused,
             format!(
@@ -271,7 +272,6 @@ pub fn unapproved_ports(declared: &[u16], allowed: Option<&[u16]>) -> Vec<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gradual_ledger::state::RoundTerms;
     use gradual_ledger::Clock;
     use gradual_types::{Pubkey, Slot};
 
@@ -367,7 +367,7 @@ mod tests {
         assert_eq!(health(Some(&t), None, 1, false, UP).0, Health::Paused);
     }
 
-    /// Issue #12: a deactivated task, or one whose bounty cannot pay a round, is paused
+    /// Issue #12: a deactivated task, or one with no bounty left, is paused
     /// with the reason, and resumes by itself when reactivated or funded; a withdrawn
     /// stake reads "withdrawn", not "not staked yet", until a stake comes back.
     #[test]
@@ -376,12 +376,15 @@ mod tests {
         t.params.bounty_per_round = 500;
         let s = stake(100, 5);
         assert_eq!(health(Some(&t), Some(&s), 1, false, UP).0, Health::Active);
-        // Less than one round's bounty left: paused, the reason says how much.
+        // Less than a round's bounty left still pays (the ledger pays what is left): active.
         t.available_bounty = 499;
+        assert_eq!(health(Some(&t), Some(&s), 1, false, UP).0, Health::Active);
+        // Nothing left: paused, the reason says so.
+        t.available_bounty = 0;
         let (h, why) = health(Some(&t), Some(&s), 1, false, UP);
         assert_eq!(h, Health::Paused);
         assert!(
-            why.contains("bounty exhausted (0.000000499 KOII left, a round pays 0.0000005 KOII)"),
+            why.contains("bounty exhausted (0 KOII left, a round pays 0.0000005 KOII)"),
             "{why}"
         );
         assert_eq!(
@@ -399,22 +402,6 @@ mod tests {
         t.available_bounty = 500;
         assert_eq!(health(Some(&t), Some(&s), 1, false, UP).0, Health::Active);
         assert_eq!(hold(&t, Some(&s), 1, false), None);
-        // The round's own terms count: a raise of the bounty per round from round 2.
-        t.terms_log = vec![
-            (0, RoundTerms::of(&t.params, true)),
-            (
-                2,
-                RoundTerms {
-                    bounty_per_round: 600,
-                    ..RoundTerms::of(&t.params, true)
-                },
-            ),
-        ];
-        assert_eq!(hold(&t, Some(&s), 1, false), None);
-        assert_eq!(
-            hold(&t, Some(&s), 2, false).map(|h| h.0),
-            Some(Hold::Paused)
-        );
         t.terms_log.clear();
         // Deactivated, then reactivated.
         t.is_active = false;

@@ -1,7 +1,7 @@
 //! Tasks shipped as a directory (`Executable.runtime` = `<interpreter>@<entry>`,
 //! `gradual_types::runtime`): the artifact is a tar archive, which the node unpacks at every
 //! start of the task, after its digest is checked, into
-//! `<data_dir>/artifacts/<digest>.<task>.d/`, and runs `<interpreter> <that directory>/<entry>`
+//! `<data_dir>/artifacts/<task>.<digest>.d/`, and runs `<interpreter> <that directory>/<entry>`
 //! (the entry itself for `native`). Fresh at every start, like a single-file artifact whose
 //! digest is checked at every start: whatever a task did to its copy does not outlive it.
 //!
@@ -19,7 +19,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The most entries (files and directories) an archive may have.
-pub const UNPACK_ENTRIES_MAX: usize = 10_000;
+pub use gradual_types::constants::TASK_ARCHIVE_ENTRIES_MAX as UNPACK_ENTRIES_MAX;
 
 /// How much one archive may unpack to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,7 +219,7 @@ fn check_entry(dir: &Path, entry: &str, native: bool) -> Result<PathBuf, UnpackE
 /// Where task `task`'s archive `digest` is unpacked in the artifact cache `cache` (one copy
 /// per task: a restart replaces it while other tasks keep theirs).
 pub fn unpacked_path(cache: &Path, digest: &Hash, task: &TaskId) -> PathBuf {
-    cache.join(format!("{}.{}.d", digest.to_base58(), task.to_base58()))
+    cache.join(format!("{}.{}.d", task.to_base58(), digest.to_base58()))
 }
 
 /// Unpack the archive `bytes` (already checked against `digest`) into a fresh directory for
@@ -236,8 +236,9 @@ pub fn unpack_artifact(
 ) -> Result<PathBuf, UnpackError> {
     let dir = unpacked_path(cache, digest, task);
     std::fs::create_dir_all(cache).map_err(|e| io_error(cache, e))?;
-    // The last start's copy and temporary directories a crash left (this task's only).
-    let prefix = format!("{}.{}.d", digest.to_base58(), task.to_base58());
+    // The last start's copy (of this or an earlier digest) and temporary directories a crash
+    // left: this task's only (artifact files are named by their digest alone, with no dot).
+    let prefix = format!("{}.", task.to_base58());
     for e in std::fs::read_dir(cache)
         .map_err(|e| io_error(cache, e))?
         .flatten()
@@ -247,7 +248,11 @@ pub fn unpack_artifact(
             std::fs::remove_dir_all(&p).map_err(|e| io_error(&p, e))?;
         }
     }
-    let tmp = cache.join(format!("{prefix}.{:016x}.tmp", rand::random::<u64>()));
+    let tmp = cache.join(format!(
+        "{}.{:016x}.tmp",
+        dir.file_name().unwrap_or_default().to_string_lossy(),
+        rand::random::<u64>()
+    ));
     std::fs::create_dir(&tmp).map_err(|e| io_error(&tmp, e))?;
     let done = unpack_into(bytes, &tmp, limits)
         .and_then(|()| open_directories(&tmp))
@@ -420,10 +425,13 @@ mod tests {
         std::fs::write(dir.join("main.py"), b"tampered").unwrap();
         std::fs::create_dir(cache.path().join(format!(
             "{}.{}.d.00.tmp",
-            digest.to_base58(),
-            task.to_base58()
+            task.to_base58(),
+            digest.to_base58()
         )))
         .unwrap();
+        // ... and so does the copy of the task's previous digest (an `UpdateTask`).
+        let old = unpacked_path(cache.path(), &Hash([3; 32]), &task);
+        std::fs::create_dir(&old).unwrap();
         unpack_artifact(
             cache.path(),
             &digest,
@@ -438,11 +446,16 @@ mod tests {
             std::fs::read(dir.join("main.py")).unwrap(),
             b"import helpers\n"
         );
-        // An archive that fails leaves nothing in the cache.
+        assert!(!old.exists(), "the previous digest's copy is removed");
+        // An archive that fails leaves nothing in the cache, and another task's copy stays.
         let other = Hash([7; 32]);
+        let other_task = Hash([8; 32]);
         let bad = archive(&[(b"../x", Regular, b"x")]);
-        assert!(unpack_artifact(cache.path(), &other, &task, &bad, "x", false, limits).is_err());
-        assert!(!unpacked_path(cache.path(), &other, &task).exists());
+        assert!(
+            unpack_artifact(cache.path(), &other, &other_task, &bad, "x", false, limits).is_err()
+        );
+        assert!(!unpacked_path(cache.path(), &other, &other_task).exists());
+        assert!(dir.exists());
         assert_eq!(
             listing(cache.path())
                 .iter()

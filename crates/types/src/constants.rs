@@ -210,3 +210,7 @@ const _: () = assert!((DEFAULT_MISSED_LIST_BPS as u64) <= BPS_DENOMINATOR);
 /// The most a downloaded executable may weigh (the validator's default cap is 64 MiB): a URL
 /// that streams without end must not fill the node's memory.
 pub const ARTIFACT_BYTES_MAX: usize = 256 * 1024 * 1024;
+
+/// The most entries (files and directories) a task archive may have: the CLI refuses to pack
+/// more, and nodes refuse to unpack more.
+pub const TASK_ARCHIVE_ENTRIES_MAX: usize = 10_000;
