@@ -9,8 +9,7 @@ mod common;
 
 use common::BIN;
 use gradual_client::write_keypair_file;
-use gradual_types::constants::ROE_PER_KOII;
-use gradual_types::{task_id, Keypair};
+use gradual_types::task_id;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -85,19 +84,7 @@ async fn a_directory_task_with_a_module_runs_on_a_node() {
     let digest = account.params.executable.digest;
 
     // A node for it.
-    let node = Keypair::generate();
-    client
-        .airdrop_and_confirm(&node.pubkey(), 10 * ROE_PER_KOII)
-        .await
-        .unwrap();
-    let ndir = dir.path().join("node");
-    std::fs::create_dir_all(&ndir).unwrap();
-    write_keypair_file(&ndir.join("key.json"), &node, false).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (node, ndir, port) = common::funded_node(&client, dir.path(), "key.json").await;
     let config = format!(
         "keypair = \"key.json\"\nrpc_url = \"{}\"\nlisten = \"127.0.0.1:{port}\"\n\n[limits]\nrestart_backoff_ms = 100\ncall_timeout_ms = 1000\n\n\
          [[task]]\nid = \"{task}\"\nstake = \"2\"\nauto_stake = true\n",

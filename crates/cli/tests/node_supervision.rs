@@ -6,7 +6,6 @@
 mod common;
 
 use common::BIN;
-use gradual_client::write_keypair_file;
 use gradual_devnet::BUILTIN_TASK_PY;
 use gradual_types::constants::ROE_PER_KOII;
 use gradual_types::{Hash, Keypair};
@@ -22,19 +21,7 @@ async fn misbehaving_task_never_takes_the_node_down() {
     let (v, client, manager) = common::chain_with_manager(dir.path()).await;
     let good = common::create_python_task(&client, &manager, 1, BUILTIN_TASK_PY.as_bytes()).await;
     let bad = common::create_python_task(&client, &manager, 2, BUILTIN_TASK_PY.as_bytes()).await;
-    let node = Keypair::generate();
-    client
-        .airdrop_and_confirm(&node.pubkey(), 10 * ROE_PER_KOII)
-        .await
-        .unwrap();
-    let ndir = dir.path().join("node");
-    std::fs::create_dir_all(&ndir).unwrap();
-    write_keypair_file(&ndir.join("key.json"), &node, false).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (node, ndir, port) = common::funded_node(&client, dir.path(), "key.json").await;
     let config = format!(
         "keypair = \"key.json\"\nrpc_url = \"{}\"\nlisten = \"127.0.0.1:{port}\"\n\n[limits]\nrestart_backoff_ms = 100\ncall_timeout_ms = 1000\nhealth_interval_ms = 300\n\n\
          [[task]]\nid = \"{good}\"\nstake = \"2\"\nauto_stake = true\n\n\
@@ -268,19 +255,7 @@ async fn the_operator_sees_rounds_pauses_and_reloads() {
         b"import sys\nsys.stderr.write('boom: settings.json not found\\n')\nsys.exit(3)\n",
     )
     .await;
-    let node = Keypair::generate();
-    client
-        .airdrop_and_confirm(&node.pubkey(), 10 * ROE_PER_KOII)
-        .await
-        .unwrap();
-    let ndir = dir.path().join("node");
-    std::fs::create_dir_all(&ndir).unwrap();
-    write_keypair_file(&ndir.join("node.json"), &node, false).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_node, ndir, port) = common::funded_node(&client, dir.path(), "node.json").await;
     let head = format!(
         "keypair = \"node.json\"\nrpc_url = \"{}\"\ndata_dir = \"node-data\"\nlisten = \"127.0.0.1:{port}\"\n\n",
         v.url()

@@ -743,21 +743,21 @@ fn abstain_and_unstake_policy_unstakes_once() {
         .all(|(r, _, v)| *r < 2 || *v != Verdict::Invalid));
 }
 
-/// Stakes add up: a `Stake` that has not landed is not sent again while it still could land
-/// (genesis `tx_max_age_slots`), so a slow block or a lagging view cannot double the node's
-/// stake. Here every `Stake` is dropped; the node retries only after each one has expired.
-#[test]
-fn a_stake_slow_to_land_is_not_sent_twice() {
-    const MAX_AGE: u64 = 40;
+/// One node's core, configured to stake 10,000 ROE on a fresh task, driven by hand (no
+/// block includes its transactions). `max_age`: the chain's `tx_max_age_slots`, if not the
+/// testkit's.
+fn lone_node(max_age: Option<u64>) -> (TestChain, TaskId, NodeCore) {
     let mut c = TestChain::new(2, 1_000_000);
-    let genesis = Genesis {
-        tx_max_age_slots: MAX_AGE,
-        ..c.ledger.genesis().clone()
-    };
-    c.ledger = Ledger::new(genesis);
-    c.ledger.paranoid = true;
+    if let Some(tx_max_age_slots) = max_age {
+        let genesis = Genesis {
+            tx_max_age_slots,
+            ..c.ledger.genesis().clone()
+        };
+        c.ledger = Ledger::new(genesis);
+        c.ledger.paranoid = true;
+    }
     let params = TaskParams {
-        name: "slow".into(),
+        name: "lone".into(),
         round_time: 20,
         submission_window: 6,
         audit_window: 6,
@@ -776,6 +776,16 @@ fn a_stake_slow_to_land_is_not_sent_twice() {
             audit_guard: AuditGuard::default(),
         },
     );
+    (c, task, core)
+}
+
+/// Stakes add up: a `Stake` that has not landed is not sent again while it still could land
+/// (genesis `tx_max_age_slots`), so a slow block or a lagging view cannot double the node's
+/// stake. Here every `Stake` is dropped; the node retries only after each one has expired.
+#[test]
+fn a_stake_slow_to_land_is_not_sent_twice() {
+    const MAX_AGE: u64 = 40;
+    let (mut c, _task, mut core) = lone_node(Some(MAX_AGE));
     let mut stakes_at = Vec::new();
     for _ in 0..100 {
         let view = CachedView::new(&c.ledger);
@@ -801,27 +811,7 @@ fn a_stake_slow_to_land_is_not_sent_twice() {
 /// from the core, and nothing is left half-asked: released, it stakes and works at once.
 #[test]
 fn a_held_task_gets_no_new_work_and_resumes_whole() {
-    let mut c = TestChain::new(2, 1_000_000);
-    let params = TaskParams {
-        name: "held".into(),
-        round_time: 20,
-        submission_window: 6,
-        audit_window: 6,
-        minimum_stake: 1_000,
-        bounty_per_round: 70_000,
-        ..TaskParams::default()
-    };
-    let task = c.create_task(0, 7, params, 900_000);
-    let mut core = NodeCore::new(c.pk(1), Hash([1; 32]));
-    core.add_task(
-        task,
-        TaskConfig {
-            stake_roe: Some(10_000),
-            url: "http://n1".into(),
-            claim_at_roe: None,
-            audit_guard: AuditGuard::default(),
-        },
-    );
+    let (mut c, task, mut core) = lone_node(None);
     core.set_held(&task, true);
     for _ in 0..30 {
         core.handle_slot(&CachedView::new(&c.ledger));

@@ -276,3 +276,23 @@ pub async fn create_task(
         .expect("create task");
     task_id(&manager.pubkey(), nonce)
 }
+
+/// A node's key, funded with 10 KOII, written to `<root>/node/<key_file>`, and a free
+/// loopback port for it: `(key, node dir, port)`.
+#[allow(dead_code)] // not every test binary starts a node
+pub async fn funded_node(client: &Client, root: &Path, key_file: &str) -> (Keypair, PathBuf, u16) {
+    let node = Keypair::generate();
+    client
+        .airdrop_and_confirm(&node.pubkey(), 10 * gradual_types::constants::ROE_PER_KOII)
+        .await
+        .unwrap();
+    let ndir = root.join("node");
+    std::fs::create_dir_all(&ndir).unwrap();
+    write_keypair_file(&ndir.join(key_file), &node, false).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    (node, ndir, port)
+}
