@@ -39,9 +39,9 @@ async fn killed_node_resumes_without_double_submission() {
         // Not while it owes a distribution list: a missed turn is slashed (SPEC §6 [v2]),
         // which is not what this test is about.
         let distributing = t.rounds.iter().flatten().any(|r| {
-            r.status == gradual_rpc::dto::RoundStatusDto::Distributing
+            r.record.status == gradual_rpc::dto::RoundStatusDto::Distributing
                 && r.attempts.iter().flatten().any(|a| {
-                    a.attempt == r.current_attempt
+                    a.attempt == r.record.current_attempt
                         && a.submitter.to_base58() == victim_key
                         && a.list.is_none()
                 })

@@ -126,7 +126,7 @@ async fn a_directory_task_with_a_module_runs_on_a_node() {
             if info
                 .submissions
                 .iter()
-                .any(|s| s.node == node.pubkey() && !s.voided)
+                .any(|s| s.node == node.pubkey() && !s.submission.voided)
             {
                 proof_round = Some(round);
             }

@@ -37,7 +37,7 @@ async fn next_round(c: &Client, task: &TaskId) -> u64 {
         .stakes
         .unwrap()
         .iter()
-        .map(|s| s.staked_slot)
+        .map(|s| s.stake.staked_slot)
         .max()
         .unwrap();
     let now = c.get_slot().await.unwrap();
@@ -70,7 +70,7 @@ async fn unstake_is_refused(c: &Client, kp: &Keypair, task: &TaskId, duty: &str)
     assert!(msg.contains(duty) && msg.contains("--force"), "{msg}");
     let acct = c.get_account(&kp.pubkey()).await.unwrap();
     let st = acct.stakes.iter().find(|s| s.task == *task).unwrap();
-    assert_eq!(st.unstake_round, None, "nothing was sent");
+    assert_eq!(st.stake.unstake_round, None, "nothing was sent");
 }
 
 /// Drive round `r` with `submitters` (valid proofs), `garbage` (an invalid proof that
@@ -121,7 +121,7 @@ async fn play_round(
         let subs = c.get_task_submission_info(task, r).await.unwrap();
         for s in &subs.submissions {
             let node: Pubkey = s.node;
-            let value = s.value.clone();
+            let value = s.submission.value.clone();
             assert_eq!(value == proof(&node, r), node != bad.pubkey());
         }
         ok(
@@ -227,7 +227,7 @@ async fn play_round(
         info.status,
         RoundStatusDto::Paid {
             attempt: 0,
-            total: share * valid.len() as u64
+            total_roe: share * valid.len() as u64
         }
     );
     share
@@ -316,7 +316,7 @@ async fn full_task_lifecycle_over_http() {
         })
     );
     let bad_acct = c.get_account(&bad.pubkey()).await.unwrap();
-    assert_eq!(bad_acct.stakes[0].amount, parse_koii("3").unwrap());
+    assert_eq!(bad_acct.stakes[0].stake.amount, parse_koii("3").unwrap());
 
     // `task show` and `task round` describe it for people and for scripts.
     let show = v.cli(None, &["task", "show", &task_s]).await;
@@ -418,9 +418,9 @@ async fn full_task_lifecycle_over_http() {
         .await;
     let acct = c.get_account(&a.pubkey()).await.unwrap();
     let st = &acct.stakes[0];
-    assert_eq!(st.url, "http://node-a:8080");
-    assert_eq!(st.owner, mgr_pk);
-    assert_eq!(st.amount, parse_koii("10").unwrap());
+    assert_eq!(st.stake.url, "http://node-a:8080");
+    assert_eq!(st.stake.owner, mgr_pk);
+    assert_eq!(st.stake.amount, parse_koii("10").unwrap());
     let again = v
         .cli(Some(&a_path), &["set-owner", &task_s, &a_s, &a_s])
         .await;
@@ -494,7 +494,7 @@ async fn restart_mid_task_loses_no_block() {
 
     // The task carries on: A's stake is intact and the next round pays A.
     let acct = c.get_account(&a.pubkey()).await.unwrap();
-    assert_eq!(acct.stakes[0].amount, parse_koii("10").unwrap());
+    assert_eq!(acct.stakes[0].stake.amount, parse_koii("10").unwrap());
     let r = next_round(&c, &task).await;
     let share = play_round(&c, &task, r, &[&a], None, false).await;
     assert_eq!(share, parse_koii("1.5").unwrap());

@@ -203,7 +203,7 @@ impl Devnet {
             if obs.paid.is_some() {
                 continue;
             }
-            obs.status = match &r.status {
+            obs.status = match &r.record.status {
                 RoundStatusDto::Reviewing => "reviewing",
                 RoundStatusDto::Distributing => "distributing",
                 RoundStatusDto::Paid { .. } => "paid",
@@ -211,62 +211,53 @@ impl Devnet {
                 RoundStatusDto::NoCandidates => "no candidates",
             }
             .into();
-            obs.settled = matches!(
-                r.status,
-                RoundStatusDto::Paid { .. } | RoundStatusDto::Failed | RoundStatusDto::NoCandidates
-            );
+            obs.settled = r.record.status.is_settled();
             if let Some(subs) = &r.submissions {
-                obs.submitters = subs.iter().map(|s| s.node.to_string()).collect();
-                obs.voided = subs
-                    .iter()
-                    .filter(|s| s.voided)
-                    .map(|s| s.node.to_string())
-                    .collect();
+                obs.submitters = keys_of(subs, |_| true, |s| s.node);
+                obs.voided = keys_of(subs, |s| s.submission.voided, |s| s.node);
             }
             let audits = r.audits.as_deref().unwrap_or_default();
             let attempts = r.attempts.as_deref().unwrap_or_default();
-            obs.upheld = audits
-                .iter()
-                .filter(|a| matches!(a.outcome, Some(AuditOutcomeDto::Upheld { .. })))
-                .map(|a| a.candidate.to_string())
-                .collect();
-            obs.refuted_accusers = audits
-                .iter()
-                .filter(|a| matches!(a.outcome, Some(AuditOutcomeDto::Refuted { .. })))
-                .map(|a| a.accuser.to_string())
-                .collect();
+            obs.upheld = keys_of(
+                audits,
+                |a| matches!(a.outcome, Some(AuditOutcomeDto::Upheld { .. })),
+                |a| a.candidate,
+            );
+            obs.refuted_accusers = keys_of(
+                audits,
+                |a| matches!(a.outcome, Some(AuditOutcomeDto::Refuted { .. })),
+                |a| a.accuser,
+            );
             // A rejected list's submitter is slashed when the round settles, unless a
             // later accepted list with the same digest vindicates it (SPEC §6).
-            obs.rejected_lists = attempts
-                .iter()
-                .filter(|a| {
-                    matches!(
-                        a.outcome,
-                        Some(AttemptOutcomeDto::FailedRejected {
-                            slashed: Some(x),
-                            ..
-                        }) if x > 0
-                    )
-                })
-                .map(|a| a.submitter.to_string())
-                .collect();
-            obs.missed_lists = attempts
-                .iter()
-                .filter(|a| {
-                    matches!(
-                        a.outcome,
-                        Some(AttemptOutcomeDto::FailedNotSubmitted { slashed }) if slashed > 0
-                    )
-                })
-                .map(|a| a.submitter.to_string())
-                .collect();
-            let (slashes, shares, burned) =
-                slashes_of(audits, attempts, r.terms.accuser_bps, r.terms.voter_bps);
+            obs.rejected_lists = keys_of(
+                attempts,
+                |a| {
+                    matches!(a.outcome, Some(AttemptOutcomeDto::FailedRejected {
+                        slashed: Some(x), ..
+                    }) if x > 0)
+                },
+                |a| a.submitter,
+            );
+            obs.missed_lists = keys_of(
+                attempts,
+                |a| {
+                    matches!(a.outcome,
+                        Some(AttemptOutcomeDto::FailedNotSubmitted { slashed }) if slashed > 0)
+                },
+                |a| a.submitter,
+            );
+            let (slashes, shares, burned) = slashes_of(
+                audits,
+                attempts,
+                r.record.terms.accuser_bps,
+                r.record.terms.voter_bps,
+            );
             obs.slashes = slashes;
             obs.shares = shares;
             obs.burned_roe = burned;
             obs.burn_unknown = false;
-            if let RoundStatusDto::Paid { attempt, .. } = r.status {
+            if let RoundStatusDto::Paid { attempt, .. } = r.record.status {
                 let info = self
                     .client
                     .get_task_distribution_info(&self.task, r.round)
@@ -341,7 +332,7 @@ impl Devnet {
 /// Each staked node's stake and the slot it staked at, by base58 key.
 pub fn stakes_by_node(t: &TaskDto) -> BTreeMap<String, (u64, u64)> {
     (t.stakes.iter().flatten())
-        .map(|s| (s.node.to_string(), (s.amount, s.staked_slot)))
+        .map(|s| (s.node.to_string(), (s.stake.amount, s.stake.staked_slot)))
         .collect()
 }
 
@@ -349,6 +340,15 @@ pub fn stakes_by_node(t: &TaskDto) -> BTreeMap<String, (u64, u64)> {
 pub fn pending_by_node(t: &TaskDto) -> BTreeMap<String, u64> {
     (t.pending_rewards.iter().flatten())
         .map(|r| (r.node.to_string(), r.amount))
+        .collect()
+}
+
+/// The keys `key` of the items `keep` selects, as the tables print them.
+fn keys_of<T>(items: &[T], keep: impl Fn(&T) -> bool, key: impl Fn(&T) -> Pubkey) -> Vec<String> {
+    items
+        .iter()
+        .filter(|x| keep(x))
+        .map(|x| key(x).to_string())
         .collect()
 }
 
@@ -403,13 +403,7 @@ mod tests {
         AttemptDto {
             attempt: 0,
             submitter: key(submitter),
-            upload: UploadDto {
-                chunks: 0,
-                entries: 0,
-                total: 0,
-                last_node: None,
-                digest: None,
-            },
+            upload: UploadDto::default(),
             list: None,
             entries: None,
             voting: v,

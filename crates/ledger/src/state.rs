@@ -6,6 +6,14 @@ use gradual_types::{Hash, Pubkey, Slot, TaskId, TaskParams, ValidatorInfo, Verdi
 
 // Round terms are what a client reads too, so they live with the task parameters.
 pub use gradual_types::tx::{terms_in_force, RoundTerms};
+// A stake is what a client reads too; the ledger adds the checks that answer with a TxError.
+pub use gradual_types::constants::STAKE_HISTORY_ROUNDS;
+pub use gradual_types::StakeRecord;
+// So are the records of a round's proofs, audits and lists.
+pub use gradual_types::round::{
+    AttemptOutcome, AuditOutcome, RoundRecord, RoundStatus, SubmissionRecord, SubmittedList, Tally,
+    UploadProgress,
+};
 
 /// Table tags: stable on disk and in the state root. Changing one is a hard fork.
 pub mod tag {
@@ -100,54 +108,21 @@ impl TaskRecord {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct StakeRecord {
-    pub amount: u64,
-    pub url: String,
-    /// Withdraw authority: `Withdraw` and `Claim` pay it; only it may change it (SPEC §7).
-    pub owner: Pubkey,
-    /// Slot of the stake that last lifted the node to `minimum_stake`; proofs count only for
-    /// rounds that start after it (SPEC §4).
-    pub staked_slot: Slot,
-    /// Round of the `Unstake` request, if any (SPEC §7 cooldown).
-    pub unstake_round: Option<u64>,
-    /// First round `Withdraw` is allowed, fixed when `Unstake` lands (SPEC §7 [v2]).
-    pub withdraw_round: Option<u64>,
-    /// `(round, amount at the start of that round)` for the recent rounds in which the
-    /// amount changed, oldest first: committee weights are stakes at a round's start
-    /// (SPEC §5 *Committee weights*).
-    pub history: Vec<(u64, u64)>,
-    /// Distribution attempts this node submitted or voted on whose round has not settled;
-    /// it cannot withdraw until they do (SPEC §6 *Vindication*).
-    pub settlement_locks: u32,
-}
-
-/// Rounds of stake history kept before the current round: enough for every draw and
-/// ranking the ledger makes (they look back at most two rounds).
-pub const STAKE_HISTORY_ROUNDS: u64 = 3;
-
-impl StakeRecord {
-    /// The amount at the start of `round`, as long as `round` is within
-    /// [`STAKE_HISTORY_ROUNDS`] of the last change.
-    pub fn amount_at_start(&self, round: u64) -> u64 {
-        self.history
-            .iter()
-            .find(|(r, _)| *r >= round)
-            .map_or(self.amount, |(_, a)| *a)
-    }
-
-    /// Remember the amount at the start of `current_round` before it changes.
-    pub fn note_change(&mut self, current_round: u64) {
-        if self.history.last().map(|(r, _)| *r) != Some(current_round) {
-            self.history.push((current_round, self.amount));
-        }
-        let keep_from = current_round.saturating_sub(STAKE_HISTORY_ROUNDS);
-        self.history.retain(|(r, _)| *r >= keep_from);
-    }
-
+/// The ledger's rules on a stake that answer with a [`TxError`] (the record and its pure
+/// arithmetic live in `gradual_types::stake`, where clients read it too).
+pub trait StakeRules {
     /// A full staker under the minimum stake `minimum`: not unstaking and at least the
     /// minimum. Who may raise audits and submit lists.
-    pub fn check_full_staker(&self, minimum: u64) -> Result<(), TxError> {
+    fn check_full_staker(&self, minimum: u64) -> Result<(), TxError>;
+
+    /// May submit a proof for `round`, which starts at `round_start`, under its minimum
+    /// stake `minimum` (SPEC §3): a full staker ([`StakeRules::check_full_staker`]) since
+    /// before the round began. The ledger's rule at `SubmitProof`; nodes ask [`may_submit`].
+    fn check_may_submit(&self, minimum: u64, round: u64, round_start: Slot) -> Result<(), TxError>;
+}
+
+impl StakeRules for StakeRecord {
+    fn check_full_staker(&self, minimum: u64) -> Result<(), TxError> {
         if let Some(since_round) = self.unstake_round {
             return Err(TxError::Unstaking { since_round });
         }
@@ -160,15 +135,7 @@ impl StakeRecord {
         Ok(())
     }
 
-    /// May submit a proof for `round`, which starts at `round_start`, under its minimum
-    /// stake `minimum` (SPEC §3): a full staker ([`StakeRecord::check_full_staker`]) since
-    /// before the round began. The ledger's rule at `SubmitProof`; nodes ask [`may_submit`].
-    pub fn check_may_submit(
-        &self,
-        minimum: u64,
-        round: u64,
-        round_start: Slot,
-    ) -> Result<(), TxError> {
+    fn check_may_submit(&self, minimum: u64, round: u64, round_start: Slot) -> Result<(), TxError> {
         self.check_full_staker(minimum)?;
         if self.staked_slot >= round_start {
             return Err(TxError::StakedTooLate {
@@ -179,28 +146,10 @@ impl StakeRecord {
         }
         Ok(())
     }
-
-    /// May sit on a committee (or be ranked) for a draw whose weights are taken at the start
-    /// of `round`: staked `minimum` by then and no unstake requested before it.
-    pub fn eligible_weight(&self, round: u64, minimum: u64) -> Option<u64> {
-        if self.unstake_round.is_some_and(|u| u < round) {
-            return None;
-        }
-        let w = self.amount_at_start(round);
-        (w >= minimum && w > 0).then_some(w)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct SubmissionRecord {
-    pub value: Vec<u8>,
-    pub slot: Slot,
-    /// Set when an audit against it is upheld: no reward for the round.
-    pub voided: bool,
 }
 
 /// Whether a node with `stake` may submit for the round starting at `round_start` whose
-/// minimum stake is `minimum` ([`StakeRecord::check_may_submit`]; the round number only
+/// minimum stake is `minimum` ([`StakeRules::check_may_submit`]; the round number only
 /// names the round in its error).
 pub fn may_submit(stake: Option<&StakeRecord>, minimum: u64, round_start: Slot) -> bool {
     stake.is_some_and(|s| s.check_may_submit(minimum, 0, round_start).is_ok())
@@ -225,46 +174,6 @@ impl Committee {
     }
 }
 
-/// Seat counts of the votes cast so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
-pub struct Tally {
-    pub valid: u32,
-    pub invalid: u32,
-    pub abstain: u32,
-}
-
-impl Tally {
-    /// Seats voting `Valid` are a majority of a committee of `k` seats (SPEC §5: `2·seats >
-    /// K`); never of an empty committee.
-    pub fn valid_majority(&self, k: u16) -> bool {
-        majority(self.valid, k)
-    }
-
-    /// Seats voting `Invalid` are a majority of a committee of `k` seats.
-    pub fn invalid_majority(&self, k: u16) -> bool {
-        majority(self.invalid, k)
-    }
-}
-
-/// The one majority rule (SPEC §5): more than half of `k` seats, and `k > 0`.
-fn majority(seats: u32, k: u16) -> bool {
-    k > 0 && 2 * u64::from(seats) > u64::from(k)
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub enum AuditOutcome {
-    /// Proof void; candidate slashed.
-    Upheld {
-        slashed: u64,
-        accuser_reward: u64,
-        voter_rewards: u64,
-    },
-    /// Accuser slashed for a false accusation.
-    Refuted { slashed: u64, voter_rewards: u64 },
-    /// Not enough seats either way: presumption of validity.
-    Unresolved,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct AuditRecord {
     pub accuser: Pubkey,
@@ -276,86 +185,6 @@ pub struct AuditRecord {
     /// Votes of seat holders in arrival order; each seat holder votes once.
     pub votes: Vec<(Pubkey, Verdict)>,
     pub outcome: Option<AuditOutcome>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub enum RoundStatus {
-    /// Proofs being submitted or audited.
-    Reviewing,
-    /// Distribution attempt `current_attempt` under way.
-    Distributing,
-    /// Paid by the list of attempt `attempt`.
-    Paid { attempt: u16, total_roe: u64 },
-    /// Every attempt failed; the bounty stays in the task.
-    Failed,
-    /// No valid submitter; nothing to pay.
-    NoCandidates,
-}
-
-impl RoundStatus {
-    pub fn is_settled(&self) -> bool {
-        matches!(
-            self,
-            RoundStatus::Paid { .. } | RoundStatus::Failed | RoundStatus::NoCandidates
-        )
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct RoundRecord {
-    pub status: RoundStatus,
-    /// The terms this round is settled under (SPEC §2 *Round terms*).
-    pub terms: RoundTerms,
-    pub submitters: u64,
-    /// Randomness of the first block after the proof audit window closed (SPEC §6 `seed_r`).
-    pub seed: Option<Hash>,
-    /// The top-ranked candidates, one per allowed attempt.
-    pub candidates: Vec<Pubkey>,
-    pub current_attempt: u16,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct SubmittedList {
-    pub digest: Hash,
-    pub count: u32,
-    pub chunks: u32,
-    pub total_roe: u64,
-    pub slot: Slot,
-    /// Committee seed, fixed by the randomness of the block that contains the submission.
-    pub seed: Hash,
-}
-
-/// What has been uploaded of a list so far; chunks are checked as they come (SPEC §6 [v2]).
-#[derive(Debug, Clone, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
-pub struct UploadProgress {
-    pub chunks: u32,
-    pub entries: u32,
-    pub sum_roe: u64,
-    pub last_node: Option<Pubkey>,
-    /// Digest of the uploaded entries, computed once by the first `SubmitDistribution` whose
-    /// count matches; from then on the upload is sealed (no more chunks) and submissions
-    /// compare against it, so a list is hashed at most once however often it is submitted.
-    pub digest: Option<Hash>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub enum AttemptOutcome {
-    PayoutSuccessful {
-        total_roe: u64,
-    },
-    /// The selected node submitted nothing in its window; slashed `missed_list_bps`.
-    FailedNotSubmitted {
-        slashed: u64,
-    },
-    /// A list was submitted but no committee was drawn before its audit window closed:
-    /// neither paid nor slashed (SPEC §6 [v2]).
-    FailedNoCommittee,
-    /// The committee rejected the list. Its submitter's slash waits for the round to settle
-    /// (SPEC §6 *Vindication*): `slashed` is set then, unless a later attempt vindicates it.
-    FailedRejected {
-        slashed: Option<u64>,
-        vindicated: bool,
-    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]

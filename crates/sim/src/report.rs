@@ -200,6 +200,12 @@ pub struct Report {
     pub time_replay_ms: u64,
 }
 
+/// Counts side by side as the report prints them: `a / b / c`.
+fn counts<T: std::fmt::Display>(values: &[T]) -> String {
+    let shown: Vec<String> = values.iter().map(T::to_string).collect();
+    shown.join(" / ")
+}
+
 fn pct(num: u128, den: u128) -> f64 {
     if den == 0 {
         return 100.0;
@@ -295,23 +301,17 @@ impl Report {
         row("honest slash events", self.honest_slash_events.to_string());
         row(
             "bad proofs voided / landed",
-            format!("{} / {}", self.bad_proofs_voided, self.bad_proofs),
+            counts(&[self.bad_proofs_voided, self.bad_proofs]),
         );
         row("catch rate", format!("{:.3} %", self.catch_rate_pct));
         row(
             "audits upheld / refuted / unresolved (bad)",
-            format!(
-                "{} / {} / {}",
-                self.true_upheld, self.true_refuted, self.true_unresolved
-            ),
+            counts(&[self.true_upheld, self.true_refuted, self.true_unresolved]),
         );
         row("false accusations", self.false_accusations.to_string());
         row(
             "  refuted / unresolved / upheld",
-            format!(
-                "{} / {} / {}",
-                self.false_refuted, self.false_unresolved, self.false_upheld
-            ),
+            counts(&[self.false_refuted, self.false_unresolved, self.false_upheld]),
         );
         row(
             "  upheld predicted by Σ P(X > K/2)",
@@ -327,21 +327,19 @@ impl Report {
         row("distribution attempts", self.attempts.to_string());
         row(
             "  paid / rejected / not submitted",
-            format!(
-                "{} / {} / {}",
-                self.payouts, self.lists_rejected, self.lists_missing
-            ),
+            counts(&[self.payouts, self.lists_rejected, self.lists_missing]),
         );
         row(
             "  bad lists made / rejected / paid",
-            format!(
-                "{} / {} / {}",
-                self.bad_lists_made, self.bad_lists_rejected, self.bad_lists_paid
-            ),
+            counts(&[
+                self.bad_lists_made,
+                self.bad_lists_rejected,
+                self.bad_lists_paid,
+            ]),
         );
         row(
             "  honest lists rejected / vindicated",
-            format!("{} / {}", self.honest_lists_rejected, self.vindications),
+            counts(&[self.honest_lists_rejected, self.vindications]),
         );
         row(
             "  honest rejections predicted by Σ P(X > K/2)",
@@ -371,7 +369,7 @@ impl Report {
         });
         row(
             "raises refused: too late / too many",
-            format!("{} / {}", refused.0, refused.1),
+            counts(&[refused.0, refused.1]),
         );
         let missed = self.classes.values().fold((0, 0), |a, c| {
             (a.0 + c.missed_turns, a.1 + c.missed_slashed_roe)
@@ -384,7 +382,7 @@ impl Report {
             let g = &self.grind;
             row(
                 "grinder: candidates / tries / distinct",
-                format!("{} / {} / {}", g.candidates, g.tries, g.distinct),
+                counts(&[g.candidates, g.tries, g.distinct]),
             );
             row(
                 "grinder raises: predicted / won / expected",
@@ -403,15 +401,12 @@ impl Report {
             );
             row(
                 "rounds started before: paid / settled",
-                format!(
-                    "{} / {}",
-                    self.rounds_before_update_paid, self.rounds_before_update
-                ),
+                counts(&[self.rounds_before_update_paid, self.rounds_before_update]),
             );
         }
         row(
             "rounds settled / paid nothing",
-            format!("{} / {}", self.rounds_settled, self.rounds_unpaid),
+            counts(&[self.rounds_settled, self.rounds_unpaid]),
         );
         row(
             "unpaid although an honest node had a turn",

@@ -5,9 +5,9 @@ use crate::protocol::{self, paths};
 use crate::respond::{error, json};
 use crate::{Adversary, Context, Task, TaskEnv, Verdict};
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
@@ -68,6 +68,23 @@ fn accept<B: DeserializeOwned>(
     })
 }
 
+/// The body of a control call, accepted: the bearer token checked, then the JSON decoded
+/// (see [`accept`]); a refusal is the answer sent.
+struct Control<B>(B);
+
+impl<T: Task, B: DeserializeOwned> FromRequest<Arc<Server<T>>> for Control<B> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &Arc<Server<T>>) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let path = req.uri().path().to_owned();
+        let body = Bytes::from_request(req, s)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        accept(&s.ctx, &headers, &path, &body).map(Control)
+    }
+}
+
 async fn health<T: Task>(State(s): State<Arc<Server<T>>>, headers: HeaderMap) -> Response {
     match accept::<serde_json::Value>(&s.ctx, &headers, paths::HEALTH, b"null") {
         Ok(_) => json(StatusCode::OK, &protocol::HealthResponse { ok: true }),
@@ -77,13 +94,8 @@ async fn health<T: Task>(State(s): State<Arc<Server<T>>>, headers: HeaderMap) ->
 
 async fn task_call<T: Task>(
     State(s): State<Arc<Server<T>>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Control(req): Control<protocol::RoundRequest>,
 ) -> Response {
-    let req: protocol::RoundRequest = match accept(&s.ctx, &headers, paths::TASK, &body) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
     let round = req.round;
     let fresh = s.running().insert(round);
     if fresh {
@@ -100,13 +112,8 @@ async fn task_call<T: Task>(
 
 async fn submission<T: Task>(
     State(s): State<Arc<Server<T>>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Control(req): Control<protocol::RoundRequest>,
 ) -> Response {
-    let req: protocol::RoundRequest = match accept(&s.ctx, &headers, paths::SUBMISSION, &body) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
     let adversary = s.ctx.adversary();
     if adversary == Some(Adversary::Offline) {
         // Never answer: the node's timeout turns this into "no proof".
@@ -139,13 +146,8 @@ async fn submission<T: Task>(
 
 async fn audit<T: Task>(
     State(s): State<Arc<Server<T>>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Control(req): Control<protocol::AuditRequest>,
 ) -> Response {
-    let req: protocol::AuditRequest = match accept(&s.ctx, &headers, paths::AUDIT, &body) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
     let parsed = req
         .parse_candidate()
         .and_then(|c| Ok((c, req.parse_value()?)));
@@ -178,14 +180,8 @@ async fn audit<T: Task>(
 
 async fn distribution<T: Task>(
     State(s): State<Arc<Server<T>>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Control(req): Control<protocol::DistributionRequest>,
 ) -> Response {
-    let req: protocol::DistributionRequest =
-        match accept(&s.ctx, &headers, paths::DISTRIBUTION, &body) {
-            Ok(r) => r,
-            Err(resp) => return resp,
-        };
     let submitters = match req.parse_submitters() {
         Ok(v) => v,
         Err(e) => {

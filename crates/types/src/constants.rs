@@ -119,6 +119,10 @@ pub fn windows_fit(submission_window: u64, audit_window: u64, round_time: u64) -
         .is_some_and(|sum| sum <= round_time)
 }
 
+/// Rounds of stake history kept before the current round: enough for every draw and
+/// ranking the ledger makes (they look back at most two rounds).
+pub const STAKE_HISTORY_ROUNDS: u64 = 3;
+
 /// Rounds kept after a round can no longer change: SPEC §2 allows pruning data older than
 /// `allowed_failed_distributions + 3` rounds.
 pub const PRUNE_MARGIN_ROUNDS: u64 = 3;

@@ -12,8 +12,10 @@ pub mod constants;
 pub mod genesis;
 pub mod hash;
 pub mod keys;
+pub mod round;
 pub mod runtime;
 pub mod split;
+pub mod stake;
 pub mod tx;
 pub mod url;
 pub mod vrf;
@@ -27,6 +29,7 @@ pub use genesis::{validate_validator_set, Faucet, Genesis, GenesisError};
 pub use hash::Hash;
 pub use keys::{Keypair, KeypairError, ParseKeyError, Pubkey, Signature};
 pub use split::equal_split;
+pub use stake::StakeRecord;
 pub use tx::{
     task_id, DecodeError, Executable, Instruction, Message, ParamError, RoundTerms, TaskId,
     TaskParams, Transaction, Verdict, TX_VERSION,

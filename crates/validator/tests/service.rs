@@ -320,9 +320,12 @@ async fn task_stake_and_v2_instructions_show_in_the_views() {
     assert_eq!(stakes.len(), 1);
     let s = &stakes[0];
     assert_eq!(s.node, node.pubkey());
-    assert_eq!(s.owner, owner);
-    assert_eq!(s.url, "https://node.example");
-    assert_eq!((s.withdraw_round, s.settlement_locks), (None, 0));
+    assert_eq!(s.stake.owner, owner);
+    assert_eq!(s.stake.url, "https://node.example");
+    assert_eq!(
+        (s.stake.withdraw_round, s.stake.settlement_locks),
+        (None, 0)
+    );
 
     let b = c.get_block(created.slot, true).await.unwrap().unwrap();
     let tx = &b.transactions.unwrap()[0];

@@ -48,7 +48,10 @@ fn status_text(s: &RoundStatusDto) -> String {
     match s {
         RoundStatusDto::Reviewing => "reviewing proofs".into(),
         RoundStatusDto::Distributing => "distributing".into(),
-        RoundStatusDto::Paid { attempt, total } => {
+        RoundStatusDto::Paid {
+            attempt,
+            total_roe: total,
+        } => {
             format!("paid {} (attempt {attempt})", koii(*total))
         }
         RoundStatusDto::Failed => "failed: every distribution attempt failed, nothing paid".into(),
@@ -112,22 +115,22 @@ pub(super) async fn show_task(ctx: &Ctx, task: TaskId) -> anyhow::Result<()> {
             koii(t.total_stake)
         );
         for st in t.stakes.iter().flatten() {
-            let unstaking = match (st.unstake_round, st.withdraw_round) {
+            let unstaking = match (st.stake.unstake_round, st.stake.withdraw_round) {
                 (Some(r), Some(w)) => {
                     format!(" (unstaking since round {r}, withdraw from round {w})")
                 }
                 (Some(r), None) => format!(" (unstaking since round {r})"),
                 _ => String::new(),
             };
-            let owner = if st.owner != st.node {
-                format!(" owner {}", st.owner)
+            let owner = if st.stake.owner != st.node {
+                format!(" owner {}", st.stake.owner)
             } else {
                 String::new()
             };
             s += &format!(
                 "  {}  {}{owner}{unstaking}\n",
                 st.node,
-                koii(st.amount)
+                koii(st.stake.amount)
             );
         }
         let pending: u64 = t.pending_rewards.iter().flatten().map(|r| r.amount).sum();
@@ -136,14 +139,14 @@ pub(super) async fn show_task(ctx: &Ctx, task: TaskId) -> anyhow::Result<()> {
             .rounds
             .iter()
             .flatten()
-            .filter(|r| !matches!(r.status, RoundStatusDto::Reviewing))
+            .filter(|r| !matches!(r.record.status, RoundStatusDto::Reviewing))
             .collect();
         if paid.is_empty() {
             s += "payouts      none yet\n";
         } else {
             s += "payouts\n";
             for r in paid.iter().rev().take(5) {
-                s += &format!("  round {}: {}\n", r.round, status_text(&r.status));
+                s += &format!("  round {}: {}\n", r.round, status_text(&r.record.status));
             }
         }
         s
@@ -187,9 +190,9 @@ pub(super) async fn show_round(ctx: &Ctx, task: TaskId, round: u64) -> anyhow::R
         );
         s += &format!("submissions ({})\n", subs.submissions.len());
         for sub in &subs.submissions {
-            let shown = value_short(&sub.value);
-            let void = if sub.voided { "  VOIDED" } else { "" };
-            s += &format!("  {}  slot {}  {shown}{void}\n", sub.node, sub.slot);
+            let shown = value_short(&sub.submission.value);
+            let void = if sub.submission.voided { "  VOIDED" } else { "" };
+            s += &format!("  {}  slot {}  {shown}{void}\n", sub.node, sub.submission.slot);
         }
         s += &format!("audits ({})\n", subs.audits.len());
         for a in &subs.audits {
@@ -232,7 +235,7 @@ pub(super) async fn show_round(ctx: &Ctx, task: TaskId, round: u64) -> anyhow::R
         for a in &dist.attempts {
             let outcome = match &a.outcome {
                 None => "in progress".to_string(),
-                Some(AttemptOutcomeDto::PayoutSuccessful { total }) => {
+                Some(AttemptOutcomeDto::PayoutSuccessful { total_roe: total }) => {
                     format!("payout successful, {}", koii(*total))
                 }
                 Some(AttemptOutcomeDto::FailedNotSubmitted { slashed }) => format!(
@@ -263,7 +266,7 @@ pub(super) async fn show_round(ctx: &Ctx, task: TaskId, round: u64) -> anyhow::R
                     s += &format!(
                         "    list {} entries, {} total, digest {}, submitted at slot {}\n",
                         l.count,
-                        koii(l.total),
+                        koii(l.total_roe),
                         l.digest,
                         l.slot
                     );

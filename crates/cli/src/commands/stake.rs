@@ -87,7 +87,7 @@ async fn open_duties(ctx: &Ctx, task: TaskId, node: &Pubkey) -> anyhow::Result<V
     let mut out = Vec::new();
     for r in t.rounds.iter().flatten().filter(|r| {
         matches!(
-            r.status,
+            r.record.status,
             RoundStatusDto::Reviewing | RoundStatusDto::Distributing
         )
     }) {
@@ -102,7 +102,7 @@ async fn open_duties(ctx: &Ctx, task: TaskId, node: &Pubkey) -> anyhow::Result<V
         match both.await {
             Ok((subs, dist)) => out.extend(round_duties(
                 node,
-                r.terms.allowed_failed_distributions,
+                r.record.terms.allowed_failed_distributions,
                 &subs,
                 &dist,
             )),
@@ -147,7 +147,7 @@ pub(super) async fn unstake(ctx: &Ctx, task: TaskId, force: bool) -> anyhow::Res
     // The ledger fixed the withdraw round when the Unstake landed; read it back.
     let withdraw_round = my_stake(ctx, task, &kp.pubkey())
         .await?
-        .and_then(|s| s.withdraw_round)
+        .and_then(|s| s.stake.withdraw_round)
         .unwrap_or(round + t.params.unstake_cooldown);
     ctx.emit(
         json!({
@@ -174,7 +174,7 @@ pub(super) async fn unstake(ctx: &Ctx, task: TaskId, force: bool) -> anyhow::Res
 pub(super) async fn withdraw(ctx: &Ctx, task: TaskId) -> anyhow::Result<()> {
     let me = ctx.keypair()?.pubkey();
     let stake = my_stake(ctx, task, &me).await?;
-    let what = match stake.and_then(|s| Some((s.amount, s.withdraw_round?))) {
+    let what = match stake.and_then(|s| Some((s.stake.amount, s.stake.withdraw_round?))) {
         Some((amount, r)) => format!(
             "withdrew the stake of task {task}: {} (withdraw round {r})",
             koii(amount)
@@ -278,13 +278,7 @@ mod tests {
         AttemptDto {
             attempt: i,
             submitter: pk(submitter),
-            upload: UploadDto {
-                chunks: 0,
-                entries: 0,
-                total: 0,
-                last_node: None,
-                digest: None,
-            },
+            upload: UploadDto::default(),
             list: None,
             entries: None,
             voting: voting(seats),
@@ -387,7 +381,7 @@ mod tests {
         // A settled round owes nothing.
         let paid = RoundStatusDto::Paid {
             attempt: 0,
-            total: 1,
+            total_roe: 1,
         };
         let (s, r) = round(paid, &[1], 0, vec![attempt(0, 1, &[(4, 1)], false)], vec![]);
         assert!(round_duties(&pk(1), 3, &s, &r).is_empty());

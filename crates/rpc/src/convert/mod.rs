@@ -7,31 +7,13 @@
 //! large arguments) and a `TxError` (its `code` is the stable part). Fields the server adds
 //! (a genesis hash, a tally, a page cursor) are derived, and decoding ignores them.
 //!
+//! Records that clients read as the ledger keeps them live in `gradual-types` and serialise
+//! themselves (stakes, proofs, rounds, tallies, outcomes, lists, task parameters, round
+//! terms, the faucet, validators): their DTO names are aliases, or a DTO adds the record's
+//! keys and flattens the record, so there is nothing here to keep in step with them.
+//!
 //! The ledger's records need the `records` feature; clients read the DTOs without it and
 //! still decode task parameters, validator sets and VRF proofs ([`types`] records).
-
-/// `From` both ways between a record and its DTO whose fields have the same names: the
-/// field list is written once. Plain fields are cloned as they are (the DTO's serde does the
-/// encoding); `renamed` fields are cloned
-/// under the DTO's name, written `record_name: dto_name` (the DTO drops `_roe` suffixes).
-macro_rules! mirror {
-    // One direction; the other is the same with the names swapped.
-    (@one $a:ident => $b:ident { $($f:ident),* } { $($af:ident : $bf:ident),* }) => {
-        impl From<&$a> for $b {
-            fn from(x: &$a) -> Self {
-                $b {
-                    $($f: Clone::clone(&x.$f),)*
-                    $($bf: Clone::clone(&x.$af),)*
-                }
-            }
-        }
-    };
-    ($rec:ident <=> $dto:ident { $($f:ident),* $(,)? }
-        $(renamed { $($rf:ident : $df:ident),* })?) => {
-        mirror!(@one $rec => $dto { $($f),* } { $($($rf: $df),*)? });
-        mirror!(@one $dto => $rec { $($f),* } { $($($df: $rf),*)? });
-    };
-}
 
 /// `From` both ways between a `(key, value)` pair of the ledger (an item of its lists and
 /// maps) and its DTO, which names the two. Both are `Copy`.
@@ -47,31 +29,6 @@ macro_rules! mirror_pair {
         impl From<&$dto> for ($k, $v) {
             fn from(d: &$dto) -> Self {
                 (d.$kf, d.$vf)
-            }
-        }
-    };
-}
-
-/// `From` both ways between a record enum and its DTO enum, variant by variant; each field
-/// is written `record_name: dto_name` (the DTO drops the `_roe` suffixes). Fields are `Copy`.
-#[cfg(feature = "records")]
-macro_rules! mirror_enum {
-    ($rec:ident <=> $dto:ident {
-        $($v:ident { $($rf:ident : $df:ident),* $(,)? }),* $(,)?
-    }) => {
-        impl From<&$rec> for $dto {
-            fn from(r: &$rec) -> Self {
-                match *r {
-                    $($rec::$v { $($rf),* } => $dto::$v { $($df: $rf),* },)*
-                }
-            }
-        }
-
-        impl From<&$dto> for $rec {
-            fn from(d: &$dto) -> Self {
-                match *d {
-                    $($dto::$v { $($df),* } => $rec::$v { $($rf: $df),* },)*
-                }
             }
         }
     };

@@ -33,69 +33,19 @@ impl From<&CommitteeDto> for Committee {
 
 mirror_pair!((Pubkey, Verdict) <=> VoteDto { node, verdict });
 
-mirror!(Tally <=> TallyDto { valid, invalid, abstain });
-
-/// By value too: a tally is `Copy` and usually fresh from `tally`.
-impl From<Tally> for TallyDto {
-    fn from(t: Tally) -> Self {
-        (&t).into()
-    }
-}
-
-mirror_enum!(AuditOutcome <=> AuditOutcomeDto {
-    Upheld {
-        slashed: slashed,
-        accuser_reward: accuser_reward,
-        voter_rewards: voter_rewards
-    },
-    Refuted {
-        slashed: slashed,
-        voter_rewards: voter_rewards
-    },
-    Unresolved {},
-});
-
-mirror_enum!(AttemptOutcome <=> AttemptOutcomeDto {
-    PayoutSuccessful { total_roe: total },
-    FailedNotSubmitted { slashed: slashed },
-    FailedNoCommittee {},
-    FailedRejected {
-        slashed: slashed,
-        vindicated: vindicated
-    },
-});
-
-mirror_enum!(RoundStatus <=> RoundStatusDto {
-    Reviewing {},
-    Distributing {},
-    Paid {
-        attempt: attempt,
-        total_roe: total
-    },
-    Failed {},
-    NoCandidates {},
-});
-
 /// `(node, proof)`.
 impl From<(&Pubkey, &SubmissionRecord)> for SubmissionDto {
     fn from((node, s): (&Pubkey, &SubmissionRecord)) -> Self {
         SubmissionDto {
             node: *node,
-            value: s.value.clone(),
-            slot: s.slot,
-            voided: s.voided,
+            submission: s.clone(),
         }
     }
 }
 
 impl From<&SubmissionDto> for (Pubkey, SubmissionRecord) {
     fn from(s: &SubmissionDto) -> Self {
-        let record = SubmissionRecord {
-            value: s.value.clone(),
-            slot: s.slot,
-            voided: s.voided,
-        };
-        (s.node, record)
+        (s.node, s.submission.clone())
     }
 }
 
@@ -118,7 +68,7 @@ impl From<(&Pubkey, &AuditRecord)> for AuditDto {
             trigger_slot: a.trigger_slot,
             seed: a.seed,
             voting: voting(&a.committee, &a.votes),
-            outcome: a.outcome.as_ref().map(AuditOutcomeDto::from),
+            outcome: a.outcome.clone(),
         }
     }
 }
@@ -132,17 +82,11 @@ impl From<&AuditDto> for (Pubkey, AuditRecord) {
             seed: a.seed,
             committee,
             votes,
-            outcome: a.outcome.as_ref().map(AuditOutcome::from),
+            outcome: a.outcome.clone(),
         };
         (a.candidate, record)
     }
 }
-
-mirror!(SubmittedList <=> SubmittedListDto { digest, count, chunks, slot, seed }
-    renamed { total_roe: total });
-
-mirror!(UploadProgress <=> UploadDto { chunks, entries, last_node, digest }
-    renamed { sum_roe: total });
 
 // `(node, reward)` of a distribution list.
 mirror_pair!((Pubkey, u64) <=> EntryDto { node, reward });
@@ -153,11 +97,11 @@ impl From<(u16, &AttemptRecord, Option<&[(Pubkey, u64)]>)> for AttemptDto {
         AttemptDto {
             attempt: i,
             submitter: a.submitter,
-            upload: (&a.upload).into(),
-            list: a.list.as_ref().map(SubmittedListDto::from),
+            upload: a.upload.clone(),
+            list: a.list.clone(),
             entries: entries.map(|e| e.iter().map(EntryDto::from).collect()),
             voting: voting(&a.committee, &a.votes),
-            outcome: a.outcome.as_ref().map(AttemptOutcomeDto::from),
+            outcome: a.outcome.clone(),
         }
     }
 }
@@ -168,11 +112,11 @@ impl From<&AttemptDto> for (u16, AttemptRecord) {
         let (committee, votes) = (&a.voting).into();
         let record = AttemptRecord {
             submitter: a.submitter,
-            upload: (&a.upload).into(),
-            list: a.list.as_ref().map(SubmittedList::from),
+            upload: a.upload.clone(),
+            list: a.list.clone(),
             committee,
             votes,
-            outcome: a.outcome.as_ref().map(AttemptOutcome::from),
+            outcome: a.outcome.clone(),
         };
         (a.attempt, record)
     }
@@ -188,7 +132,7 @@ pub fn votes(v: &[(Pubkey, Verdict)]) -> Vec<VoteDto> {
 
 /// Seats behind the votes cast so far (the ledger's own count).
 pub fn tally_of(c: &Option<Committee>, v: &[(Pubkey, Verdict)]) -> TallyDto {
-    tally(c, v).0.into()
+    tally(c, v).0
 }
 
 /// A committee's vote as the wire shows it, tally included.
@@ -198,10 +142,6 @@ pub fn voting(c: &Option<Committee>, v: &[(Pubkey, Verdict)]) -> VotingDto {
         votes: votes(v),
         tally: tally_of(c, v),
     }
-}
-
-pub fn status(s: &RoundStatus) -> RoundStatusDto {
-    s.into()
 }
 
 pub fn submission(node: &Pubkey, s: &SubmissionRecord) -> SubmissionDto {
@@ -221,15 +161,9 @@ pub fn attempt(i: u16, a: &AttemptRecord, entries: Option<Vec<(Pubkey, u64)>>) -
 pub fn round(v: &RoundView, submissions: bool, distributions: bool, cap: usize) -> RoundDto {
     let truncated = (submissions && (v.submissions.len() > cap || v.audits.len() > cap))
         || (distributions && v.attempts.len() > cap);
-    let r = &v.record;
     RoundDto {
         round: v.round,
-        status: (&r.status).into(),
-        terms: r.terms.clone(),
-        submitters: r.submitters,
-        seed: r.seed,
-        candidates: r.candidates.clone(),
-        current_attempt: r.current_attempt,
+        record: v.record.clone(),
         submissions: submissions.then(|| {
             v.submissions
                 .iter()
@@ -260,14 +194,7 @@ impl From<&RoundDto> for RoundView {
     fn from(r: &RoundDto) -> Self {
         RoundView {
             round: r.round,
-            record: RoundRecord {
-                status: (&r.status).into(),
-                terms: r.terms.clone(),
-                submitters: r.submitters,
-                seed: r.seed,
-                candidates: r.candidates.clone(),
-                current_attempt: r.current_attempt,
-            },
+            record: r.record.clone(),
             submissions: r
                 .submissions
                 .iter()

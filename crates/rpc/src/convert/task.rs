@@ -24,18 +24,11 @@ impl From<&TermsEntryDto> for (u64, RoundTerms) {
 
 /// `(task, node, stake)`.
 impl From<(&TaskId, &Pubkey, &StakeRecord)> for StakeDto {
-    fn from((task, node, s): (&TaskId, &Pubkey, &StakeRecord)) -> Self {
+    fn from((task, node, stake): (&TaskId, &Pubkey, &StakeRecord)) -> Self {
         StakeDto {
             node: *node,
             task: *task,
-            amount: s.amount,
-            url: s.url.clone(),
-            owner: s.owner,
-            staked_slot: s.staked_slot,
-            unstake_round: s.unstake_round,
-            withdraw_round: s.withdraw_round,
-            history: s.history.clone(),
-            settlement_locks: s.settlement_locks,
+            stake: stake.clone(),
         }
     }
 }
@@ -43,17 +36,7 @@ impl From<(&TaskId, &Pubkey, &StakeRecord)> for StakeDto {
 /// `(node, stake)`; the task is the caller's.
 impl From<&StakeDto> for (Pubkey, StakeRecord) {
     fn from(s: &StakeDto) -> Self {
-        let record = StakeRecord {
-            amount: s.amount,
-            url: s.url.clone(),
-            owner: s.owner,
-            staked_slot: s.staked_slot,
-            unstake_round: s.unstake_round,
-            withdraw_round: s.withdraw_round,
-            history: s.history.clone(),
-            settlement_locks: s.settlement_locks,
-        };
-        (s.node, record)
+        (s.node, s.stake.clone())
     }
 }
 

@@ -6,27 +6,15 @@ use gradual_types::window::Window;
 use gradual_types::{Hash, Pubkey, TaskId, Verdict};
 use serde::{Deserialize, Serialize};
 
+/// A node's stake in a task: the keys, then the ledger's record itself (its fields inline).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StakeDto {
     #[serde(with = "wire::b58")]
     pub node: Pubkey,
     #[serde(with = "wire::b58")]
     pub task: TaskId,
-    pub amount: u64,
-    pub url: String,
-    /// Withdraw authority: `Withdraw` and `Claim` pay it.
-    #[serde(with = "wire::b58")]
-    pub owner: Pubkey,
-    pub staked_slot: u64,
-    pub unstake_round: Option<u64>,
-    /// First round `Withdraw` is allowed (set by `Unstake`).
-    pub withdraw_round: Option<u64>,
-    /// `(round, amount at the start of that round)` for recent rounds in which the amount
-    /// changed: committee weights are stakes at a round's start.
-    pub history: Vec<(u64, u64)>,
-    /// Distribution attempts this node submitted or voted on whose round has not settled;
-    /// `Withdraw` waits for zero.
-    pub settlement_locks: u32,
+    #[serde(flatten)]
+    pub stake: gradual_types::StakeRecord,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,13 +81,8 @@ pub struct VoteDto {
     pub verdict: Verdict,
 }
 
-/// Seats behind the votes cast so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TallyDto {
-    pub valid: u32,
-    pub invalid: u32,
-    pub abstain: u32,
-}
+/// Seats behind the votes cast so far: the record itself.
+pub type TallyDto = gradual_types::round::Tally;
 
 /// A committee's vote, the part a proof audit and a distribution attempt share: flattened
 /// into both, so their JSON keeps `committee`, `votes` and `tally` as plain fields.
@@ -111,30 +94,16 @@ pub struct VotingDto {
     pub tally: TallyDto,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum AuditOutcomeDto {
-    Upheld {
-        slashed: u64,
-        accuser_reward: u64,
-        voter_rewards: u64,
-    },
-    Refuted {
-        slashed: u64,
-        voter_rewards: u64,
-    },
-    Unresolved,
-}
+/// How a proof audit ended: the record itself.
+pub type AuditOutcomeDto = gradual_types::round::AuditOutcome;
 
+/// A node's proof: the node, then the record itself (its fields inline).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmissionDto {
     #[serde(with = "wire::b58")]
     pub node: Pubkey,
-    /// base64 of the proof value.
-    #[serde(with = "wire::b64")]
-    pub value: Vec<u8>,
-    pub slot: u64,
-    pub voided: bool,
+    #[serde(flatten)]
+    pub submission: gradual_types::round::SubmissionRecord,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,52 +121,14 @@ pub struct AuditDto {
     pub outcome: Option<AuditOutcomeDto>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SubmittedListDto {
-    #[serde(with = "wire::b58")]
-    pub digest: Hash,
-    pub count: u32,
-    pub chunks: u32,
-    pub total: u64,
-    pub slot: u64,
-    /// Committee seed, fixed by the randomness of the block that holds the submission.
-    #[serde(with = "wire::b58")]
-    pub seed: Hash,
-}
+/// A submitted distribution list: the record itself.
+pub type SubmittedListDto = gradual_types::round::SubmittedList;
 
-/// What has been uploaded of a list so far (chunks are checked as they come).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UploadDto {
-    pub chunks: u32,
-    pub entries: u32,
-    pub total: u64,
-    #[serde(default, with = "wire::b58_opt")]
-    pub last_node: Option<Pubkey>,
-    /// Set once a submission sealed the upload (base58).
-    #[serde(default, with = "wire::b58_opt")]
-    pub digest: Option<Hash>,
-}
+/// What has been uploaded of a list so far: the record itself.
+pub type UploadDto = gradual_types::round::UploadProgress;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum AttemptOutcomeDto {
-    PayoutSuccessful {
-        total: u64,
-    },
-    /// No list in the window; the submitter was slashed `missed_list_bps`.
-    FailedNotSubmitted {
-        slashed: u64,
-    },
-    /// A list came, but no committee was drawn before its audit window closed: neither
-    /// paid nor slashed.
-    FailedNoCommittee,
-    /// The committee rejected the list. `slashed` is set when the round settles, unless a
-    /// later accepted attempt with the same digest `vindicated` it.
-    FailedRejected {
-        slashed: Option<u64>,
-        vindicated: bool,
-    },
-}
+/// How a distribution attempt ended: the record itself.
+pub type AttemptOutcomeDto = gradual_types::round::AttemptOutcome;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryDto {
@@ -220,28 +151,15 @@ pub struct AttemptDto {
     pub outcome: Option<AttemptOutcomeDto>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum RoundStatusDto {
-    Reviewing,
-    Distributing,
-    Paid { attempt: u16, total: u64 },
-    Failed,
-    NoCandidates,
-}
+/// Where a round is: the record itself.
+pub type RoundStatusDto = gradual_types::round::RoundStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundDto {
     pub round: u64,
-    pub status: RoundStatusDto,
-    /// The terms the round is settled under.
-    pub terms: RoundTermsDto,
-    pub submitters: u64,
-    #[serde(default, with = "wire::b58_opt")]
-    pub seed: Option<Hash>,
-    #[serde(with = "wire::b58_vec")]
-    pub candidates: Vec<Pubkey>,
-    pub current_attempt: u16,
+    /// The ledger's record of the round, its fields inline.
+    #[serde(flatten)]
+    pub record: gradual_types::round::RoundRecord,
     /// At most [`crate::limits::PAGE_LIMIT_MAX`] each; `truncated` says some were left
     /// out (page them with `getTaskSubmissionInfo`).
     pub submissions: Option<Vec<SubmissionDto>>,

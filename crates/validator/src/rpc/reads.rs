@@ -247,7 +247,7 @@ pub(super) fn get_task_submission_info(shared: &Shared, p: Params) -> RpcResult 
     to_value(SubmissionInfoDto {
         task,
         round,
-        status: convert::status(&record.status),
+        status: record.status.clone(),
         submissions: subs
             .items
             .iter()
@@ -287,7 +287,7 @@ pub(super) fn get_task_distribution_info(shared: &Shared, p: Params) -> RpcResul
     to_value(DistributionInfoDto {
         task,
         round,
-        status: convert::status(&record.status),
+        status: record.status.clone(),
         seed: record.seed,
         candidates: record.candidates.clone(),
         current_attempt: record.current_attempt,
