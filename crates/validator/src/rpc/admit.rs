@@ -32,6 +32,13 @@ fn tx_rejected(e: &TxError) -> RpcError {
     rejected(&dto.kind, &dto.code, dto.message)
 }
 
+/// A duplicate signature, refused at the door with the ledger's own kind and code for it
+/// ([`TxError::Duplicate`]) and a message that says where the first copy is.
+fn duplicate_rejected(message: String) -> RpcError {
+    let e = TxError::Duplicate;
+    rejected(&e.kind(), e.code(), message)
+}
+
 fn decode_rejected(e: &DecodeError) -> RpcError {
     rejected(e.kind(), "decode", e.to_string())
 }
@@ -116,11 +123,9 @@ fn admit(shared: &Shared, tx: Transaction) -> Result<Signature, RpcError> {
     let seen = shared.read_store()?.tx_status(&id).map_err(internal)?;
     if let Some((slot, result)) = seen {
         if result.as_ref().err().is_none_or(TxError::marks_seen) {
-            return Err(rejected(
-                "Duplicate",
-                "duplicate",
-                format!("transaction already processed in slot {slot} (duplicate signature); sign a new one"),
-            ));
+            return Err(duplicate_rejected(format!(
+                "transaction already processed in slot {slot} (duplicate signature); sign a new one"
+            )));
         }
     }
     let depth = {
@@ -131,9 +136,7 @@ fn admit(shared: &Shared, tx: Transaction) -> Result<Signature, RpcError> {
         match mp.push(tx) {
             Ok(()) => mp.len(),
             Err(crate::mempool::PushError::AlreadyPending) => {
-                return Err(rejected(
-                    "Duplicate",
-                    "duplicate",
+                return Err(duplicate_rejected(
                     "transaction is already waiting in the mempool (duplicate signature)".into(),
                 ))
             }
