@@ -7,11 +7,10 @@
 
 mod common;
 
-use common::BIN;
 use gradual_client::write_keypair_file;
 use gradual_devnet::BUILTIN_TASK_PY;
 use gradual_types::Keypair;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Runs before the demo task's own code, in every life of the process.
@@ -127,15 +126,7 @@ async fn an_adversarial_task_cannot_touch_the_operator() {
         data.join("evil").display(),
         undeclared.local_addr().unwrap().port(),
     );
-    std::fs::write(ndir.join("node.toml"), config).unwrap();
-    let log = std::fs::File::create(ndir.join("node.log")).unwrap();
-    let mut child = Command::new(BIN)
-        .args(["node", "--config"])
-        .arg(ndir.join("node.toml"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut child = common::start_node(&ndir, &config);
     let bad_log = data.join("logs").join(format!("{bad}.log"));
     let native_log = data.join("logs").join(format!("{native}.log"));
     let good_log = data.join("logs").join(format!("{good}.log"));
@@ -191,16 +182,7 @@ async fn an_adversarial_task_cannot_touch_the_operator() {
             break;
         }
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let exited = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        child.try_wait().ok().flatten().is_some()
-    });
-    if !exited {
-        let _ = child.kill();
-    }
+    common::stop_node(&mut child);
     v.shutdown().await.unwrap();
     let bad_text = std::fs::read_to_string(&bad_log).unwrap_or_default();
     if let Err(e) = result {

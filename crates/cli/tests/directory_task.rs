@@ -10,7 +10,6 @@ mod common;
 use common::BIN;
 use gradual_client::write_keypair_file;
 use gradual_types::task_id;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const HELPERS_PY: &str = include_str!("../../../examples/python-task/task.py");
@@ -90,15 +89,7 @@ async fn a_directory_task_with_a_module_runs_on_a_node() {
          [[task]]\nid = \"{task}\"\nstake = \"2\"\nauto_stake = true\n",
         v.url()
     );
-    std::fs::write(ndir.join("node.toml"), config).unwrap();
-    let log = std::fs::File::create(ndir.join("node.log")).unwrap();
-    let mut child = Command::new(BIN)
-        .args(["node", "--config"])
-        .arg(ndir.join("node.toml"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut child = common::start_node(&ndir, &config);
     let task_log = ndir.join("node-data/logs").join(format!("{task}.log"));
     let unpacked = ndir
         .join("node-data/artifacts")
@@ -137,16 +128,7 @@ async fn a_directory_task_with_a_module_runs_on_a_node() {
         Ok(r) => r.json().await.unwrap_or_default(),
         Err(_) => serde_json::Value::Null,
     };
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let exited = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        child.try_wait().ok().flatten().is_some()
-    });
-    if !exited {
-        let _ = child.kill();
-    }
+    let exited = common::stop_node(&mut child);
     v.shutdown().await.unwrap();
     let task_text = std::fs::read_to_string(&task_log).unwrap_or_default();
     let node_text = std::fs::read_to_string(ndir.join("node.log")).unwrap_or_default();

@@ -28,15 +28,7 @@ async fn misbehaving_task_never_takes_the_node_down() {
          [[task]]\nid = \"{bad}\"\nstake = \"2\"\nauto_stake = true\nenv = {{ DEMO_TASK_FAULTS = \"hang,crash,oom\" }}\n[task.limits]\nmemory_mb = 64\n",
         v.url()
     );
-    std::fs::write(ndir.join("node.toml"), config).unwrap();
-    let log = std::fs::File::create(ndir.join("node.log")).unwrap();
-    let mut child = Command::new(BIN)
-        .args(["node", "--config"])
-        .arg(ndir.join("node.toml"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut child = common::start_node(&ndir, &config);
     let bad_log = ndir.join("node-data/logs").join(format!("{bad}.log"));
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
@@ -141,16 +133,7 @@ async fn misbehaving_task_never_takes_the_node_down() {
         .unwrap()
         .status()
         .as_u16();
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let exited = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        child.try_wait().ok().flatten().is_some()
-    });
-    if !exited {
-        let _ = child.kill();
-    }
+    let exited = common::stop_node(&mut child);
     v.shutdown().await.unwrap();
     if let Err(e) = result {
         let text = std::fs::read_to_string(&bad_log).unwrap_or_default();
@@ -183,33 +166,10 @@ async fn task_with_bounty(
     nonce: u64,
     bounty: u64,
 ) -> (Hash, gradual_types::TaskParams) {
-    use gradual_types::{task_id, Executable, Instruction, TaskParams};
     let code = BUILTIN_TASK_PY.as_bytes();
-    let art = client
-        .upload_artifact_signed(manager, code.to_vec())
-        .await
-        .unwrap();
-    let params = TaskParams {
-        name: format!("t{nonce}"),
-        executable: Executable {
-            digest: Hash(*blake3::hash(code).as_bytes()),
-            urls: vec![art.url],
-            runtime: "python3".into(),
-        },
-        bounty_per_round: ROE_PER_KOII,
-        round_time: 135,
-        submission_window: 15,
-        audit_window: 120,
-        minimum_stake: ROE_PER_KOII,
-        ..TaskParams::default()
-    };
-    let ix = Instruction::CreateTask {
-        nonce,
-        params: params.clone(),
-        total_bounty: bounty * ROE_PER_KOII,
-    };
-    client.send_and_confirm(manager, ix).await.unwrap();
-    (task_id(&manager.pubkey(), nonce), params)
+    let params = common::upload_task_params(client, manager, nonce, code, "python3").await;
+    let task = common::create_task_with(client, manager, nonce, params.clone(), bounty).await;
+    (task, params)
 }
 
 /// Wait up to `secs` for `f` to give `Ok`; the last error otherwise.
@@ -452,16 +412,7 @@ async fn the_operator_sees_rounds_pauses_and_reloads() {
     };
     let result = stages.await;
     let exited_early = child.try_wait().unwrap();
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let exited = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        child.try_wait().ok().flatten().is_some()
-    });
-    if !exited {
-        let _ = child.kill();
-    }
+    let exited = common::stop_node(&mut child);
     v.shutdown().await.unwrap();
     if let Err(e) = result {
         panic!(

@@ -245,13 +245,26 @@ pub async fn create_task(
     code: &[u8],
     runtime: &str,
 ) -> gradual_types::Hash {
+    let params = upload_task_params(client, manager, nonce, code, runtime).await;
+    create_task_with(client, manager, nonce, params, 100).await
+}
+
+/// The parameters of the tests' tasks: `code` uploaded by `manager`, 1 KOII a round,
+/// rounds that fit 50 ms slots.
+pub async fn upload_task_params(
+    client: &Client,
+    manager: &Keypair,
+    nonce: u64,
+    code: &[u8],
+    runtime: &str,
+) -> gradual_types::TaskParams {
     use gradual_types::constants::ROE_PER_KOII;
-    use gradual_types::{task_id, Executable, Hash, Instruction, TaskParams};
+    use gradual_types::{Executable, Hash, TaskParams};
     let art = client
         .upload_artifact_signed(manager, code.to_vec())
         .await
         .expect("upload");
-    let params = TaskParams {
+    TaskParams {
         name: format!("t{nonce}"),
         executable: Executable {
             digest: Hash(*blake3::hash(code).as_bytes()),
@@ -264,11 +277,23 @@ pub async fn create_task(
         audit_window: 120,
         minimum_stake: ROE_PER_KOII,
         ..TaskParams::default()
-    };
+    }
+}
+
+/// Create a task with `params`, funded with `bounty_koii`; its id.
+pub async fn create_task_with(
+    client: &Client,
+    manager: &Keypair,
+    nonce: u64,
+    params: gradual_types::TaskParams,
+    bounty_koii: u64,
+) -> gradual_types::Hash {
+    use gradual_types::constants::ROE_PER_KOII;
+    use gradual_types::{task_id, Instruction};
     let ix = Instruction::CreateTask {
         nonce,
         params,
-        total_bounty: 100 * ROE_PER_KOII,
+        total_bounty: bounty_koii * ROE_PER_KOII,
     };
     client
         .send_and_confirm(manager, ix)
@@ -295,4 +320,34 @@ pub async fn funded_node(client: &Client, root: &Path, key_file: &str) -> (Keypa
         .unwrap()
         .port();
     (node, ndir, port)
+}
+
+/// Write `config` to `<ndir>/node.toml` and start `gradual node --config` on it, its stderr
+/// in `<ndir>/node.log`.
+pub fn start_node(ndir: &Path, config: &str) -> Child {
+    std::fs::write(ndir.join("node.toml"), config).unwrap();
+    let log = std::fs::File::create(ndir.join("node.log")).unwrap();
+    Command::new(BIN)
+        .args(["node", "--config"])
+        .arg(ndir.join("node.toml"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// SIGTERM to a node, then up to 10 s for it to exit (killed after that); whether it exited
+/// by itself.
+pub fn stop_node(child: &mut Child) -> bool {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let exited = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        child.try_wait().ok().flatten().is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+    }
+    exited
 }
